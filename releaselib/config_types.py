@@ -1,0 +1,110 @@
+"""The frozen shape of ``[tool.releaselib]``, shared by every module.
+
+Parsing and validation live in :mod:`releaselib.config`; this module only
+declares what a valid configuration holds, so that every other module can
+depend on the shape without depending on the parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class VersionFile:
+    """A file holding the version, and the pattern that locates it.
+
+    ``pattern`` contains exactly one placeholder: ``{version}`` (the version as
+    a string, e.g. ``2.2`` or ``2.2+dev``) or ``{version_tuple}`` (a Python tuple
+    such as ``(2, 2, 'rc1')`` or ``(2, 1, 1, '+')``).
+    """
+
+    path: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    """The test matrix: which Pythons, how to disable the C extension, what to run."""
+
+    python: tuple[str, ...] = ()
+    allow_missing: tuple[str, ...] = ()  # versions that may be absent from this machine
+    no_extension_env: str | None = None  # e.g. "PKG_NO_EXT"; set to "1" to skip the build
+    extension_check: str | None = None  # Python code printing "True" when the extension loaded
+    test_command: str = "python -m pytest -q"
+    doctest_command: str | None = None
+    timeout: float = 900.0
+    test_requires: tuple[str, ...] = ("pytest",)
+    platforms: tuple[str, ...] = ()  # wheel platforms expected, e.g. ("linux", "macos", "windows")
+    allow_missing_platforms: tuple[str, ...] = ()
+    wheelhouse: str | None = None  # folder of wheels built elsewhere (CI runners)
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    """Where the files go. Credentials are never here: only the names of env vars."""
+
+    repository_url: str = "https://upload.pypi.org/legacy/"
+    index_url: str = "https://pypi.org/simple/"  # where installs come from, to verify
+    username_env: str = "TWINE_USERNAME"
+    password_env: str = "TWINE_PASSWORD"
+
+
+@dataclass(frozen=True)
+class DocsCheckConfig:
+    """The published docs page that must show the new version."""
+
+    url: str | None = None
+    timeout: float = 600.0
+    interval: float = 10.0
+
+
+@dataclass(frozen=True)
+class AnnounceConfig:
+    """The announcement mail. The password comes from ``password_env`` only."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    starttls: bool = True
+    user: str | None = None
+    password_env: str = "RELEASELIB_SMTP_PASSWORD"
+    sender: str | None = None
+    to: tuple[str, ...] = ()
+    subject: str = "[ANN] {package} {version} released"
+    template: str | None = None  # path to a template in the project; default is bundled
+    links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated, frozen ``[tool.releaselib]`` for one project."""
+
+    root: Path
+    package: str  # distribution name, as on the index
+    import_name: str  # the importable package, e.g. "pymongo"
+    dev_scheme: str = "plus"  # "plus": 2.1 -> 2.1+ ; "dev": 2.2.dev0
+    plus_label: str = "dev"  # the buildable plus form: 2.1+dev ; "" writes the literal 2.1+
+    allow_non_pep440: bool = False  # permit writing a form the build backend cannot read
+    tag: str = "{version}"
+    commit_message: str = "BUMP {version}"
+    post_release_message: str = "BUMP {version}"
+    branch: str = "main"
+    remote: str = "origin"
+    changelog: str | None = None
+    changelog_required: bool = True
+    docs: tuple[str, ...] = ()  # globs of files where dev-version markers are replaced
+    version_files: tuple[VersionFile, ...] = ()
+    runbooks: str | None = None  # folder of project notebooks overriding bundled phases
+    secrets: tuple[str, ...] = ()  # extra env var names whose values must never be archived
+    push_timeout: float = 60.0
+    matrix: MatrixConfig = field(default_factory=MatrixConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
+    docs_check: DocsCheckConfig = field(default_factory=DocsCheckConfig)
+    announce: AnnounceConfig = field(default_factory=AnnounceConfig)
+    detected: bool = False  # True when no table existed and the layout was autodetected
+
+    def secret_env_names(self) -> tuple[str, ...]:
+        """Every environment variable whose value must never reach disk."""
+        names = [self.publish.password_env, self.announce.password_env, *self.secrets]
+        return tuple(dict.fromkeys(names))

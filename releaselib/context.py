@@ -1,0 +1,154 @@
+"""The release a runbook is working on.
+
+Every runbook's first call is :func:`start`, which validates the parameters,
+loads the project's configuration and returns a :class:`Release`. The phase
+functions all take that object; nothing passes between phases through
+globals, only through the release record on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import RecordError, UsageError
+from .plan import Plan
+
+#: MIME type under which a recorded value is shown in a notebook output, so the
+#: runner (and anyone later) can read values back from the executed notebook.
+VALUE_MIME = "application/vnd.releaselib.value+json"
+
+
+def outputs_root(outputs: str | os.PathLike[str] | None) -> Path:
+    """The folder records go to: ``--outputs``, else ``outputs/`` in the current directory."""
+    return Path(outputs if outputs is not None else "outputs").resolve()
+
+
+def record_dir_for(outputs: str | os.PathLike[str] | None, package: str, version: str) -> Path:
+    return outputs_root(outputs) / package / version
+
+
+@dataclass
+class Release:
+    """One phase's view of a release in progress."""
+
+    version: str
+    repo: Path
+    config: Any  # releaselib.config_types.Config (Any to avoid an import cycle)
+    dry_run: bool
+    record_dir: Path
+    phase: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def logs_dir(self) -> Path:
+        path = self.record_dir / "logs"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def tag(self) -> str:
+        return self.config.tag.format(version=self.version)
+
+    # -- plans -----------------------------------------------------------
+    def execute(self, plan: Plan) -> Plan:
+        """Show and execute ``plan`` (or only show it, in a dry run)."""
+        return plan.execute(dry_run=self.dry_run)
+
+    # -- values ----------------------------------------------------------
+    def record(self, key: str, value: Any) -> Any:
+        """Record a value of this phase: visible in the notebook, and kept in the record.
+
+        The value must be JSON-serialisable. Returns ``value`` so a cell may
+        use it further.
+        """
+        try:
+            encoded = json.loads(json.dumps(value))
+        except TypeError as exc:
+            raise RecordError(f"Cannot record {key!r}: {exc}", hint="Record strings, numbers, lists or dicts.") from exc
+        self.values[key] = encoded
+        _show_value(key, encoded)
+        return value
+
+    def recorded(self, phase: str, key: str, default: Any = ...) -> Any:
+        """A value an earlier phase recorded, read from ``record.json``."""
+        from .record import Record
+
+        record = Record.load(self.record_dir)
+        return record.value(phase, key, default)
+
+
+def _show_value(key: str, value: Any) -> None:
+    text = f"recorded {key} = {json.dumps(value, indent=None)[:2000]}"
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython ships with jupyter
+        print(text)
+        return
+    if get_ipython() is None:
+        print(text)
+        return
+    display({"text/plain": text, VALUE_MIME: {"key": key, "value": value}}, raw=True)
+
+
+def values_from_notebook(nb: Any) -> dict[str, Any]:
+    """Every value recorded in an executed notebook, in cell order (later wins)."""
+    values: dict[str, Any] = {}
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        for output in cell.get("outputs", []):
+            data = output.get("data") or {}
+            if VALUE_MIME in data:
+                item = data[VALUE_MIME]
+                values[item["key"]] = item["value"]
+    return values
+
+
+def start(
+    phase: str,
+    version: Any,
+    *,
+    repo: str | os.PathLike[str] = ".",
+    dry_run: bool = True,
+    outputs: str | os.PathLike[str] | None = None,
+) -> Release:
+    """Validate a runbook's parameters and open the release it works on.
+
+    Raises :class:`UsageError` when ``version`` is missing or not a string
+    (papermill's ``-p version 1.10`` would give the float ``1.1``), and
+    whatever :func:`releaselib.config.load_config` and
+    :func:`releaselib.versions.parse_release` raise.
+    """
+    from .config import load_config
+    from .versions import parse_release
+
+    if version is None:
+        raise UsageError(
+            "The parameter `version` is not set.",
+            hint='Edit the parameters cell: version = "2.2" (a string), then run all cells.',
+        )
+    if not isinstance(version, str):
+        raise UsageError(
+            f"The parameter `version` must be a string, got {type(version).__name__} {version!r}.",
+            hint='Quote it: version = "1.10" (a float 1.10 is 1.1). With papermill use -r, not -p.',
+        )
+    if not isinstance(dry_run, bool):
+        raise UsageError(f"`dry_run` must be True or False, got {dry_run!r}.")
+    repo_path = Path(repo).resolve()
+    config = load_config(repo_path)
+    parse_release(version)
+    env_outputs = os.environ.get("RELEASELIB_OUTPUTS")
+    record_dir = record_dir_for(outputs if outputs is not None else env_outputs, config.package, version)
+    return Release(
+        version=version,
+        repo=repo_path,
+        config=config,
+        dry_run=dry_run,
+        record_dir=record_dir,
+        phase=phase,
+    )

@@ -1,0 +1,122 @@
+"""Plan, then execute.
+
+A phase step builds a :class:`Plan`: a list of :class:`Action` objects, each
+able to describe itself, to tell whether it is already done, and to do itself.
+A dry run shows exactly the actions a real run executes; a re-run skips the
+actions that report themselves done, which is what lets a half-finished
+release be finished by running the same phase again.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+
+class Action:
+    """One change to the world. Subclasses override the three methods."""
+
+    def describe(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def is_done(self) -> bool:
+        """True when the effect of this action is already in place."""
+        return False
+
+    def apply(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass
+class FunctionAction(Action):
+    """An action made from plain callables, for steps too small for a class."""
+
+    description: str
+    do: Callable[[], None]
+    done: Callable[[], bool] = lambda: False
+
+    def describe(self) -> str:
+        return self.description
+
+    def is_done(self) -> bool:
+        return self.done()
+
+    def apply(self) -> None:
+        self.do()
+
+
+# Outcome of one action in an executed plan.
+DONE = "done"
+ALREADY_DONE = "already done"
+WOULD_DO = "would do"
+
+
+@dataclass
+class Plan:
+    """An ordered list of actions under a title."""
+
+    title: str
+    actions: list[Action] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+    dry_run: bool | None = None
+
+    def __iter__(self):
+        return iter(self.actions)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    def add(self, action: Action) -> None:
+        self.actions.append(action)
+
+    def extend(self, actions: Iterable[Action]) -> None:
+        self.actions.extend(actions)
+
+    def execute(self, *, dry_run: bool) -> "Plan":
+        """Run every action not yet done (or, in a dry run, say what would run).
+
+        Returns the plan itself, with one outcome per action, so a notebook
+        cell that ends with this call shows the executed plan.
+        """
+        self.dry_run = dry_run
+        self.outcomes = []
+        for action in self.actions:
+            if action.is_done():
+                self.outcomes.append(ALREADY_DONE)
+            elif dry_run:
+                self.outcomes.append(WOULD_DO)
+            else:
+                action.apply()
+                self.outcomes.append(DONE)
+        return self
+
+    @property
+    def changed(self) -> bool:
+        return DONE in self.outcomes
+
+    def rows(self) -> list[tuple[str, str]]:
+        outcomes = self.outcomes or ["planned"] * len(self.actions)
+        return [(action.describe(), outcome) for action, outcome in zip(self.actions, outcomes)]
+
+    def __str__(self) -> str:
+        mode = "" if self.dry_run is None else (" (dry run)" if self.dry_run else "")
+        lines = [f"{self.title}{mode}"]
+        if not self.actions:
+            lines.append("  nothing to do")
+        for description, outcome in self.rows():
+            lines.append(f"  [{outcome}] {description}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        mode = " <em>(dry run)</em>" if self.dry_run else ""
+        rows = "".join(
+            f"<tr><td>{html.escape(outcome)}</td><td><code>{html.escape(description)}</code></td></tr>"
+            for description, outcome in self.rows()
+        ) or "<tr><td colspan=2>nothing to do</td></tr>"
+        return (
+            f"<p><strong>{html.escape(self.title)}</strong>{mode}</p>"
+            f"<table><thead><tr><th>outcome</th><th>action</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
