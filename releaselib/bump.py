@@ -1,0 +1,448 @@
+"""Replace the development version with the release, and set the next one.
+
+Seed steps 3, 4 and 11: every ``2.1+`` in the docs becomes ``2.2``, the
+version files say ``2.2``; after the release they say ``2.2+dev`` (or
+``2.2+``, or ``2.3.dev0``).
+
+Each edit rewrites only the version text it targets: every other byte of the
+file (quotes, spacing, CRLF line endings, a missing final newline, a BOM)
+stays as it was, so the BUMP commit's diff shows nothing but versions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from .config_types import Config, VersionFile
+from .errors import ConfigError, VersionError
+from .plan import Action, Plan
+from .versions import (
+    check_writable,
+    dev_markers,
+    format_version_tuple,
+    is_dev_version,
+    next_dev_version,
+    parse_version_tuple,
+    release_base,
+    version_from_tuple,
+    version_tuple,
+)
+
+VERSION = "{version}"
+VERSION_TUPLE = "{version_tuple}"
+
+_CAPTURES = {
+    VERSION: r"(?P<value>[^\s\"']+)",
+    # Version tuples hold only ints and short strings, so no nested parentheses.
+    VERSION_TUPLE: r"(?P<value>\([^()]*\))",
+}
+
+
+# -- files ------------------------------------------------------------------
+
+
+def _read_text(path: Path, display: str) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{display} does not exist.",
+            hint="Fix the path in [tool.releaselib] (paths are relative to the project root).",
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {display}: {exc}") from exc
+    try:
+        # Decoding then re-encoding valid UTF-8 gives back the same bytes,
+        # BOM and \r\n included, so edits touch nothing but the version.
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{display} is not UTF-8 text.", hint="Save it as UTF-8 or remove it from the configuration.") from exc
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 through a temporary file, so a crash never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+        shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# -- patterns ---------------------------------------------------------------
+
+
+def pattern_placeholder(vf: VersionFile) -> str:
+    """The placeholder in ``vf.pattern``: ``{version}`` or ``{version_tuple}``.
+
+    Raises :class:`ConfigError` unless the pattern holds exactly one of them.
+    """
+    count = vf.pattern.count(VERSION) + vf.pattern.count(VERSION_TUPLE)
+    if count != 1:
+        raise ConfigError(
+            f"The pattern {vf.pattern!r} for {vf.path} must contain exactly one placeholder, found {count}.",
+            hint='Write e.g. pattern = \'__version__ = "{version}"\' or "version_tuple = {version_tuple}".',
+        )
+    return VERSION if VERSION in vf.pattern else VERSION_TUPLE
+
+
+def _literal(text: str) -> str:
+    """A regex for literal pattern text in which either quote style matches either quote."""
+    return "".join("[\"']" if char in "\"'" else re.escape(char) for char in text)
+
+
+def pattern_regex(vf: VersionFile) -> re.Pattern[str]:
+    """The regex that finds ``vf.pattern`` in a file, the version in group ``value``.
+
+    Everything but the placeholder matches literally, except that ``"`` and
+    ``'`` match either quote (the file's own quote is kept, since only the
+    captured value is rewritten). A pattern that starts or ends with a word
+    character does not match inside a longer name (``version = ...`` does not
+    match ``min_version = ...``). Raises :class:`ConfigError` for a pattern
+    without exactly one placeholder.
+    """
+    placeholder = pattern_placeholder(vf)
+    before, _, after = vf.pattern.partition(placeholder)
+    regex = _literal(before) + _CAPTURES[placeholder] + _literal(after)
+    if before[:1].isalnum() or before[:1] == "_":
+        regex = r"(?<![\w.])" + regex
+    if after[-1:].isalnum() or after[-1:] == "_":
+        regex += r"(?!\w)"
+    return re.compile(regex)
+
+
+def _label(vf: VersionFile) -> str:
+    """A short name for what the pattern sets, for descriptions: ``__version__``."""
+    placeholder = pattern_placeholder(vf)
+    before = vf.pattern.partition(placeholder)[0]
+    name = before.strip().rstrip("=:\"' ").strip()
+    return name or vf.pattern
+
+
+def _find_one(text: str, vf: VersionFile) -> re.Match[str]:
+    matches = list(pattern_regex(vf).finditer(text))
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ConfigError(
+            f"The pattern {vf.pattern!r} matches nothing in {vf.path}.",
+            hint="Check the path and the pattern in [[tool.releaselib.version-files]]; "
+            "the pattern must match the line exactly, with {version} where the version stands.",
+        )
+    lines = sorted({text.count("\n", 0, m.start()) + 1 for m in matches})
+    raise ConfigError(
+        f"The pattern {vf.pattern!r} matches {len(matches)} times in {vf.path} (lines {', '.join(map(str, lines))}).",
+        hint="Make the pattern more specific so it matches exactly one place, e.g. include the whole assignment.",
+    )
+
+
+def _render(placeholder: str, version: str, old_value: str) -> str:
+    """The text that replaces ``old_value`` for ``version``, in the old text's quote style."""
+    if placeholder == VERSION:
+        return version
+    quote = next((char for char in old_value if char in "\"'"), "'")
+    return format_version_tuple(version_tuple(version), quote)
+
+
+def _same_value(placeholder: str, old_value: str, new_value: str) -> bool:
+    if placeholder == VERSION:
+        return old_value == new_value
+    try:
+        return parse_version_tuple(old_value) == parse_version_tuple(new_value)
+    except VersionError:
+        return False
+
+
+# -- reading ----------------------------------------------------------------
+
+
+def read_current_version(config: Config) -> str:
+    """The version the project holds now, as a string.
+
+    Read from the first version file whose pattern has ``{version}``; when
+    there is none, from the first ``{version_tuple}`` file, rendered back to a
+    string (``(2, 1, 1, '+')`` -> ``2.1.1+dev`` with ``plus_label = "dev"``).
+    Raises :class:`ConfigError` when no version files are configured, or a
+    file is missing or its pattern matches nothing or more than once.
+    """
+    if not config.version_files:
+        raise ConfigError(
+            "No version files are configured.",
+            hint='Add [[tool.releaselib.version-files]] with path = "src/pkg/__init__.py" and '
+            "pattern = '__version__ = \"{version}\"'.",
+        )
+    string_files = [vf for vf in config.version_files if pattern_placeholder(vf) == VERSION]
+    vf = string_files[0] if string_files else config.version_files[0]
+    text = _read_text(config.root / vf.path, vf.path)
+    value = _find_one(text, vf).group("value")
+    if pattern_placeholder(vf) == VERSION:
+        return value
+    return version_from_tuple(parse_version_tuple(value), config.plus_label)
+
+
+# -- actions ----------------------------------------------------------------
+
+
+@dataclass
+class VersionFileEdit(Action):
+    """Set the version in one version file, rewriting only the version text."""
+
+    config: Config
+    file: VersionFile
+    version: str
+    placeholder: str = field(init=False)
+    old_value: str = field(init=False)
+    new_value: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.placeholder = pattern_placeholder(self.file)
+        self.old_value = self._current().group("value")
+        self.new_value = _render(self.placeholder, self.version, self.old_value)
+
+    @property
+    def path(self) -> Path:
+        return self.config.root / self.file.path
+
+    def _current(self) -> re.Match[str]:
+        return _find_one(_read_text(self.path, self.file.path), self.file)
+
+    def describe(self) -> str:
+        if self.placeholder == VERSION:
+            change = f'"{self.old_value}" -> "{self.new_value}"'
+        else:
+            change = f"{self.old_value} -> {self.new_value}"
+        return f"{self.file.path}: {_label(self.file)} {change}"
+
+    def is_done(self) -> bool:
+        return _same_value(self.placeholder, self._current().group("value"), self.new_value)
+
+    def apply(self) -> None:
+        text = _read_text(self.path, self.file.path)
+        match = _find_one(text, self.file)
+        new_value = _render(self.placeholder, self.version, match.group("value"))
+        start, end = match.span("value")
+        _write_text(self.path, text[:start] + new_value + text[end:])
+
+
+def marker_regex(markers: list[str]) -> re.Pattern[str]:
+    """A regex matching any of ``markers`` as a whole version, longest first.
+
+    Not preceded by a word character or ``.``, not followed by a word
+    character or by ``.`` and a digit: ``2.1+`` does not match in ``12.1+``,
+    ``Python 2.5+`` (a different version) or ``2.1+dev`` (a longer one).
+    """
+    ordered = sorted(dict.fromkeys(markers), key=len, reverse=True)
+    alternatives = "|".join(re.escape(marker) for marker in ordered)
+    return re.compile(rf"(?<![\w.])(?:{alternatives})(?!\w|\.\d)")
+
+
+@dataclass
+class MarkerReplace(Action):
+    """Replace every development-version marker in one file with the release version.
+
+    ``protected`` are version-file patterns for the same file: the versions
+    they capture belong to a :class:`VersionFileEdit` and are left alone here.
+    """
+
+    config: Config
+    relpath: str
+    markers: list[str]
+    version: str
+    protected: tuple[VersionFile, ...] = ()
+    count: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.count = len(self._matches(self._text()))
+
+    @property
+    def path(self) -> Path:
+        return self.config.root / self.relpath
+
+    def _text(self) -> str:
+        return _read_text(self.path, self.relpath)
+
+    def _matches(self, text: str) -> list[re.Match[str]]:
+        spans: list[tuple[int, int]] = []
+        for vf in self.protected:
+            spans.extend(m.span("value") for m in pattern_regex(vf).finditer(text))
+        return [
+            m
+            for m in marker_regex(self.markers).finditer(text)
+            if not any(start < m.end() and m.start() < end for start, end in spans)
+        ]
+
+    def describe(self) -> str:
+        shown = " / ".join(f'"{marker}"' for marker in self.markers)
+        plural = "" if self.count == 1 else "s"
+        return f'{self.relpath}: {self.count} marker{plural} {shown} -> "{self.version}"'
+
+    def is_done(self) -> bool:
+        return not self._matches(self._text())
+
+    def apply(self) -> None:
+        text = self._text()
+        pieces: list[str] = []
+        last = 0
+        for match in self._matches(text):
+            pieces.append(text[last : match.start()])
+            pieces.append(self.version)
+            last = match.end()
+        pieces.append(text[last:])
+        _write_text(self.path, "".join(pieces))
+
+
+# -- plans ------------------------------------------------------------------
+
+
+def docs_files(config: Config) -> list[str]:
+    """Repo-relative paths of the files the ``docs`` globs match, sorted, without ``.git``.
+
+    Raises :class:`ConfigError` for a glob that is absolute or leaves the project.
+    """
+    found: set[str] = set()
+    root = Path(config.root)
+    for pattern in config.docs:
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            raise ConfigError(
+                f"The docs glob {pattern!r} must stay inside the project.",
+                hint='Write globs relative to the project root, e.g. "doc/**/*.rst".',
+            )
+        try:
+            matches = list(root.glob(pattern))
+        except (ValueError, NotImplementedError) as exc:
+            raise ConfigError(f"The docs glob {pattern!r} is not valid: {exc}") from exc
+        for path in matches:
+            rel = path.relative_to(root)
+            if ".git" in rel.parts or not path.is_file():
+                continue
+            found.add(rel.as_posix())
+    return sorted(found)
+
+
+def _same_version(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return version_tuple(a) == version_tuple(b)
+    except VersionError:
+        return False
+
+
+def _version_file_edits(config: Config, version: str) -> list[VersionFileEdit]:
+    if any(pattern_placeholder(vf) == VERSION for vf in config.version_files):
+        check_writable(version, config)
+    return [VersionFileEdit(config, vf, version) for vf in config.version_files]
+
+
+def plan_release_bump(release: Any) -> Plan:
+    """The plan that replaces the development version with ``release.version``.
+
+    Every file the ``docs`` globs match that holds a development marker
+    (:func:`~releaselib.versions.dev_markers` of the current version) gets a
+    :class:`MarkerReplace`; then every version file gets a
+    :class:`VersionFileEdit` to the release (tuples become
+    ``version_tuple(release.version)``). The version files come last, so an
+    interrupted run still finds the old version and its markers when run again.
+    Where the version files already hold the release, the plan has only the
+    version-file edits, and they report done.
+
+    Raises :class:`ConfigError` (no version files, a pattern that does not
+    match exactly once, a version the build cannot read) and
+    :class:`VersionError` when the version files hold neither a development
+    version nor the release.
+    """
+    config: Config = release.config
+    version: str = release.version
+    edits = _version_file_edits(config, version)
+    plan = Plan(f"Bump {config.package} to {version}")
+    current = read_current_version(config)
+    if not _same_version(current, version):
+        if not is_dev_version(current, config.dev_scheme):
+            expected = next_dev_version(current, config.dev_scheme, config.plus_label) if _is_pep440(current) else None
+            raise VersionError(
+                f"The version files hold {current!r}, which is not a development version "
+                f"of the {config.dev_scheme!r} scheme, so there are no markers to replace.",
+                hint=(
+                    f"Set the development version first (e.g. {expected!r}, as the post-release phase does), "
+                    if expected
+                    else "Set the development version first, "
+                )
+                + f"or check dev-scheme in [tool.releaselib]; releasing {version} from {current} looks wrong.",
+            )
+        markers = dev_markers(current, config.dev_scheme)
+        for relpath in docs_files(config):
+            try:
+                protected = tuple(vf for vf in config.version_files if Path(vf.path).as_posix() == relpath)
+                action = MarkerReplace(config, relpath, markers, version, protected)
+            except ConfigError:
+                # A binary or non-UTF-8 file a broad glob picked up cannot hold a marker we can edit.
+                continue
+            if action.count:
+                plan.add(action)
+    plan.extend(edits)
+    return plan
+
+
+def _is_pep440(text: str) -> bool:
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def plan_next_dev(release: Any, next_version: str | None = None) -> Plan:
+    """The plan that sets the version files to the next development version.
+
+    ``next_version`` defaults to :func:`~releaselib.versions.next_dev_version`
+    of the release (``2.2+dev``, ``2.2+`` or ``2.3.dev0``). Raises
+    :class:`ConfigError` when the build could not read it, and
+    :class:`VersionError` when a given ``next_version`` is not a development
+    version of the scheme, or (dev scheme) does not sort after the release.
+    """
+    config: Config = release.config
+    scheme = config.dev_scheme
+    target = next_version or next_dev_version(release.version, scheme, config.plus_label)
+    if not is_dev_version(target, scheme):
+        raise VersionError(
+            f"{target!r} is not a development version of the {scheme!r} scheme.",
+            hint=f"Use {next_dev_version(release.version, scheme, config.plus_label)!r}, or leave next_version unset.",
+        )
+    if scheme == "dev":
+        try:
+            newer = Version(target) > Version(release.version)
+        except InvalidVersion as exc:
+            raise VersionError(f"{target!r} is not a valid PEP 440 version.") from exc
+        if not newer:
+            raise VersionError(
+                f"The next development version {target!r} does not sort after the release {release.version!r}.",
+                hint=f"Use {next_dev_version(release.version, scheme, config.plus_label)!r}, or leave next_version unset.",
+            )
+    elif not _is_pep440(release_base(target, scheme)):
+        raise VersionError(f"{target!r} does not start with a PEP 440 version.")
+    plan = Plan(f"Set {config.package} to the next development version {target}")
+    plan.extend(_version_file_edits(config, target))
+    return plan
+
+
+def changed_paths(plan: Plan) -> list[str]:
+    """Repo-relative paths (posix) of every file the plan's edits touch, in plan order, once each."""
+    paths: list[str] = []
+    for action in plan.actions:
+        if isinstance(action, VersionFileEdit):
+            paths.append(Path(action.file.path).as_posix())
+        elif isinstance(action, MarkerReplace):
+            paths.append(Path(action.relpath).as_posix())
+    return list(dict.fromkeys(paths))
