@@ -370,16 +370,14 @@ def plan_release_bump(release: Any) -> Plan:
     current = read_current_version(config)
     if not _same_version(current, version):
         if not is_dev_version(current, config.dev_scheme):
-            expected = next_dev_version(current, config.dev_scheme, config.plus_label) if _is_pep440(current) else None
+            example = (
+                f" (e.g. {next_dev_version(current, config.dev_scheme, config.plus_label)!r})" if _is_pep440(current) else ""
+            )
             raise VersionError(
                 f"The version files hold {current!r}, which is not a development version "
                 f"of the {config.dev_scheme!r} scheme, so there are no markers to replace.",
-                hint=(
-                    f"Set the development version first (e.g. {expected!r}, as the post-release phase does), "
-                    if expected
-                    else "Set the development version first, "
-                )
-                + f"or check dev-scheme in [tool.releaselib]; releasing {version} from {current} looks wrong.",
+                hint=f"Set the development version{example} as the post-release phase would, "
+                f"or check dev-scheme in [tool.releaselib]; releasing {version} from {current} looks wrong.",
             )
         markers = dev_markers(current, config.dev_scheme)
         for relpath in docs_files(config):

@@ -158,7 +158,12 @@ def test_no_version_files(tmp_path: Path) -> None:
         ("__version__ = '2.1+'\n", '__version__ = "{version}"', "2.2", "__version__ = '2.2'\n"),
         ('__version__ = "2.1+dev"\n', "__version__ = '{version}'", "2.1.1", '__version__ = "2.1.1"\n'),
         # CRLF and a missing final newline survive
-        ('a = 1\r\n__version__ = "1.9+dev"\r\nb = 2', '__version__ = "{version}"', "1.10", 'a = 1\r\n__version__ = "1.10"\r\nb = 2'),
+        (
+            'a = 1\r\n__version__ = "1.9+dev"\r\nb = 2',
+            '__version__ = "{version}"',
+            "1.10",
+            'a = 1\r\n__version__ = "1.10"\r\nb = 2',
+        ),
         # tuples, in the file's quote style
         ("version_tuple = (2, 1, 1, '+')\n", "version_tuple = {version_tuple}", "2.2", "version_tuple = (2, 2)\n"),
         ("version_tuple = (2, 1, 1, '+')\n", "version_tuple = {version_tuple}", "2.2rc1", "version_tuple = (2, 2, 'rc1')\n"),
