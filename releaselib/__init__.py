@@ -1,0 +1,10 @@
+"""releaselib: release runbooks for Python libraries, as notebooks papermill runs."""
+
+from __future__ import annotations
+
+from .context import Release, start
+from .errors import ReleaseError
+
+__version__ = "0.1.0"
+
+__all__ = ["Release", "ReleaseError", "start", "__version__"]

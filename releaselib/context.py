@@ -53,6 +53,17 @@ class Release:
     def tag(self) -> str:
         return self.config.tag.format(version=self.version)
 
+    def __str__(self) -> str:
+        mode = "DRY RUN: nothing will change" if self.dry_run else "REAL RUN: changes will be made"
+        return (
+            f"{self.config.package} {self.version} ({mode})\n"
+            f"  project: {self.repo}\n"
+            f"  record:  {self.record_dir}"
+        )
+
+    def __repr__(self) -> str:
+        return str(self)
+
     # -- plans -----------------------------------------------------------
     def execute(self, plan: Plan) -> Plan:
         """Show and execute ``plan`` (or only show it, in a dry run)."""
@@ -143,7 +154,8 @@ def start(
     config = load_config(repo_path)
     parse_release(version)
     env_outputs = os.environ.get("RELEASELIB_OUTPUTS")
-    record_dir = record_dir_for(outputs if outputs is not None else env_outputs, config.package, version)
+    suffix = "-dry-run" if dry_run else ""
+    record_dir = record_dir_for(outputs if outputs is not None else env_outputs, config.package, version + suffix)
     return Release(
         version=version,
         repo=repo_path,

@@ -1,0 +1,235 @@
+"""The ``releaselib`` command: thin callers of the library, one error edge.
+
+Every command parses its arguments and calls library functions. Library code
+raises :class:`ReleaseError`; :func:`main` is the only place that catches it,
+prints one clear message (what went wrong, then what to do next) and exits
+non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .errors import ReleaseError, UsageError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+# -- helpers ----------------------------------------------------------------
+def _parameters(pairs: Sequence[str] | None) -> dict[str, str]:
+    result = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"Parameter {pair!r} is not NAME=VALUE.", hint="Example: -p next_version=3.0.dev0")
+        result[name.strip()] = value
+    return result
+
+
+def _outputs(args: argparse.Namespace) -> Path:
+    return Path(args.outputs).resolve() if args.outputs else (Path.cwd() / "outputs").resolve()
+
+
+def _progress(event: str, phase: str, outcome: Any) -> None:
+    if event == "start":
+        console.print(f"[bold]▶ {phase}[/] …")
+    elif event == "skip":
+        console.print(f"[dim]⏭ {phase}: done in an earlier attempt[/]")
+    elif outcome is not None:
+        if outcome.ok:
+            console.print(f"[green]✔ {phase}[/] {outcome.duration:.1f}s")
+        else:
+            console.print(f"[red]✘ {phase}[/] {outcome.duration:.1f}s: {escape(str(outcome.reason))}")
+
+
+def outcome_table(outcomes: Sequence[Any], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("phase")
+    table.add_column("result")
+    table.add_column("attempt", justify="right")
+    table.add_column("duration", justify="right")
+    for outcome in outcomes:
+        result = "done earlier" if outcome.skipped else outcome.result
+        style = "green" if outcome.ok else "red"
+        table.add_row(outcome.phase, f"[{style}]{result}[/]", str(outcome.attempt), f"{outcome.duration:.1f}s")
+    return table
+
+
+# -- commands ---------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import Runner, resolve_phases
+
+    runner = Runner(
+        repo=Path(args.repo),
+        version=args.version,
+        outputs=_outputs(args),
+        dry_run=args.dry_run,
+        resume=args.resume,
+        parameters=_parameters(args.param),
+        cell_timeout=args.cell_timeout,
+        progress=_progress,
+    )
+    phases = resolve_phases(args.phases, runner.config)
+    outcomes = runner.run(phases)
+    console.print(outcome_table(outcomes, f"{runner.config.package} {args.version}" + (" (dry run)" if args.dry_run else "")))
+    console.print(f"Record: {runner.record_dir}")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from . import preflight
+    from .context import start
+    from .runner import resolve_phases
+
+    release = start("plan", args.version, repo=args.repo, dry_run=True, outputs=_outputs(args))
+    phases = resolve_phases(args.phases, release.config)
+    console.print(str(release))
+    report = preflight.run_checks(release, phases)
+    console.print(str(report), markup=False)
+    console.print()
+    for plan in preflight.release_plan(release, phases):
+        console.print(str(plan), markup=False)
+    report.raise_for_problems()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .record import Record
+    from .runner import PHASES
+
+    config = load_config(Path(args.repo).resolve())
+    directory = _outputs(args) / config.package / args.version
+    record = Record.load(directory)
+    if not record.exists:
+        raise UsageError(
+            f"No record of {config.package} {args.version} in {directory}.",
+            hint=f"Start the release with `releaselib run {args.version}`, or pass --outputs.",
+        )
+    table = Table(title=f"{config.package} {args.version}")
+    for column in ("phase", "result", "attempts", "last run"):
+        table.add_column(column)
+    for phase in PHASES:
+        attempts = record.attempts(phase)
+        if not attempts:
+            table.add_row(phase, "[dim]not run[/]", "0", "")
+            continue
+        latest = attempts[-1]
+        style = "green" if latest["result"] == "succeeded" else "red"
+        table.add_row(phase, f"[{style}]{latest['result']}[/]", str(len(attempts)), latest.get("ended", ""))
+    console.print(table)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .config import write_init
+
+    path = write_init(Path(args.repo).resolve())
+    console.print(f"Wrote a [tool.releaselib] table into {path}. Read it, edit it, commit it.")
+    return 0
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    from .manual import prepare_manual
+
+    path = prepare_manual(args.phase, args.version, repo=Path(args.repo), outputs=_outputs(args))
+    if args.no_launch:
+        console.print(str(path))
+        return 0
+    import subprocess
+
+    console.print(f"Opening {path} in JupyterLab (Ctrl-C to stop it).")
+    return subprocess.call([sys.executable, "-m", "jupyter", "lab", str(path)], cwd=str(Path(args.repo).resolve()))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(version=args.version, workdir=args.workdir, keep=args.keep, console=console)
+
+
+# -- parser -----------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="releaselib", description="Release runbooks for Python libraries, run with papermill.")
+    parser.add_argument("--version", action="version", version=f"releaselib {_own_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--repo", default=".", help="the project to release (default: .)")
+        p.add_argument("--outputs", default=None, help="where records go (default: ./outputs)")
+
+    p = sub.add_parser("run", help="run the release phases")
+    p.add_argument("version", help='the release version, e.g. "2.2"')
+    common(p)
+    p.add_argument("--phases", default=None, help="comma-separated names or numbers (default: all)")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    p.add_argument("--resume", action="store_true", help="continue a release from its record")
+    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="a runbook parameter")
+    p.add_argument("--cell-timeout", type=float, default=3600.0, help="seconds a cell may run (default 3600)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("plan", help="preflight checks and what each phase would do; changes nothing")
+    p.add_argument("version")
+    common(p)
+    p.add_argument("--phases", default=None)
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("status", help="which phases of a release are done")
+    p.add_argument("version")
+    common(p)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("init", help="write a detected [tool.releaselib] table into pyproject.toml")
+    p.add_argument("--repo", default=".")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("open", help="prepare a phase's notebook and open it in JupyterLab")
+    p.add_argument("phase")
+    p.add_argument("version")
+    common(p)
+    p.add_argument("--no-launch", action="store_true", help="only prepare it and print its path")
+    p.set_defaults(func=cmd_open)
+
+    p = sub.add_parser("demo", help="release the bundled sample project against local servers")
+    p.add_argument("--version", dest="version", default="1.1", help="the version to release (default 1.1)")
+    p.add_argument("--workdir", default=None, help="where to build the sandbox (default: a temp folder)")
+    p.add_argument("--keep", action="store_true", help="keep the sandbox for inspection")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _own_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse, dispatch, and turn a ReleaseError into one message and an exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    os.environ.setdefault("GIT_TERMINAL_PROMPT", "0")
+    try:
+        return int(args.func(args) or 0)
+    except ReleaseError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}")
+        if exc.hint:
+            err_console.print(f"[bold]TIP:[/] {escape(exc.hint)}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("Interrupted. Nothing is lost: resume with `releaselib run VERSION --resume`.")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Phases 04 and 08 (and the push of 06): the BUMP commit, the tag, the push.
+
+The files committed are exactly those the bump and the changelog phases may
+touch, taken from the configuration; anything else modified in the tree is an
+error, because preflight saw a clean tree and nothing else should have changed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+from . import git
+from .context import Release
+from .errors import RepoStateError
+from .plan import Plan
+
+
+def release_files(release: Release) -> list[str]:
+    """Repo-relative paths a release may change: version files, changelog, docs globs."""
+    config = release.config
+    patterns = [vf.path for vf in config.version_files] + list(config.docs)
+    if config.changelog:
+        patterns.append(config.changelog)
+    return patterns
+
+
+def _allowed(path: str, patterns: list[str]) -> bool:
+    for pattern in patterns:
+        if path == pattern or fnmatch.fnmatch(path, pattern) or Path(path).match(pattern):
+            return True
+        if "**/" in pattern and fnmatch.fnmatch(path, pattern.replace("**/", "")):
+            return True
+    return False
+
+
+def modified_paths(release: Release) -> list[str]:
+    """Tracked files that differ from HEAD, each checked against :func:`release_files`."""
+    repo = git.open_repo(release.repo)
+    changed = sorted({item.a_path for item in repo.index.diff(None)} | {item.a_path for item in repo.index.diff("HEAD")})
+    patterns = release_files(release)
+    stray = [path for path in changed if not _allowed(path, patterns)]
+    if stray:
+        raise RepoStateError(
+            "Files outside the release's version files, changelog and docs are modified: " + ", ".join(stray),
+            hint="Commit or revert them separately, then resume the release.",
+        )
+    return changed
+
+
+def plan_commit_and_tag(release: Release) -> Plan:
+    """Commit the bump as ``BUMP <version>``, then tag that commit (annotated)."""
+    config = release.config
+    message = config.commit_message.format(version=release.version)
+    plan = Plan(f"Commit and tag {release.version}")
+    paths = modified_paths(release)
+    plan.add(git.CommitAction(release.repo, paths, message))
+    plan.add(git.TagAction(release.repo, release.tag, _tag_message(release), ref="HEAD"))
+    return plan
+
+
+def _tag_message(release: Release) -> str:
+    return f"{release.config.package} {release.version}"
+
+
+def plan_push(release: Release) -> Plan:
+    """Push the release branch and the tag together (atomically)."""
+    config = release.config
+    plan = Plan(f"Push {config.branch} and tag {release.tag} to {config.remote}")
+    plan.add(
+        git.PushAction(
+            release.repo,
+            config.remote,
+            [f"refs/heads/{config.branch}", f"refs/tags/{release.tag}"],
+            timeout=config.push_timeout,
+            atomic=True,
+        )
+    )
+    return plan
+
+
+def plan_post_release_commit(release: Release, next_version: str) -> Plan:
+    """Commit the next development version and push the branch."""
+    config = release.config
+    message = config.post_release_message.format(version=next_version)
+    plan = Plan(f"Commit and push the next development version {next_version}")
+    paths = modified_paths(release)
+    plan.add(git.CommitAction(release.repo, paths, message))
+    plan.add(
+        git.PushAction(
+            release.repo,
+            config.remote,
+            [f"refs/heads/{config.branch}", f"refs/tags/{release.tag}"],
+            timeout=config.push_timeout,
+            atomic=True,
+        )
+    )
+    return plan

@@ -1,0 +1,141 @@
+"""``releaselib demo``: a complete release of the bundled sample, against real local servers.
+
+The sandbox is a temporary folder holding the sample project as a git
+repository, a bare ``origin``, a pypiserver, an SMTP catcher and a docs
+server whose pages a hook on ``origin`` rebuilds on push. The record is
+written inside the sandbox, so the demo leaves the caller's tree clean, and
+every server the demo starts is stopped before it returns.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as token
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from .runner import Runner, available_phases
+
+INDEX_USER = "releaser"
+SMTP_USER = "releaser"
+
+
+@dataclass
+class Environment:
+    """A sandbox and its servers, ready for a release."""
+
+    root: Path
+    repo: Path
+    origin: Path
+    outputs: Path
+    servers: Any
+    env: dict[str, str]
+
+
+@contextmanager
+def scoped_env(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block, then restore them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def release_environment(root: Path, *, project: Path | None = None, index_password: str | None = None,
+                        smtp_password: str | None = None) -> Iterator[Environment]:
+    """A sandbox project wired to freshly started local servers; everything stops on exit.
+
+    Credentials are placed in the environment (the only way they reach
+    kernels) for the duration of the block.
+    """
+    from .sandbox import create_sandbox, install_docs_hook, set_project_config
+    from .servers import LocalServers
+
+    root = Path(root).resolve()
+    sandbox = create_sandbox(root, project=project)
+    index_password = index_password or token.token_urlsafe(16)
+    smtp_password = smtp_password or token.token_urlsafe(16)
+    with LocalServers(root / "servers", index_password=index_password, smtp_password=smtp_password) as servers:
+        install_docs_hook(sandbox.origin, servers.docs.site_dir, package="bsonlite",
+                          version_file="src/bsonlite/__init__.py")
+        set_project_config(sandbox.repo, "publish", {
+            "repository-url": servers.index.upload_url,
+            "index-url": servers.index.simple_url,
+        })
+        set_project_config(sandbox.repo, "docs-check", {"url": servers.docs.url, "timeout": 60.0, "interval": 0.2})
+        set_project_config(sandbox.repo, "announce", {
+            "smtp-host": servers.mail.host,
+            "smtp-port": servers.mail.port,
+            "starttls": False,
+            "user": SMTP_USER,
+            "sender": "Release Manager <release@example.org>",
+            "to": ["bsonlite-announce@example.org"],
+            "links": ["Docs: " + servers.docs.url],
+        })
+        env = {
+            "TWINE_USERNAME": INDEX_USER,
+            "TWINE_PASSWORD": index_password,
+            "RELEASELIB_SMTP_PASSWORD": smtp_password,
+        }
+        with scoped_env(env):
+            yield Environment(root, sandbox.repo, sandbox.origin, root / "outputs", servers, env)
+
+
+def run_demo(*, version: str = "1.1", workdir: str | None = None, keep: bool = False,
+             console: Console | None = None) -> int:
+    """Release the sample as ``version``; print progress, the results table and where the record is."""
+    from .cli import _progress, outcome_table
+
+    console = console or Console()
+    root = Path(workdir).resolve() if workdir else Path(tempfile.mkdtemp(prefix="releaselib-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    record_dir = None
+    try:
+        with release_environment(root) as env:
+            console.print(f"[bold]Sandbox[/] {root}")
+            console.print(env.servers.describe(), markup=False)
+            runner = Runner(repo=env.repo, version=version, outputs=env.outputs, progress=_progress)
+            record_dir = runner.record_dir
+            outcomes = runner.run(available_phases(runner.config))
+            console.print(outcome_table(outcomes, f"bsonlite {version}: released"))
+            _finish(env, version, console)
+    finally:
+        if not keep:
+            for name in ("bsonlite", "origin.git", "servers"):
+                shutil.rmtree(root / name, ignore_errors=True)
+    console.print(f"[bold]Record[/] {record_dir}")
+    if keep:
+        console.print(f"[bold]Sandbox kept[/] {root} (origin: {root / 'origin.git'})")
+    else:
+        console.print("Sandbox removed (the record is kept); use --keep to inspect the repository and origin.")
+    console.print("All servers stopped.")
+    return 0
+
+
+def _finish(env: Environment, version: str, console: Console) -> None:
+    """Hook for what the demo shows while the servers are still up (review, verify)."""
+    try:
+        from .audit import review_text, verify_release
+    except ImportError:
+        return
+    console.print(review_text(env.outputs, "bsonlite", version))
+    problems = verify_release(env.outputs, "bsonlite", version, index=True)
+    if problems:
+        from .errors import RecordError
+
+        raise RecordError("verify found problems:\n" + "\n".join(problems))
+    console.print("[green]verify --index: the record is whole[/]")

@@ -1,0 +1,213 @@
+"""Phase 00: read-only checks before the first change, and the plan.
+
+Every check runs, even after one fails, so one run tells the maintainer
+everything that is wrong (tbump's way); then :class:`PreflightFailed` lists
+them all. Nothing here changes the repository, its remote, or the index.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .context import Release
+from .errors import PreflightFailed, ReleaseError, RepoStateError
+from .plan import Plan
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    error: ReleaseError | None = None
+
+
+@dataclass
+class CheckReport:
+    """The outcome of every preflight check, showable in a notebook."""
+
+    results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(result.ok for result in self.results)
+
+    @property
+    def problems(self) -> list[ReleaseError]:
+        return [result.error for result in self.results if result.error is not None]
+
+    def raise_for_problems(self) -> None:
+        if not self.ok:
+            raise PreflightFailed(self.problems)
+
+    def __str__(self) -> str:
+        width = max((len(result.name) for result in self.results), default=10)
+        lines = []
+        for result in self.results:
+            mark = "ok  " if result.ok else "FAIL"
+            lines.append(f"[{mark}] {result.name.ljust(width)}  {result.detail}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{'✅' if r.ok else '❌'}</td><td>{html.escape(r.name)}</td>"
+            f"<td><pre style='margin:0;white-space:pre-wrap'>{html.escape(r.detail)}</pre></td></tr>"
+            for r in self.results
+        )
+        return f"<table><thead><tr><th></th><th>check</th><th>detail</th></tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _phases(phases: str | Sequence[str] | None) -> set[str]:
+    from .runner import PHASES
+
+    if phases is None or phases == "all":
+        return set(PHASES)
+    items = phases.split(",") if isinstance(phases, str) else phases
+    return {item.strip() for item in items if item.strip()}
+
+
+def last_release(release: Release) -> str | None:
+    """The version of the highest release tag, or None before the first release."""
+    from .changelog import last_release_tag
+
+    tag = last_release_tag(release.repo, release.config.tag)
+    if tag is None:
+        return None
+    prefix, _, suffix = release.config.tag.partition("{version}")
+    return tag[len(prefix): len(tag) - len(suffix) if suffix else None]
+
+
+def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[tuple[str, Callable[[], str]]]:
+    """The preflight checks for ``release``, as (name, check) pairs; a check returns a detail or raises."""
+    from . import git, versions
+
+    config = release.config
+    wanted = _phases(phases)
+    timeout = config.push_timeout
+    outputs = Path(os.environ.get("RELEASELIB_OUTPUTS", release.record_dir.parent.parent))
+
+    def newer() -> str:
+        last = last_release(release)
+        versions.check_newer(release.version, last)
+        return f"{release.version} > {last}" if last else f"{release.version} (first release)"
+
+    def buildable() -> str:
+        versions.check_buildable(config)
+        return f"dev scheme {config.dev_scheme!r} writes versions the build can read"
+
+    def tag_free() -> str:
+        git.check_tag_free(release.repo, release.tag, config.remote, timeout)
+        return f"tag {release.tag} is free locally and on {config.remote}"
+
+    def clean() -> str:
+        git.check_clean(release.repo, ignore=[outputs])
+        return "no uncommitted or untracked files"
+
+    def branch() -> str:
+        git.check_branch(release.repo, config.branch)
+        return f"on {config.branch}"
+
+    def in_sync() -> str:
+        status = git.check_in_sync(release.repo, config.remote, config.branch, timeout)
+        return status or f"in sync with {config.remote}/{config.branch}"
+
+    found: list[tuple[str, Callable[[], str]]] = [
+        ("version is newer than the last release", newer),
+        ("version form is buildable", buildable),
+        ("working tree is clean", clean),
+        ("on the release branch", branch),
+        ("in sync with the remote", in_sync),
+        ("tag is free", tag_free),
+    ]
+
+    if wanted & {"01_test", "05_build"} and config.matrix.python:
+        def interpreters() -> str:
+            from .interpreters import find_interpreters
+
+            found_set = find_interpreters(config.matrix.python, allow_missing=config.matrix.allow_missing)
+            parts = [f"{i.requested}: {i.version}" for i in found_set.found]
+            parts += [f"{v}: skipped (allowed missing)" for v in found_set.skipped]
+            return ", ".join(parts)
+
+        found.append(("interpreters found", interpreters))
+
+    if "06_publish" in wanted:
+        def index_credentials() -> str:
+            from .publish import check_credentials
+
+            check_credentials(config)
+            return f"{config.publish.username_env} and {config.publish.password_env} are set (values not shown)"
+
+        found.append(("index credentials present", index_credentials))
+
+    if "09_announce" in wanted and config.announce.smtp_host and config.announce.user:
+        def smtp_credentials() -> str:
+            if not os.environ.get(config.announce.password_env):
+                raise ReleaseError(
+                    f"The SMTP password variable {config.announce.password_env} is not set.",
+                    hint=f"export {config.announce.password_env}=... before the release (it is never written to disk).",
+                )
+            return f"{config.announce.password_env} is set (value not shown)"
+
+        found.append(("SMTP credentials present", smtp_credentials))
+    return found
+
+
+def run_checks(release: Release, phases: str | Sequence[str] | None = None) -> CheckReport:
+    """Run every check, collecting failures instead of stopping at the first."""
+    report = CheckReport()
+    for name, check in checks(release, phases):
+        try:
+            detail = check()
+            report.results.append(CheckResult(name, True, detail))
+        except ReleaseError as exc:
+            report.results.append(CheckResult(name, False, str(exc), exc))
+    return report
+
+
+def release_plan(release: Release, phases: str | Sequence[str] | None = None) -> list[Plan]:
+    """What each git-side phase would do, computed without changing anything."""
+    from . import bump, commit
+
+    wanted = _phases(phases)
+    plans: list[Plan] = []
+    if "02_changelog" in wanted and release.config.changelog:
+        from .changelog import plan_changelog
+
+        plans.append(plan_changelog(release))
+    if "03_bump" in wanted:
+        plans.append(bump.plan_release_bump(release))
+    if "04_commit_tag" in wanted:
+        plans.append(commit.plan_commit_and_tag(release))
+    if "06_publish" in wanted:
+        plans.append(commit.plan_push(release))
+    if "08_post_release" in wanted:
+        plans.append(bump.plan_next_dev(release))
+    for plan in plans:
+        plan.dry_run = True
+    return plans
+
+
+def summary(release: Release) -> dict[str, Any]:
+    """The facts the record keeps about the starting point."""
+    from . import git
+
+    return {
+        "package": release.config.package,
+        "version": release.version,
+        "tag": release.tag,
+        "branch": release.config.branch,
+        "head": git.head_commit(release.repo),
+        "last_release": last_release(release),
+        "dev_scheme": release.config.dev_scheme,
+    }
+
+
+__all__ = ["CheckReport", "checks", "release_plan", "run_checks", "summary", "RepoStateError"]

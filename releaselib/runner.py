@@ -1,0 +1,527 @@
+"""Run the runbooks: one fresh kernel per phase, papermill's Python API.
+
+The runner decides each phase's result itself. papermill marks every cell
+completed after a cell timeout or a dead kernel, and a ``sys.exit(0)`` in a
+cell exits cleanly with later cells unrun; so the result is derived from the
+exception papermill raised (if any) *and* from every code cell's own
+execution state in the executed notebook.
+
+Executed notebooks are written to a private staging folder first, scanned for
+secrets, and only then archived into the record folder; every attempt is kept.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import nbformat
+
+from . import secrets as secret_scan
+from .context import values_from_notebook
+from .errors import LockHeld, PhaseFailed, RecordError, ReleaseError, SecretLeak, UsageError
+from .record import FAILED, SUCCEEDED, Record, now_iso, sha256_file
+
+#: Every phase, in the order a release runs them (DESIGN.md).
+PHASES: tuple[str, ...] = (
+    "00_preflight",
+    "01_test",
+    "02_changelog",
+    "03_bump",
+    "04_commit_tag",
+    "05_build",
+    "06_publish",
+    "07_docs",
+    "08_post_release",
+    "09_announce",
+)
+
+#: Parameters every runbook has; the runner sets them itself.
+CORE_PARAMETERS = ("version", "repo", "dry_run", "outputs")
+
+
+# -- locating runbooks -----------------------------------------------------
+def bundled_runbooks_dir() -> Path:
+    """The runbooks shipped with releaselib (installed package, or source checkout)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "runbooks", here.parent / "runbooks"):
+        if any(candidate.glob("[0-9][0-9]_*.ipynb")):
+            return candidate
+    raise ReleaseError(
+        f"releaselib's bundled runbooks are missing (looked in {here / 'runbooks'}).",
+        hint="Reinstall releaselib: pip install --force-reinstall releaselib",
+    )
+
+
+def runbook_path(phase: str, config: Any) -> Path:
+    """The notebook for ``phase``: the project's own override if it has one, else the bundled one."""
+    if config.runbooks:
+        override = Path(config.root) / config.runbooks / f"{phase}.ipynb"
+        if override.exists():
+            return override
+    return bundled_runbooks_dir() / f"{phase}.ipynb"
+
+
+def available_phases(config: Any) -> list[str]:
+    """Phases that have a runbook (bundled or overridden), in release order."""
+    return [phase for phase in PHASES if runbook_path(phase, config).exists()]
+
+
+def resolve_phases(spec: str | Sequence[str] | None, config: Any) -> list[str]:
+    """Turn ``bump,commit_tag`` / ``3,4`` / ``03_bump`` into phase names, in release order."""
+    available = available_phases(config)
+    if spec is None or spec == "all":
+        return available
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    chosen = set()
+    for raw in (item.strip() for item in items):
+        if not raw:
+            continue
+        matches = [
+            phase
+            for phase in PHASES
+            if raw in (phase, phase[3:]) or (raw.isdigit() and int(raw) == int(phase[:2]))
+        ]
+        if not matches:
+            names = ", ".join(phase[3:] for phase in PHASES)
+            raise UsageError(f"Unknown phase {raw!r}.", hint=f"Use a name or number: {names}.")
+        if matches[0] not in available:
+            raise UsageError(
+                f"Phase {matches[0]} has no runbook in this installation.",
+                hint="Choose among: " + ", ".join(available),
+            )
+        chosen.add(matches[0])
+    return [phase for phase in PHASES if phase in chosen]
+
+
+# -- parameters -------------------------------------------------------------
+def runbook_parameters(path: Path) -> dict[str, dict[str, Any]]:
+    """The parameters a runbook declares in its ``parameters`` cell, with their defaults."""
+    import papermill
+
+    return dict(papermill.inspect_notebook(str(path)))
+
+
+def coerce_parameters(path: Path, given: Mapping[str, Any], secret_values: Mapping[str, str]) -> dict[str, Any]:
+    """Check ``given`` against the runbook's declared parameters and give each its type.
+
+    Strings from the command line take the type of the declared default
+    (``None`` and ``str`` defaults stay strings, so ``1.10`` is never ``1.1``).
+    Raises :class:`UsageError` for an unknown name, a bad value, or anything
+    that looks like a credential: those reach kernels through the environment only.
+    """
+    declared = runbook_parameters(path)
+    result: dict[str, Any] = {}
+    for name, value in given.items():
+        if secret_scan.looks_like_secret_name(name) or (
+            isinstance(value, str) and value in secret_values.values()
+        ):
+            raise UsageError(
+                f"Parameter {name!r} looks like a credential; credentials are never passed as parameters "
+                "(papermill writes parameters into the archived notebook).",
+                hint="Set it in the environment instead (e.g. TWINE_PASSWORD), and run again.",
+            )
+        if name not in declared:
+            from difflib import get_close_matches
+
+            close = get_close_matches(name, list(declared), n=1)
+            suggestion = f" Did you mean {close[0]!r}?" if close else ""
+            raise UsageError(
+                f"{path.stem} has no parameter {name!r}.{suggestion}",
+                hint="Its parameters are: " + ", ".join(sorted(declared)),
+            )
+        result[name] = _coerce(name, value, declared[name].get("default"))
+    return result
+
+
+def _coerce(name: str, value: Any, default_source: str | None) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        default = ast.literal_eval(default_source) if default_source is not None else None
+    except (ValueError, SyntaxError):
+        default = None
+    if isinstance(default, bool):
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        raise UsageError(f"Parameter {name!r} takes true or false, not {value!r}.")
+    if isinstance(default, (int, float)):
+        try:
+            return type(default)(value)
+        except ValueError as exc:
+            raise UsageError(f"Parameter {name!r} takes a {type(default).__name__}, not {value!r}.") from exc
+    return value
+
+
+# -- the lock ---------------------------------------------------------------
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
+    """One release per package at a time; the lock file names its holder.
+
+    A lock left by a process that died on this host is taken over; a live
+    holder raises :class:`LockHeld` naming it.
+    """
+    package_dir.mkdir(parents=True, exist_ok=True)
+    path = package_dir / "release.lock"
+    holder = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "version": version,
+        "started": now_iso(),
+        "user": os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown",
+    }
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                current = json.loads(path.read_text())
+            except (OSError, ValueError):
+                current = {}
+            stale = current.get("host") == holder["host"] and not _pid_alive(int(current.get("pid", 0)))
+            if stale:
+                path.unlink(missing_ok=True)
+                continue
+            raise LockHeld(
+                f"Another release of {package_dir.name} is running: version {current.get('version')} "
+                f"by {current.get('user')} on {current.get('host')} (pid {current.get('pid')}, "
+                f"since {current.get('started')}).",
+                hint=f"Wait for it to finish. If that process is gone, remove {path}.",
+            ) from None
+        with os.fdopen(fd, "w") as handle:
+            json.dump(holder, handle)
+        break
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+# -- one phase ----------------------------------------------------------------
+@dataclass
+class PhaseOutcome:
+    """What the runner saw of one phase attempt."""
+
+    phase: str
+    result: str
+    reason: str | None
+    duration: float
+    notebook: Path | None
+    attempt: int
+    values: dict[str, Any] = field(default_factory=dict)
+    skipped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.result == SUCCEEDED
+
+
+def unfinished_cells(nb: Any) -> list[str]:
+    """Code cells that did not run to completion, described (``cell 4: not executed``)."""
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code" or not cell.get("source", "").strip():
+            continue
+        status = cell.get("metadata", {}).get("papermill", {}).get("status")
+        errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+        if errors:
+            problems.append(f"cell {index}: raised {errors[0].get('ename')}")
+        elif cell.get("execution_count") is None:
+            problems.append(f"cell {index}: not executed")
+        elif status not in (None, "completed"):
+            problems.append(f"cell {index}: {status}")
+    return problems
+
+
+def _failure_reason(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if name == "PapermillExecutionError":
+        evalue = getattr(exc, "evalue", "") or ""
+        return f"cell {getattr(exc, 'cell_index', '?')} raised {getattr(exc, 'ename', 'an error')}: {evalue}"
+    if name == "CellTimeoutError":
+        return f"a cell exceeded its timeout: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    if name == "DeadKernelError":
+        return "the kernel died while executing a cell"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{name}: {first}"
+
+
+@dataclass
+class Runner:
+    """Runs phases of one release and keeps the record.
+
+    ``progress`` is called with ``(event, phase, outcome_or_None)`` where event is
+    ``"start"``, ``"end"`` or ``"skip"``, so a CLI can show progress.
+    """
+
+    repo: Path
+    version: str
+    outputs: Path
+    dry_run: bool = False
+    resume: bool = False
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    cell_timeout: float | None = 3600.0
+    kernel_name: str = "python3"
+    progress: Callable[[str, str, PhaseOutcome | None], None] | None = None
+    config: Any = None
+
+    def __post_init__(self) -> None:
+        from .config import load_config
+        from .versions import parse_release
+
+        self.repo = Path(self.repo).resolve()
+        self.outputs = Path(self.outputs).resolve()
+        if not isinstance(self.version, str):
+            raise UsageError(f"The version must be a string, got {self.version!r}.")
+        parse_release(self.version)
+        if self.config is None:
+            self.config = load_config(self.repo)
+        self.secrets = secret_scan.secret_values(self.config.secret_env_names())
+
+    @property
+    def record_dir(self) -> Path:
+        suffix = "-dry-run" if self.dry_run else ""
+        return self.outputs / self.config.package / f"{self.version}{suffix}"
+
+    def run(self, phases: Iterable[str] | None = None) -> list[PhaseOutcome]:
+        """Run ``phases`` in order; stop at the first failure by raising :class:`PhaseFailed`.
+
+        The record is written after every attempt, failed ones included.
+        """
+        chosen = list(phases) if phases is not None else available_phases(self.config)
+        self._check_parameter_names(chosen)
+        outcomes: list[PhaseOutcome] = []
+        with release_lock(self.outputs / self.config.package, self.version):
+            record = Record.load(self.record_dir)
+            if record.exists and not self.resume and any(record.succeeded(p) for p in chosen):
+                done = [p for p in chosen if record.succeeded(p)]
+                raise UsageError(
+                    f"A record of {self.config.package} {self.version} already exists in {self.record_dir} "
+                    f"with {', '.join(done)} done.",
+                    hint=f"Continue it with `releaselib run {self.version} --resume`, "
+                    "or choose the phases to re-run with --phases.",
+                )
+            record.initialise(
+                package=self.config.package,
+                version=self.version,
+                repo=self.repo,
+                remote=self.config.remote,
+                remote_url=_remote_url(self.repo, self.config.remote),
+            )
+            record.save()
+            for phase in chosen:
+                if self.resume and record.succeeded(phase):
+                    latest = record.latest(phase) or {}
+                    outcome = PhaseOutcome(phase, SUCCEEDED, "done in an earlier attempt", 0.0, None,
+                                           latest.get("attempt", 0), latest.get("values", {}), skipped=True)
+                    outcomes.append(outcome)
+                    self._notify("skip", phase, outcome)
+                    continue
+                self._notify("start", phase, None)
+                outcome = self.run_phase(phase, record, chosen)
+                outcomes.append(outcome)
+                self._notify("end", phase, outcome)
+                if not outcome.ok:
+                    raise PhaseFailed(
+                        f"Phase {phase} failed: {outcome.reason}\nNotebook: {outcome.notebook}",
+                        hint=self._resume_hint(phase),
+                    )
+        return outcomes
+
+    def _check_parameter_names(self, chosen: Sequence[str]) -> None:
+        """Every given parameter must be declared by at least one chosen runbook."""
+        declared: set[str] = set()
+        for phase in chosen:
+            declared.update(runbook_parameters(runbook_path(phase, self.config)))
+        for name in self.parameters:
+            if name in CORE_PARAMETERS:
+                raise UsageError(
+                    f"Parameter {name!r} is set by the runner itself.",
+                    hint="Use the command's own options (VERSION, --repo, --dry-run, --outputs).",
+                )
+            if name not in declared:
+                # coerce_parameters on the first runbook gives the precise message.
+                coerce_parameters(runbook_path(chosen[0], self.config), {name: self.parameters[name]}, self.secrets)
+
+    def _resume_hint(self, phase: str) -> str:
+        command = f"releaselib run {self.version} --resume"
+        if self.repo != Path.cwd().resolve():
+            command += f" --repo {self.repo}"
+        if self.outputs != (Path.cwd() / "outputs").resolve():
+            command += f" --outputs {self.outputs}"
+        if self.dry_run:
+            command += " --dry-run"
+        return f"Read the failing cell in the notebook, fix the cause, then run: {command}"
+
+    def _notify(self, event: str, phase: str, outcome: PhaseOutcome | None) -> None:
+        if self.progress is not None:
+            self.progress(event, phase, outcome)
+
+    def run_phase(self, phase: str, record: Record, chosen: Sequence[str] = ()) -> PhaseOutcome:
+        """Execute one phase's runbook in a fresh kernel and archive the attempt."""
+        import papermill
+
+        from .git import head_commit
+
+        runbook = runbook_path(phase, self.config)
+        declared = runbook_parameters(runbook)
+        given = {name: value for name, value in self.parameters.items() if name in declared}
+        params = coerce_parameters(runbook, given, self.secrets)
+        params.update(
+            version=self.version, repo=str(self.repo), dry_run=self.dry_run, outputs=str(self.outputs)
+        )
+        if "phases" in declared and "phases" not in given:
+            params["phases"] = ",".join(chosen)
+        attempt = len(record.attempts(phase)) + 1
+        name = f"{phase}.ipynb" if attempt == 1 else f"{phase}.attempt{attempt}.ipynb"
+        commit_before = _safe(lambda: head_commit(self.repo))
+        started = now_iso()
+        clock = time.perf_counter()
+        staging = Path(tempfile.mkdtemp(prefix=f"releaselib-{phase}-"))
+        staged = staging / name
+        error: BaseException | None = None
+        env_backup = os.environ.get("RELEASELIB_OUTPUTS")
+        os.environ["RELEASELIB_OUTPUTS"] = str(self.outputs)
+        try:
+            papermill.execute_notebook(
+                str(runbook),
+                str(staged),
+                parameters=params,
+                kernel_name=self.kernel_name,
+                progress_bar=False,
+                cwd=str(self.repo),
+                execution_timeout=self.cell_timeout,
+                shutdown_kernel="immediate",
+            )
+        except Exception as exc:  # noqa: BLE001 - every failure becomes the phase's result
+            error = exc
+        finally:
+            if env_backup is None:
+                os.environ.pop("RELEASELIB_OUTPUTS", None)
+            else:
+                os.environ["RELEASELIB_OUTPUTS"] = env_backup
+        duration = time.perf_counter() - clock
+        try:
+            nb = nbformat.read(staged, as_version=4) if staged.exists() else None
+            reason = _failure_reason(error) if error is not None else None
+            if nb is None:
+                reason = reason or "papermill wrote no notebook"
+            else:
+                unfinished = unfinished_cells(nb)
+                if unfinished and reason is None:
+                    reason = "not every cell completed: " + "; ".join(unfinished)
+            archived, leak = self._archive(staged, nb, name)
+            if leak:
+                reason = leak
+            values = values_from_notebook(nb) if nb is not None and not leak else {}
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        log_leak = self._scan_logs()
+        if log_leak:
+            reason = reason or log_leak
+        result = SUCCEEDED if reason is None else FAILED
+        entry = {
+            "phase": phase,
+            "attempt": attempt,
+            "result": result,
+            "reason": reason,
+            "mode": "headless",
+            "dry_run": self.dry_run,
+            "started": started,
+            "ended": now_iso(),
+            "duration": round(duration, 3),
+            "runbook": str(runbook),
+            "runbook_sha256": sha256_file(runbook),
+            "notebook": archived.name if archived else None,
+            "notebook_sha256": sha256_file(archived) if archived else None,
+            "parameters": params,
+            "values": values,
+            "commit_before": commit_before,
+            "commit_after": _safe(lambda: head_commit(self.repo)),
+        }
+        record.append(entry)
+        return PhaseOutcome(phase, result, reason, duration, archived, attempt, values)
+
+    def _archive(self, staged: Path, nb: Any, name: str) -> tuple[Path | None, str | None]:
+        """Move the executed notebook into the record; redact it if it holds a secret."""
+        if nb is None:
+            return None, None
+        self.record_dir.mkdir(parents=True, exist_ok=True)
+        target = self.record_dir / name
+        text = staged.read_text(encoding="utf-8")
+        leaked = secret_scan.find_secrets(text, self.secrets)
+        if leaked:
+            text = secret_scan.redact(text, self.secrets)
+            target.write_text(text, encoding="utf-8")
+            return target, (
+                f"the executed notebook contained the value of {', '.join(leaked)}; "
+                "only a redacted copy was archived"
+            )
+        from .record import write_atomic
+
+        write_atomic(target, text.encode("utf-8"))
+        return target, None
+
+    def _scan_logs(self) -> str | None:
+        logs = self.record_dir / "logs"
+        if not self.secrets or not logs.exists():
+            return None
+        leaked_in = []
+        for path in sorted(logs.rglob("*")):
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if secret_scan.find_secrets(text, self.secrets):
+                path.write_text(secret_scan.redact(text, self.secrets), encoding="utf-8")
+                leaked_in.append(path.name)
+        if leaked_in:
+            return f"a log contained a secret and was redacted: {', '.join(leaked_in)}"
+        return None
+
+
+def _safe(function: Callable[[], Any]) -> Any:
+    try:
+        return function()
+    except Exception:  # noqa: BLE001 - informative fields only
+        return None
+
+
+def _remote_url(repo: Path, remote: str) -> str | None:
+    from .git import remote_url
+
+    return _safe(lambda: remote_url(repo, remote))
+
+
+def check_no_secret(path: Path, secrets: Mapping[str, str]) -> None:
+    """Raise :class:`SecretLeak` when ``path`` contains a secret value."""
+    leaked = secret_scan.find_secrets(path.read_text(encoding="utf-8", errors="replace"), secrets)
+    if leaked:
+        raise SecretLeak(f"{path} contains the value of {', '.join(leaked)}.", hint="Remove the file and rotate that credential.")
+
+
+__all__ = [
+    "PHASES", "PhaseOutcome", "Runner", "available_phases", "bundled_runbooks_dir", "coerce_parameters",
+    "release_lock", "resolve_phases", "runbook_path", "unfinished_cells", "RecordError",
+]

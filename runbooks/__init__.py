@@ -1,0 +1,1 @@
+"""The runbooks shipped with releaselib (installed as ``releaselib.runbooks``)."""
