@@ -21,6 +21,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from .config import pattern_regex
 from .config_types import Config, VersionFile
 from .errors import ConfigError, VersionError
 from .plan import Action, Plan
@@ -38,12 +39,6 @@ from .versions import (
 
 VERSION = "{version}"
 VERSION_TUPLE = "{version_tuple}"
-
-_CAPTURES = {
-    VERSION: r"(?P<value>[^\s\"']+)",
-    # Version tuples hold only ints and short strings, so no nested parentheses.
-    VERSION_TUPLE: r"(?P<value>\([^()]*\))",
-}
 
 
 # -- files ------------------------------------------------------------------
@@ -96,31 +91,6 @@ def pattern_placeholder(vf: VersionFile) -> str:
             hint='Write e.g. pattern = \'__version__ = "{version}"\' or "version_tuple = {version_tuple}".',
         )
     return VERSION if VERSION in vf.pattern else VERSION_TUPLE
-
-
-def _literal(text: str) -> str:
-    """A regex for literal pattern text in which either quote style matches either quote."""
-    return "".join("[\"']" if char in "\"'" else re.escape(char) for char in text)
-
-
-def pattern_regex(vf: VersionFile) -> re.Pattern[str]:
-    """The regex that finds ``vf.pattern`` in a file, the version in group ``value``.
-
-    Everything but the placeholder matches literally, except that ``"`` and
-    ``'`` match either quote (the file's own quote is kept, since only the
-    captured value is rewritten). A pattern that starts or ends with a word
-    character does not match inside a longer name (``version = ...`` does not
-    match ``min_version = ...``). Raises :class:`ConfigError` for a pattern
-    without exactly one placeholder.
-    """
-    placeholder = pattern_placeholder(vf)
-    before, _, after = vf.pattern.partition(placeholder)
-    regex = _literal(before) + _CAPTURES[placeholder] + _literal(after)
-    if before[:1].isalnum() or before[:1] == "_":
-        regex = r"(?<![\w.])" + regex
-    if after[-1:].isalnum() or after[-1:] == "_":
-        regex += r"(?!\w)"
-    return re.compile(regex)
 
 
 def _label(vf: VersionFile) -> str:
