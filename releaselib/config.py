@@ -85,7 +85,9 @@ _ALWAYS_RENDERED = ("dev_scheme", "tag", "commit_message", "branch", "changelog"
 
 _PLACEHOLDER_RE = re.compile(r"\{version(?:_tuple)?\}")
 _CAPTURES = {
-    VERSION: r"(?P<value>[^\s\"']+)",
+    # No braces: a version never holds one, and a pattern quoted in
+    # pyproject.toml (pattern = 'version = "{version}"') must not match itself.
+    VERSION: r"(?P<value>[^\s\"'{}]+)",
     # Version tuples hold only ints and short strings, never nested parentheses.
     VERSION_TUPLE: r"(?P<value>\([^()]*\))",
 }
@@ -117,7 +119,8 @@ def pattern_regex(pattern: str | VersionFile) -> re.Pattern[str]:
 
     Everything but the placeholder matches literally, except that ``"`` and
     ``'`` each match either quote (only the captured value is ever rewritten,
-    so the file keeps its own quote). ``{version}`` captures ``[^\\s"']+``;
+    so the file keeps its own quote). ``{version}`` captures ``[^\\s"'{}]+`` (braces excluded so that a
+    pattern quoted in pyproject.toml never matches itself);
     ``{version_tuple}`` captures a parenthesised tuple literal ``\\([^()]*\\)``.
     A pattern that starts or ends with a word character does not match inside
     a longer name: ``version = "{version}"`` finds neither ``min_version = ...``
@@ -660,10 +663,9 @@ def _package_name_or_none(root: Path, data: Mapping[str, Any]) -> str | None:
 def _import_name(version_files: Iterable[VersionFile], package: str) -> str:
     for vf in version_files:
         parts = Path(vf.path).parts
-        if len(parts) > 2 and parts[0] == "src":
-            return parts[1]
-        if len(parts) > 1 and parts[0] != "src":
-            return parts[0]
+        top = parts[1] if len(parts) > 2 and parts[0] == "src" else parts[0] if len(parts) > 1 else ""
+        if top.isidentifier() and top != "src":
+            return top
     return re.sub(r"[-.]", "_", package)
 
 
