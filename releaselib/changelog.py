@@ -19,9 +19,10 @@ import io
 import os
 import re
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
@@ -51,7 +52,7 @@ SPHINX_ROLES = frozenset(
     mimetype mod newsgroup numref obj option pep program ref regexp rfc samp
     term token confval event
     issue issues pr pull gh ghissue ghpull user ghuser bug commit cve cwe
-    """.split()
+    """.split()  # noqa: SIM905 - a word list reads better than 50 quoted strings
 )
 SPHINX_DIRECTIVES = frozenset(
     """
@@ -62,7 +63,7 @@ SPHINX_DIRECTIVES = frozenset(
     currentmodule module function class method attribute data exception
     envvar option program describe object note-changelog changelog
     doctest testcode testoutput testsetup testcleanup plot graphviz
-    """.split()
+    """.split()  # noqa: SIM905 - a word list reads better than 50 quoted strings
 )
 
 
@@ -118,7 +119,7 @@ def _find_version(title: str) -> tuple[int, int] | None:
         prefix, token = match.group(1), match.group(2).rstrip(".-!,")
         if not token:
             continue
-        base = token[:-1] if token.endswith("+") else token
+        base = token.removesuffix("+")
         try:
             Version(base)
         except InvalidVersion:
@@ -170,7 +171,7 @@ def _is_adornment(line: str) -> bool:
 def _column_width(text: str) -> int:
     from docutils.utils import column_width
 
-    return column_width(text)
+    return int(column_width(text))
 
 
 def _rst_headings(lines: list[str]) -> list[tuple[int, int, str, str]]:
@@ -391,7 +392,7 @@ def _git(repo: Path, *args: str, timeout: float = GIT_TIMEOUT) -> str:
     cmd = ["git", *args]
     try:
         done = subprocess.run(
-            cmd, cwd=repo, env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=timeout
+            cmd, check=False, cwd=repo, env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=timeout
         )
     except subprocess.TimeoutExpired as exc:
         raise GitError(
@@ -706,7 +707,7 @@ def changelog_path(release: Any) -> Path | None:
     config = release.config
     if not config.changelog:
         return None
-    return Path(config.root) / config.changelog
+    return Path(config.root) / str(config.changelog)
 
 
 def plan_changelog(release: Any, *, today: datetime.date | None = None) -> Plan:
@@ -901,11 +902,23 @@ def _raise_problems(problems: list[Problem], name: str, fmt: str) -> None:
     )
 
 
+def _text_to_check(release: Any, path: Path, fmt: str, plan: Plan | None) -> tuple[str, bool]:
+    """The changelog's text as the phase leaves it, and whether that includes a not-yet-written draft."""
+    pending = [a for a in (plan or []) if isinstance(a, ChangelogSection) and not a.is_done()]
+    if pending:
+        return pending[0].text_after(), True
+    text = _read(path)
+    if release.dry_run and find_section(path, release.version) is None:
+        # A dry run wrote nothing; check (and show) what a real run would write.
+        return insert_section(text, draft_section(release, fmt=fmt), fmt)[0], True
+    return text, False
+
+
 def check_changelog(release: Any, plan: Plan | None = None) -> str:
     """Validate the configured changelog for ``release``; returns a one-line summary for display.
 
     When ``plan`` (from :func:`plan_changelog`) still has a section to add,
-    as in a dry run, the file as it would be after the plan is checked, so
+    or in a dry run, the file as it would be after the phase is checked, so
     the dry run finds the problems a real run would. Raises
     :class:`ChangelogError` listing every problem; returns a note when no
     changelog is configured.
@@ -915,9 +928,27 @@ def check_changelog(release: Any, plan: Plan | None = None) -> str:
         return "no changelog configured; nothing to validate"
     name = str(release.config.changelog)
     fmt = changelog_format(path)
-    pending = [a for a in (plan or []) if isinstance(a, ChangelogSection) and not a.is_done()]
-    text = pending[0].text_after() if pending else _read(path)
+    text, pending = _text_to_check(release, path, fmt, plan)
     _raise_problems(changelog_problems(text, fmt, version=release.version, source_path=path), name, fmt)
     found = next(s for s in version_sections(parse_sections(text, fmt)) if same_version(s.version, release.version))
     state = "would be valid once the drafted section is added" if pending else "is valid"
     return f"{name} {state}; the section for {release.version} is at lines {found.start_line}-{found.end_line}"
+
+
+def release_notes(release: Any, plan: Plan | None = None) -> str:
+    """Validate the changelog (as :func:`check_changelog` does) and return the release's section body.
+
+    This is the text the announcement quotes. In a dry run with no section
+    yet, it is the draft a real run would write. Returns ``""`` when no
+    changelog is configured. Raises :class:`ChangelogError` listing every
+    problem in the file.
+    """
+    path = changelog_path(release)
+    if path is None:
+        return ""
+    name = str(release.config.changelog)
+    fmt = changelog_format(path)
+    text, _ = _text_to_check(release, path, fmt, plan)
+    _raise_problems(changelog_problems(text, fmt, version=release.version, source_path=path), name, fmt)
+    found = next(s for s in version_sections(parse_sections(text, fmt)) if same_version(s.version, release.version))
+    return found.body

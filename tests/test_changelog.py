@@ -17,6 +17,7 @@ from releaselib.changelog import (
     last_release_tag,
     parse_sections,
     plan_changelog,
+    release_notes,
     retitle,
     section_text,
     validate_changelog,
@@ -219,6 +220,7 @@ def test_existing_section_is_kept_byte_for_byte(tmp_path: Path) -> None:
     assert plan.rows() == [("keep existing section for 1.1 in doc/changelog.rst (lines 6-14)", ALREADY_DONE)]
     assert (repo / "doc/changelog.rst").read_bytes() == before
     validate_changelog(repo / "doc/changelog.rst", version="1.1")
+    assert release_notes(make_release(repo, "doc/changelog.rst")).endswith("now agree.")
     assert section_text(repo / "doc/changelog.rst", "1.1").startswith("Version 1.0 is the first stable release.")
 
 
@@ -262,8 +264,12 @@ def test_dry_run_changes_nothing_and_validates_the_would_be_file(tmp_path: Path)
     assert isinstance(action, ChangelogSection)
     assert "- Add feature A" in action.preview()
     assert "would be valid" in check_changelog(release, plan)
+    assert "would be valid" in check_changelog(release)  # a dry run checks the would-be file
+    assert release_notes(release) == "- Add feature A\n- Fix \\*args handling in foo\\_\n- Document the \\`bar\\` option"
+    assert path.read_text() == RST
+    real = make_release(repo, "doc/changelog.rst", dry_run=False)
     with pytest.raises(ChangelogError, match="No section for version 1.1"):
-        check_changelog(release)  # without the plan, the file itself lacks the section
+        check_changelog(real)  # a real run checks the file itself, which lacks the section
 
 
 def test_draft_markdown_with_date_and_ordering(tmp_path: Path) -> None:
