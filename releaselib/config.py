@@ -306,7 +306,7 @@ def _convert(value: Any, typ: Any, key: str, where: str) -> Any:
     if dataclasses.is_dataclass(typ):
         if not isinstance(value, dict):
             raise _wrong_type(key, where, "a table", value, f"a [{where}.{key}] section")
-        return _shape_table(value, typ, f"{where}.{key}")
+        return _shape_table(value, typing.cast(type, typ), f"{where}.{key}")
     raise AssertionError(f"config_types uses a type the parser does not know: {typ!r}")  # pragma: no cover
 
 
@@ -637,7 +637,7 @@ def _package_name(root: Path, data: Mapping[str, Any]) -> str:
 def _package_name_or_none(root: Path, data: Mapping[str, Any]) -> str | None:
     project = data.get("project")
     if isinstance(project, dict) and isinstance(project.get("name"), str) and project["name"].strip():
-        return project["name"].strip()
+        return str(project["name"]).strip()
     setup_cfg = root / "setup.cfg"
     if setup_cfg.is_file():
         parser = configparser.ConfigParser(interpolation=None)
@@ -789,10 +789,10 @@ def _detect_version_files(
     project = data.get("project")
     if isinstance(project, dict) and isinstance(project.get("version"), str):
         text = _read_text(root / PYPROJECT, PYPROJECT)
-        pattern = _project_version_pattern(text)
-        if pattern is not None:
-            found.append(VersionFile(PYPROJECT, pattern))
-            current = current or project["version"]
+        project_pattern = _project_version_pattern(text)
+        if project_pattern is not None:
+            found.append(VersionFile(PYPROJECT, project_pattern))
+            current = current or str(project["version"])
 
     setup_py = root / "setup.py"
     if setup_py.is_file():
