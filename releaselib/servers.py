@@ -31,6 +31,7 @@ import email
 import email.policy
 import functools
 import hashlib
+import hmac
 import http.server
 import logging
 import os
@@ -69,7 +70,7 @@ LOCALHOST = "127.0.0.1"
 
 
 class ServerError(ReleaseError):
-    """A local server could not start, did not become ready, or did not stop."""
+    """A local server could not start or did not become ready, or an expected message never came."""
 
 
 def free_port() -> int:
@@ -83,15 +84,6 @@ def free_port() -> int:
         sock.bind((LOCALHOST, 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _port_answers(port: int, timeout: float = 0.5) -> bool:
-    """Whether something accepts TCP connections on 127.0.0.1:port."""
-    try:
-        with socket.create_connection((LOCALHOST, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 class _Server:
@@ -414,8 +406,8 @@ class _OneUserAuthenticator:
     ) -> Any:
         ok = (
             isinstance(auth_data, LoginPassword)
-            and auth_data.login == self._username
-            and auth_data.password == self._password
+            and hmac.compare_digest(auth_data.login, self._username)
+            and hmac.compare_digest(auth_data.password, self._password)
         )
         return AuthResult(success=ok, handled=False)
 
