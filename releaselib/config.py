@@ -424,7 +424,7 @@ def _check_meaning(config: Config, data: Mapping[str, Any]) -> None:
             )
 
     for pattern in config.docs:
-        if not any(path.is_file() for path in _glob(config.root, pattern)):
+        if not _glob_matches_a_file(config.root, pattern):
             raise ConfigError(
                 f"The docs glob {pattern!r} (`docs` in {where}) matches no file.",
                 hint="Fix or remove the glob; globs are relative to the project root, e.g. \"doc/**/*.rst\".",
@@ -477,14 +477,17 @@ def _inside(root: Path, relpath: str, key: str) -> Path:
     return root / path
 
 
-def _glob(root: Path, pattern: str) -> list[Path]:
+def _glob_matches_a_file(root: Path, pattern: str) -> bool:
+    """Whether ``pattern`` matches a file outside ``.git``; stops at the first one."""
     if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
         raise ConfigError(
             f"The docs glob {pattern!r} must stay inside the project.",
             hint='Write globs relative to the project root, e.g. "doc/**/*.rst".',
         )
     try:
-        return [path for path in root.glob(pattern) if ".git" not in path.relative_to(root).parts]
+        return any(
+            path.is_file() and ".git" not in path.relative_to(root).parts for path in root.glob(pattern)
+        )
     except (ValueError, NotImplementedError) as exc:
         raise ConfigError(f"The docs glob {pattern!r} is not valid: {exc}", hint="Fix the glob.") from exc
 
@@ -709,7 +712,7 @@ def detect_config(repo: Path) -> Config:
     }
     if package_dir is not None:
         values["import_name"] = package_dir.name
-    docs = [pattern for pattern in _DOCS_CANDIDATES if any(p.is_file() for p in _glob(root, pattern))]
+    docs = [pattern for pattern in _DOCS_CANDIDATES if _glob_matches_a_file(root, pattern)]
     if package_dir is not None and any(package_dir.glob("**/*.py")):
         docs.append(f"{package_dir.relative_to(root).as_posix()}/**/*.py")
     values["docs"] = tuple(docs)

@@ -274,6 +274,18 @@ BAD_CONFIGS = [
         id="docs-glob-matches-nothing",
     ),
     pytest.param(
+        BASE_TABLE.replace('["doc/**/*.rst"]', '["../**/*.rst"]') + VERSION_FILE,
+        {},
+        ["'../**/*.rst'", "must stay inside the project"],
+        id="docs-glob-outside-project",
+    ),
+    pytest.param(
+        BASE_TABLE + 'import-name = "my-lib"\n' + VERSION_FILE,
+        {},
+        ["`import-name` 'my-lib' is not a Python identifier"],
+        id="import-name-not-an-identifier",
+    ),
+    pytest.param(
         BASE_TABLE + 'plus-label = ""\n' + VERSION_FILE,
         {},
         ["not a PEP 440 version"],
