@@ -135,7 +135,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from .config import write_init
 
     path = write_init(Path(args.repo).resolve())
-    console.print(f"Wrote a [tool.releaselib] table into {path}. Read it, edit it, commit it.")
+    console.print(f"Wrote a [tool.releaselib] table into {path}. Read it, edit it, commit it.", markup=False)
     return 0
 
 
