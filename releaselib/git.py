@@ -1,0 +1,796 @@
+"""The git side of a release: read-only checks, and the commit, tag and push actions.
+
+Local reads and writes go through GitPython's ``repo.git`` (the git command
+line, so hooks, config and identity behave exactly as for the maintainer).
+Every call that can touch the network (fetch, ls-remote, push) goes through
+:func:`_run_network` instead, which always has a timeout and never prompts;
+see there for why that does not use GitPython.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import git as gitpython
+from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+from .errors import GitError, RepoStateError
+from .plan import Action
+
+#: A repository as callers hold it: a path (the usual case) or an open GitPython repo.
+RepoLike = Union[str, "os.PathLike[str]", gitpython.Repo]
+
+#: Seconds a network call may take when the caller does not say.
+DEFAULT_TIMEOUT = 60.0
+
+#: How many paths a "not clean" message lists before saying "and N more".
+_MAX_LISTED_PATHS = 10
+
+SHORT_SHA = 7
+
+
+# --------------------------------------------------------------------------
+# opening and small reads
+
+
+def open_repo(path: str | os.PathLike[str]) -> gitpython.Repo:
+    """Open the git repository whose top level is ``path``.
+
+    Raises :class:`RepoStateError` (a :class:`ReleaseError`) when ``path`` does
+    not exist or is not a git repository.
+    """
+    try:
+        return gitpython.Repo(Path(path))
+    except NoSuchPathError as exc:
+        raise RepoStateError(
+            f"The repository folder {path} does not exist.",
+            hint="Pass the project's folder with `--repo PATH` (or `repo=` in the notebook).",
+        ) from exc
+    except InvalidGitRepositoryError as exc:
+        raise RepoStateError(
+            f"{path} is not a git repository.",
+            hint="Run `git init` there (and commit the project), or pass the right folder with `--repo PATH`.",
+        ) from exc
+
+
+@contextlib.contextmanager
+def _opened(repo: RepoLike) -> Iterator[gitpython.Repo]:
+    # A Repo we open ourselves is closed again, so its cat-file helpers do not
+    # outlive the call in a long-running kernel.
+    if isinstance(repo, gitpython.Repo):
+        yield repo
+        return
+    handle = open_repo(repo)
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+def _workdir(repo: RepoLike) -> Path:
+    if isinstance(repo, gitpython.Repo):
+        if repo.working_tree_dir is None:
+            raise RepoStateError(
+                f"{repo.git_dir} is a bare repository; a release needs a working tree.",
+                hint="Pass the project's checkout with `--repo PATH`.",
+            )
+        return Path(repo.working_tree_dir)
+    return Path(repo)
+
+
+def _git(repo: RepoLike, *args: str, hint: str | None = None) -> str:
+    """Run a local (non-network) git command; its stdout, stripped. GitError on failure."""
+    with _opened(repo) as handle:
+        try:
+            return str(handle.git.execute(["git", *args]))
+        except GitCommandError as exc:
+            detail = _stderr_text(exc) or str(exc)
+            raise GitError(
+                f"`git {' '.join(args)}` failed: {detail}",
+                hint=hint
+                or "Run the same git command in the repository to see the full output.",
+            ) from exc
+
+
+def _git_ok(repo: RepoLike, *args: str) -> str | None:
+    """Like :func:`_git`, but None when git exits non-zero (for "does it exist?" questions)."""
+    with _opened(repo) as handle:
+        try:
+            return str(handle.git.execute(["git", *args]))
+        except GitCommandError:
+            return None
+
+
+def _stderr_text(exc: GitCommandError) -> str:
+    text = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr or "")
+    text = text.strip()
+    if text.startswith("stderr:"):
+        text = text[len("stderr:") :].strip()
+    return text.strip("'").strip()
+
+
+def short(sha: str) -> str:
+    """The abbreviated form of a sha shown in messages."""
+    return sha[:SHORT_SHA]
+
+
+def head_commit(repo: RepoLike) -> str:
+    """The full sha of HEAD's commit. GitError when the repository has no commit yet."""
+    sha = _git_ok(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    if not sha:
+        raise GitError(
+            "The repository has no commit yet (HEAD does not point at a commit).",
+            hint="Commit the project first: `git add . && git commit`.",
+        )
+    return sha
+
+
+def commit_of(repo: RepoLike, ref: str) -> str:
+    """The full sha of the commit ``ref`` names (a tag is peeled). GitError when unknown."""
+    sha = _git_ok(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if not sha:
+        raise GitError(
+            f"{ref} does not name a commit in this repository.",
+            hint=f"Check the name with `git rev-parse {ref}` (or `git tag --list` for tags).",
+        )
+    return sha
+
+
+def _ref_sha(repo: RepoLike, full_ref: str) -> str | None:
+    """The sha ``full_ref`` points at, unpeeled (a tag object's sha for annotated tags)."""
+    return _git_ok(repo, "rev-parse", "--verify", "--quiet", full_ref) or None
+
+
+def tag_message(repo: RepoLike, tag: str) -> str | None:
+    """The message of annotated tag ``tag``, None for a lightweight tag. GitError when missing."""
+    kind = _git_ok(repo, "cat-file", "-t", f"refs/tags/{tag}")
+    if kind is None:
+        raise GitError(
+            f"There is no tag {tag} in this repository.",
+            hint="List the tags with `git tag --list`.",
+        )
+    if kind != "tag":
+        return None
+    return _git(
+        repo, "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}"
+    ).rstrip("\n")
+
+
+def remote_url(repo: RepoLike, remote: str) -> str | None:
+    """The URL git uses for ``remote`` (``insteadOf`` applied), None when there is no such remote."""
+    if _git_ok(repo, "config", "--get", f"remote.{remote}.url") is None:
+        return None
+    return _git_ok(repo, "remote", "get-url", remote)
+
+
+def user_identity(repo: RepoLike) -> tuple[str, str]:
+    """The (name, email) git would write into a commit here.
+
+    Only configured identities count (config or GIT_AUTHOR_* variables): a
+    guessed ``root@host.(none)`` must never end up in a release commit.
+    Raises GitError with the `git config` commands to run when none is set.
+    """
+    ident = _git_ok(repo, "-c", "user.useConfigOnly=true", "var", "GIT_AUTHOR_IDENT")
+    if not ident or "<" not in ident:
+        raise GitError(
+            "No git identity is configured, so the release commit and tag would have no author.",
+            hint='Run `git config user.name "Your Name"` and `git config user.email you@example.com` '
+            "in the repository (or with --global), then run the phase again.",
+        )
+    name, _, rest = ident.partition("<")
+    email = rest.split(">", 1)[0]
+    return name.strip(), email.strip()
+
+
+# --------------------------------------------------------------------------
+# network calls
+
+
+@dataclass(frozen=True)
+class NetworkResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def network_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a git call that may talk to a remote: it can never prompt.
+
+    A headless kernel has no terminal: a password prompt would wait forever.
+    """
+    env = dict(os.environ if base is None else base)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GCM_INTERACTIVE"] = "never"
+    # An askpass program may pop up a dialog nobody sees; credential helpers
+    # still answer from their stores.
+    env.pop("GIT_ASKPASS", None)
+    env.pop("SSH_ASKPASS", None)
+    # Respect a maintainer's own ssh command (a deploy key, say); otherwise make
+    # ssh fail instead of asking for a passphrase or a host-key confirmation.
+    if "GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env:
+        env["GIT_SSH_COMMAND"] = "ssh -oBatchMode=yes"
+    # git's reasons ("fetch first", "non-fast-forward") are parsed and mapped.
+    env["LC_ALL"] = "C"
+    env["LANGUAGE"] = "C"
+    return env
+
+
+def _run_network(
+    repo: RepoLike, args: list[str], *, remote: str, timeout: float
+) -> NetworkResult:
+    """Run ``git <args>`` that talks to ``remote``; kill it and all its children on timeout.
+
+    Why not GitPython's ``kill_after_timeout``: it SIGKILLs git and its direct
+    children only (GitPython issue #895), so ``git-remote-http``/``ssh`` or a
+    transport helper's own children survive, keep the pipes open and keep
+    running in the kernel. Here git starts in its own session and a timeout
+    kills the whole process group, then collects the (now closed) pipes.
+    Raises GitError naming the timeout.
+    """
+    cwd = _workdir(repo)
+    proc = subprocess.Popen(
+        ["git", *args],
+        cwd=cwd,
+        env=network_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        _kill_group(proc)
+        proc.communicate()
+        raise GitError(
+            f"{remote} did not answer within {timeout:g} s (`git {' '.join(args)}` was stopped).",
+            hint=f"Check the network and the remote (`git ls-remote {remote}`), then run the phase again "
+            "to resume; nothing after this step was done.",
+        ) from exc
+    except BaseException:
+        # KeyboardInterrupt (a notebook's "interrupt kernel") must not leave git behind either.
+        _kill_group(proc)
+        proc.communicate()
+        raise
+    return NetworkResult(proc.returncode, stdout, stderr)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _network_failure(action: str, remote: str, result: NetworkResult) -> GitError:
+    detail = (
+        result.stderr.strip()
+        or result.stdout.strip()
+        or f"exit status {result.returncode}"
+    )
+    return GitError(
+        f"{action} {remote} failed: {detail}",
+        hint=f"Check that `git ls-remote {remote}` works here without a prompt (credentials in a "
+        "credential helper or an ssh agent), then run the phase again.",
+    )
+
+
+def _ls_remote(
+    repo: RepoLike, remote: str, patterns: list[str], timeout: float
+) -> dict[str, str]:
+    """``{refname: sha}`` for the refs on ``remote`` matching ``patterns`` exactly."""
+    _require_remote(repo, remote)
+    result = _run_network(
+        repo, ["ls-remote", remote, *patterns], remote=remote, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise _network_failure("Listing the refs of", remote, result)
+    refs: dict[str, str] = {}
+    for line in result.stdout.splitlines():
+        sha, _, name = line.partition("\t")
+        if name in patterns:
+            refs[name] = sha
+    return refs
+
+
+def _require_remote(repo: RepoLike, remote: str) -> None:
+    if remote_url(repo, remote) is None:
+        raise RepoStateError(
+            f"The repository has no remote named {remote}.",
+            hint=f"Add it with `git remote add {remote} URL`, or configure the release to use another remote.",
+        )
+
+
+def remote_tag_commit(
+    repo: RepoLike, remote: str, tag: str, timeout: float = DEFAULT_TIMEOUT
+) -> str | None:
+    """The commit tag ``tag`` points at on ``remote`` (annotated tags peeled), None when absent.
+
+    Raises GitError when the remote cannot be reached within ``timeout``.
+    """
+    name = f"refs/tags/{tag}"
+    refs = _ls_remote(repo, remote, [name, name + "^{}"], timeout)
+    return refs.get(name + "^{}") or refs.get(name)
+
+
+def remote_tag_object(
+    repo: RepoLike, remote: str, tag: str, timeout: float = DEFAULT_TIMEOUT
+) -> str | None:
+    """The sha ``refs/tags/<tag>`` has on ``remote`` (the tag object for annotated tags), None when absent."""
+    return _ls_remote(repo, remote, [f"refs/tags/{tag}"], timeout).get(
+        f"refs/tags/{tag}"
+    )
+
+
+def remote_branch_commit(
+    repo: RepoLike, remote: str, branch: str, timeout: float = DEFAULT_TIMEOUT
+) -> str | None:
+    """The commit branch ``branch`` points at on ``remote``, None when the remote has no such branch.
+
+    Raises GitError when the remote cannot be reached within ``timeout``.
+    """
+    name = f"refs/heads/{branch}"
+    return _ls_remote(repo, remote, [name], timeout).get(name)
+
+
+# --------------------------------------------------------------------------
+# read-only checks
+
+
+def _status_entries(repo: RepoLike) -> list[tuple[str, str]]:
+    """(path, what) for each changed path: what is 'staged', 'modified', 'staged, modified' or 'untracked'."""
+    raw = _git(
+        repo,
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=normal",
+        "--ignore-submodules=none",
+    )
+    entries: list[tuple[str, str]] = []
+    fields = raw.split("\0")
+    i = 0
+    while i < len(fields):
+        item = fields[i]
+        i += 1
+        if len(item) < 4:
+            continue
+        index_state, tree_state, path = item[0], item[1], item[3:]
+        if index_state in "RC":
+            i += 1  # a rename/copy is followed by its source path
+        if index_state == "?":
+            entries.append((path, "untracked"))
+            continue
+        kinds = []
+        if index_state not in " ?":
+            kinds.append("staged")
+        if tree_state not in " ?":
+            kinds.append("modified")
+        entries.append((path, ", ".join(kinds)))
+    return entries
+
+
+def check_clean(repo: RepoLike) -> None:
+    """Pass when there are no modified, staged or untracked (non-ignored) files.
+
+    Raises one RepoStateError listing up to ten of the offending paths.
+    """
+    entries = _status_entries(repo)
+    if not entries:
+        return
+    listed = [f"{path} ({what})" for path, what in entries[:_MAX_LISTED_PATHS]]
+    more = len(entries) - len(listed)
+    if more:
+        listed.append(f"and {more} more")
+    counts: dict[str, int] = {}
+    for _, what in entries:
+        for kind in what.split(", "):
+            counts[kind] = counts.get(kind, 0) + 1
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    raise RepoStateError(
+        f"The working tree is not clean ({summary}): " + "; ".join(listed) + ".",
+        hint="Commit or stash these changes (`git stash --include-untracked`), or add the files to "
+        ".gitignore, so the release is made from exactly what is committed.",
+    )
+
+
+def current_branch(repo: RepoLike) -> str | None:
+    """The checked-out branch's name, None when HEAD is detached."""
+    name = _git_ok(repo, "symbolic-ref", "--quiet", "--short", "HEAD")
+    return name or None
+
+
+def check_branch(repo: RepoLike, branch: str) -> None:
+    """Pass when ``branch`` is checked out. RepoStateError on a detached HEAD or another branch."""
+    current = current_branch(repo)
+    if current is None:
+        at = _git_ok(repo, "rev-parse", "--short", "HEAD") or "an unknown commit"
+        raise RepoStateError(
+            f"HEAD is detached (at {at}, not on any branch); releases are made from {branch}.",
+            hint=f"Run `git switch {branch}`.",
+        )
+    if current != branch:
+        raise RepoStateError(
+            f"The checked-out branch is {current}, but releases are made from {branch}.",
+            hint=f"Run `git switch {branch}` (or set `branch` in [tool.releaselib] if {current} is right).",
+        )
+
+
+def _commits(n: int) -> str:
+    return f"{n} commit" if n == 1 else f"{n} commits"
+
+
+def check_in_sync(
+    repo: RepoLike, remote: str, branch: str, timeout: float = DEFAULT_TIMEOUT
+) -> str:
+    """Fetch ``branch`` from ``remote`` and compare it with the local branch.
+
+    Returns a short status: in sync, or ahead (tolerated: the release pushes
+    those commits; the string says so, for the caller to show as a warning).
+    Raises RepoStateError when the remote has no such branch, or the local
+    branch is behind or has diverged; GitError when the fetch fails or times out.
+    """
+    if _ref_sha(repo, f"refs/heads/{branch}") is None:
+        raise RepoStateError(
+            f"There is no local branch {branch}.",
+            hint=f"Create it from the remote with `git switch {branch}`, or configure the release branch.",
+        )
+    if remote_branch_commit(repo, remote, branch, timeout) is None:
+        raise RepoStateError(
+            f"{remote} has no branch {branch}, so there is nothing to compare {branch} with.",
+            hint=f"Push it first (`git push -u {remote} {branch}`), or configure the release branch/remote.",
+        )
+    tracking = f"refs/remotes/{remote}/{branch}"
+    result = _run_network(
+        repo,
+        ["fetch", "--no-tags", remote, f"+refs/heads/{branch}:{tracking}"],
+        remote=remote,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise _network_failure("Fetching from", remote, result)
+    counts = _git(
+        repo, "rev-list", "--left-right", "--count", f"refs/heads/{branch}...{tracking}"
+    ).split()
+    ahead, behind = int(counts[0]), int(counts[1])
+    theirs = f"{remote}/{branch}"
+    if ahead and behind:
+        raise RepoStateError(
+            f"{branch} has diverged from {theirs}: {_commits(ahead)} ahead and {_commits(behind)} behind.",
+            hint=f"Bring in the other work with `git rebase {theirs}` (or `git merge {theirs}`), "
+            "check the result, then run the phase again.",
+        )
+    if behind:
+        raise RepoStateError(
+            f"{branch} is {_commits(behind)} behind {theirs}.",
+            hint="Run `git pull --ff-only`, then run the phase again.",
+        )
+    if ahead:
+        return f"{branch} is {_commits(ahead)} ahead of {theirs}; the release will push them."
+    return f"{branch} is in sync with {theirs}."
+
+
+def check_tag_free(
+    repo: RepoLike,
+    tag: str,
+    remote: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    version: str | None = None,
+) -> None:
+    """Pass when ``tag`` exists neither locally nor on ``remote``.
+
+    ``version`` (default: the tag) is the version the resume hint names.
+    Raises RepoStateError naming where the tag is and the commit it points at;
+    GitError when the remote cannot be reached.
+    """
+    resume = f"Choose another version, or resume the release with `releaselib run {version or tag} --resume`."
+    local = _git_ok(
+        repo, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"
+    )
+    if local:
+        raise RepoStateError(
+            f"Tag {tag} already exists locally (at {short(local)}).", hint=resume
+        )
+    on_remote = remote_tag_commit(repo, remote, tag, timeout)
+    if on_remote:
+        raise RepoStateError(
+            f"Tag {tag} already exists on {remote} (at {short(on_remote)}).",
+            hint=resume,
+        )
+
+
+# --------------------------------------------------------------------------
+# actions
+
+
+class CommitAction(Action):
+    """Stage exactly ``paths`` and commit them with ``message``."""
+
+    def __init__(self, repo: RepoLike, paths: list[str], message: str) -> None:
+        if not paths:
+            raise ValueError("CommitAction needs at least one path")
+        self.repo = repo
+        self.paths = [str(p) for p in paths]
+        self.message = message
+
+    def describe(self) -> str:
+        shown = ", ".join(self.paths[:5]) + (
+            f" and {len(self.paths) - 5} more" if len(self.paths) > 5 else ""
+        )
+        return f"commit {shown} as {self.message!r}"
+
+    def _paths_changed(self) -> bool:
+        return bool(
+            _git(
+                self.repo,
+                "status",
+                "--porcelain=v1",
+                "--untracked-files=all",
+                "--",
+                *self.paths,
+            )
+        )
+
+    def is_done(self) -> bool:
+        """True when HEAD carries ``message`` and the paths hold nothing uncommitted."""
+        head = _git_ok(self.repo, "log", "-1", "--format=%B", "HEAD")
+        if head is None or head.strip() != self.message.strip():
+            return False
+        return not self._paths_changed()
+
+    def apply(self) -> None:
+        """Commit the paths. GitError when none of them changed or no identity is configured."""
+        user_identity(self.repo)
+        if not self._paths_changed():
+            raise GitError(
+                f"Nothing to commit for {self.message!r}: {', '.join(self.paths)} have no changes, "
+                "and HEAD is not that commit.",
+                hint="Run the step that writes those files first (the bump), then this one.",
+            )
+        _git(self.repo, "add", "--all", "--", *self.paths)
+        # `--only` with the paths commits exactly them, whatever else the index holds.
+        _git(
+            self.repo,
+            "commit",
+            "--only",
+            "-m",
+            self.message,
+            "--",
+            *self.paths,
+            hint="Read git's message above (a failing pre-commit hook, say), fix it, then run the phase again.",
+        )
+
+
+class TagAction(Action):
+    """Create annotated tag ``tag`` with ``message`` at ``ref``.
+
+    ``what`` names the commit in messages ("the BUMP commit"); default: ``ref``.
+    """
+
+    def __init__(
+        self,
+        repo: RepoLike,
+        tag: str,
+        message: str,
+        ref: str = "HEAD",
+        *,
+        what: str | None = None,
+    ) -> None:
+        self.repo = repo
+        self.tag = tag
+        self.message = message
+        self.ref = ref
+        self.what = what or ref
+
+    def describe(self) -> str:
+        return f"annotated tag {self.tag} at {self.what}"
+
+    def is_done(self) -> bool:
+        """True when the tag points at ``ref``'s commit.
+
+        Raises GitError when it exists at another commit: resuming must not
+        silently release something else.
+        """
+        existing = _git_ok(
+            self.repo,
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"refs/tags/{self.tag}^{{commit}}",
+        )
+        if not existing:
+            return False
+        expected = commit_of(self.repo, self.ref)
+        if existing != expected:
+            raise GitError(
+                f"Resume found tag {self.tag} at {short(existing)}, but {self.what} is {short(expected)}.",
+                hint=f"Inspect both (`git show {self.tag}`). If the tag is wrong and was never pushed, "
+                f"delete it with `git tag -d {self.tag}` and run the phase again; otherwise release another version.",
+            )
+        return True
+
+    def apply(self) -> None:
+        """Create the tag. GitError when no identity is configured or git refuses."""
+        user_identity(self.repo)
+        _git(
+            self.repo,
+            "tag",
+            "--annotate",
+            "-m",
+            self.message,
+            self.tag,
+            commit_of(self.repo, self.ref),
+        )
+
+
+@dataclass(frozen=True)
+class _Ref:
+    spec: str  # as given
+    local: str  # full local ref name
+    remote: str  # full ref name on the remote
+
+    @property
+    def label(self) -> str:
+        for prefix, kind in (("refs/heads/", ""), ("refs/tags/", "tag ")):
+            if self.remote.startswith(prefix):
+                return kind + self.remote[len(prefix) :]
+        return self.remote
+
+
+#: git's short reasons for a rejected ref, in words a maintainer can act on.
+_REASONS = {
+    "fetch first": "someone pushed to {remote}/{name} meanwhile",
+    "non-fast-forward": "{remote}/{name} has commits your {name} does not",
+    "already exists": "{remote} already has a different {name}",
+    "atomic push failed": "not pushed, because another ref of this atomic push was rejected",
+    "stale info": "{remote}/{name} changed since it was last fetched",
+}
+
+
+class PushAction(Action):
+    """``git push --atomic --porcelain <remote> <refspecs>`` with a timeout.
+
+    A refspec is a branch or tag name, a full ``refs/...`` name, or ``src:dst``.
+    """
+
+    def __init__(
+        self,
+        repo: RepoLike,
+        remote: str,
+        refspecs: list[str],
+        timeout: float = DEFAULT_TIMEOUT,
+        atomic: bool = True,
+    ) -> None:
+        if not refspecs:
+            raise ValueError("PushAction needs at least one refspec")
+        self.repo = repo
+        self.remote = remote
+        self.refspecs = list(refspecs)
+        self.timeout = timeout
+        self.atomic = atomic
+
+    def _resolve(self, spec: str) -> _Ref:
+        src, sep, dst = spec.partition(":")
+        if src.startswith("refs/"):
+            local = src
+        elif _ref_sha(self.repo, f"refs/heads/{src}") is not None:
+            local = f"refs/heads/{src}"
+        elif _ref_sha(self.repo, f"refs/tags/{src}") is not None:
+            local = f"refs/tags/{src}"
+        else:
+            local = src  # not there (yet): a dry run before the tag exists
+        remote = local
+        if sep:
+            prefix = local.rsplit("/", 1)[0] + "/" if local.startswith("refs/") else ""
+            remote = dst if dst.startswith("refs/") else prefix + dst
+        return _Ref(spec, local, remote)
+
+    def describe(self) -> str:
+        labels = ", ".join(self._resolve(spec).label for spec in self.refspecs)
+        return f"push {labels} to {self.remote}" + (" (atomic)" if self.atomic else "")
+
+    def is_done(self) -> bool:
+        """True when the remote has every ref at the local sha (a tag: the tag object).
+
+        Raises GitError when the remote cannot be reached in time.
+        """
+        refs = [self._resolve(spec) for spec in self.refspecs]
+        local = {ref.remote: _ref_sha(self.repo, ref.local) for ref in refs}
+        if any(sha is None for sha in local.values()):
+            return False
+        remote = _ls_remote(
+            self.repo, self.remote, [ref.remote for ref in refs], self.timeout
+        )
+        return all(remote.get(name) == sha for name, sha in local.items())
+
+    def apply(self) -> None:
+        """Push. GitError naming each rejected ref and why, or the timeout."""
+        _require_remote(self.repo, self.remote)
+        refs = [self._resolve(spec) for spec in self.refspecs]
+        missing = [ref.spec for ref in refs if _ref_sha(self.repo, ref.local) is None]
+        if missing:
+            raise GitError(
+                f"Nothing to push for {', '.join(missing)}: no such branch or tag here.",
+                hint="Run the earlier phases (commit and tag) first, then this one.",
+            )
+        # --porcelain gives one stable line per ref ("!<tab>src:dst<tab>[rejected] (fetch first)"),
+        # the only reliable way to know which ref failed and why: GitPython's
+        # Remote.push does not raise on a rejected ref.
+        args = ["push", "--porcelain"] + (["--atomic"] if self.atomic else [])
+        args += [self.remote, *(f"{ref.local}:{ref.remote}" for ref in refs)]
+        result = _run_network(self.repo, args, remote=self.remote, timeout=self.timeout)
+        rejected = self._rejected(result.stdout, refs)
+        if rejected:
+            raise GitError(
+                f"{self.remote} rejected the push: "
+                + "; ".join(rejected)
+                + ". Nothing on "
+                + self.remote
+                + " was changed"
+                + (" (atomic push)." if self.atomic else " for those refs."),
+                hint="Run `git pull --rebase` (then check the result), and run the phase again to resume.",
+            )
+        if result.returncode != 0:
+            raise _network_failure("Pushing to", self.remote, result)
+
+    def _rejected(self, porcelain: str, refs: list[_Ref]) -> list[str]:
+        labels = {ref.remote: ref.label for ref in refs}
+        problems = []
+        for line in porcelain.splitlines():
+            parts = line.split("\t")
+            if len(parts) < 3 or parts[0] != "!":
+                continue
+            dst = parts[1].rsplit(":", 1)[-1]
+            summary = parts[2].strip()
+            # "[rejected] (fetch first)", "[remote rejected] (pre-receive hook declined)"
+            kind = (
+                summary[summary.find("[") + 1 : summary.find("]")]
+                if "[" in summary
+                else "rejected"
+            )
+            reason = (
+                summary[summary.find("(") + 1 : summary.rfind(")")]
+                if "(" in summary
+                else summary
+            )
+            label = labels.get(dst, dst)
+            explained = _REASONS.get(reason, "").format(
+                remote=self.remote, name=label.removeprefix("tag ")
+            )
+            problems.append(
+                f"{label} {kind}: {reason}" + (f" — {explained}" if explained else "")
+            )
+        return problems
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "CommitAction",
+    "PushAction",
+    "TagAction",
+    "check_branch",
+    "check_clean",
+    "check_in_sync",
+    "check_tag_free",
+    "commit_of",
+    "current_branch",
+    "head_commit",
+    "network_env",
+    "open_repo",
+    "remote_branch_commit",
+    "remote_tag_commit",
+    "remote_tag_object",
+    "remote_url",
+    "short",
+    "tag_message",
+    "user_identity",
+]
