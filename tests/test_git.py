@@ -533,3 +533,20 @@ def test_network_env_never_prompts() -> None:
         rgit.network_env({"GIT_SSH_COMMAND": "ssh -i deploy_key"})["GIT_SSH_COMMAND"]
         == "ssh -i deploy_key"
     )
+
+
+def test_push_refused_by_a_server_hook_names_the_reason(
+    work: Path, remote: Path
+) -> None:
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'releases are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = remote_ref(remote, "refs/heads/main")
+    commit_file(work, "version.txt", "2.2\n", "BUMP 2.2")
+    git(work, "tag", "-a", "2.2", "-m", "Release 2.2")
+    with pytest.raises(GitError) as info:
+        rgit.PushAction(work, "origin", ["main", "2.2"], timeout=30).apply()
+    assert "main remote rejected: pre-receive hook declined" in info.value.message
+    assert "tag 2.2 remote rejected" in info.value.message
+    assert remote_ref(remote, "refs/heads/main") == before
+    assert remote_ref(remote, "refs/tags/2.2") is None
