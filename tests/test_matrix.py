@@ -1,0 +1,201 @@
+"""The test matrix on a tiny real project with an optional C extension.
+
+Every matrix here really creates virtual environments, compiles C and runs
+pytest and doctest, on two interpreters found on this machine. The seed
+environments are shared by the whole module to keep it fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from .fixtures_matrix import make_tinyext, tinyext_release
+from releaselib.errors import MatrixError
+from releaselib.interpreters import InterpreterSet, find_interpreters
+from releaselib.matrix import (
+    EXTENSION_NOT_LOADED,
+    MatrixResult,
+    parse_doctest_summary,
+    parse_pytest_summary,
+    run_matrix,
+)
+
+CANDIDATES = ("3.13", "3.12", "3.11", "3.10", "3.9")
+
+
+@pytest.fixture(scope="module")
+def two_pythons() -> InterpreterSet:
+    found = find_interpreters(CANDIDATES, allow_missing=CANDIDATES)
+    if len(found) < 2:
+        pytest.skip("needs two Python versions among " + ", ".join(CANDIDATES))
+    return InterpreterSet(found=tuple(found)[:2])
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("seeds")
+
+
+def _versions(interpreters: InterpreterSet) -> tuple[str, ...]:
+    return tuple(i.requested for i in interpreters)
+
+
+def _by_cell(result: MatrixResult) -> dict[tuple[str, bool | None], object]:
+    return {(cell.python, cell.extension): cell for cell in result.cells}
+
+
+# -- summaries -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("5 passed in 0.12s", (5, 0)),
+        ("==== 5 passed, 1 failed in 0.12s ====", (5, 1)),
+        ("3 failed, 2 passed, 1 skipped, 1 error in 1.50s", (2, 4)),
+        ("\x1b[32m4 passed\x1b[0m\x1b[32m in 0.01s\x1b[0m", (4, 0)),
+        ("no tests ran in 0.01s", (0, 0)),
+        ("ImportError: no module named tinyext", None),
+    ],
+)
+def test_pytest_summary(line: str, expected: tuple[int, int] | None) -> None:
+    assert parse_pytest_summary("collected\n" + line + "\n") == expected
+
+
+def test_doctest_summaries_of_old_and_new_pythons() -> None:
+    up_to_312 = "1 items passed all tests:\n   2 tests in usage.rst\n2 tests in 1 items.\n2 passed and 0 failed.\nTest passed.\n"
+    from_313 = "1 item passed all tests:\n   2 tests in usage.rst\n2 tests in 1 item.\n2 passed.\nTest passed.\n"
+    failing = "1 items had failures:\n   1 of   3 in usage.rst\n3 tests in 1 items.\n2 passed and 1 failed.\n***Test Failed*** 1 failures.\n"
+    assert parse_doctest_summary(up_to_312) == (2, 0)
+    assert parse_doctest_summary(from_313) == (2, 0)
+    assert parse_doctest_summary(failing) == (2, 1)
+    assert parse_doctest_summary("") is None
+
+
+# -- real matrices ---------------------------------------------------------------
+def test_all_cells_pass_with_the_extension_state_they_claim(
+    tmp_path: Path, two_pythons: InterpreterSet, seeds: Path
+) -> None:
+    repo = make_tinyext(tmp_path / "tinyext")
+    # Stray and uncommitted changes must not reach the cells: only the commit is tested.
+    (repo / "tests" / "test_stray.py").write_text("def test_stray():\n    assert False\n")
+    (repo / "src" / "tinyext" / "__init__.py").write_text("raise ImportError('uncommitted edit')\n")
+    # A `pytest` script (not `python -m pytest`) only finds the project if the
+    # copied environment's scripts point at the copy, not at the seed.
+    release = tinyext_release(
+        repo, tmp_path / "record", _versions(two_pythons), test_command="pytest -q -p no:cacheprovider tests"
+    )
+
+    result = run_matrix(release, jobs=2, interpreters=two_pythons, seed_dir=seeds)
+
+    assert result.ok, str(result)
+    assert len(result.cells) == 4
+    assert {(c.python, c.extension) for c in result.cells} == {
+        (v, ext) for v in _versions(two_pythons) for ext in (True, False)
+    }
+    for cell in result.cells:
+        assert cell.result == "passed" and cell.reason == ""
+        assert (cell.tests_passed, cell.tests_failed) == (3, 0)
+        assert (cell.doctests_passed, cell.doctests_failed) == (2, 0)
+        log = (tmp_path / "record" / cell.log).read_text()
+        assert cell.log == f"logs/test-py{cell.python}-{'ext' if cell.extension else 'noext'}.log"
+        # The extension check's own answer, in the log, matches the cell's claim.
+        check_output = log.split("===== extension check")[1].split("=====")[0]
+        assert check_output.strip().splitlines()[-1] == str(cell.extension)
+        assert f"TINYEXT_NO_EXT={'<unset>' if cell.extension else '1'}" in log
+        assert "test_stray" not in log
+    result.raise_for_failures()  # does not raise
+    assert release.values["matrix"] == json.loads(json.dumps(result.as_record()))
+    assert release.values["matrix_skipped"] == []
+    page = result._repr_html_()
+    assert page.count('<a href="logs/test-py') == 4
+    assert all(v in str(result) for v in _versions(two_pythons))
+
+
+def test_silent_fallback_to_pure_python_fails_the_extension_cells(
+    tmp_path: Path, two_pythons: InterpreterSet, seeds: Path
+) -> None:
+    repo = make_tinyext(tmp_path / "tinyext", broken_c=True)
+    release = tinyext_release(repo, tmp_path / "record", _versions(two_pythons))
+
+    result = run_matrix(release, interpreters=two_pythons, seed_dir=seeds)
+
+    assert not result.ok
+    for cell in result.cells:
+        if cell.extension:
+            assert cell.result == "failed"
+            assert cell.reason == EXTENSION_NOT_LOADED
+            assert (cell.tests_passed, cell.tests_failed) == (3, 0)  # the fallback itself works
+        else:
+            assert cell.result == "passed", cell
+    with pytest.raises(MatrixError) as info:
+        result.raise_for_failures()
+    message = str(info.value)
+    assert message.count("did not load") == 2
+    assert "with extension" in message and "without extension" not in message
+
+
+def test_a_failure_under_one_python_fails_exactly_that_row(
+    tmp_path: Path, two_pythons: InterpreterSet, seeds: Path
+) -> None:
+    broken, healthy = list(two_pythons)
+    major, minor = (int(p) for p in broken.requested.split("."))
+    repo = make_tinyext(tmp_path / "tinyext", fail_on=(major, minor))
+    release = tinyext_release(repo, tmp_path / "record", _versions(two_pythons))
+
+    result = run_matrix(release, interpreters=two_pythons, seed_dir=seeds)
+
+    failed = {(c.python, c.extension) for c in result.failures()}
+    assert failed == {(broken.requested, True), (broken.requested, False)}
+    for cell in result.failures():
+        assert (cell.tests_passed, cell.tests_failed) == (2, 1)
+        assert cell.reason == "1 test(s) failed"
+    assert all(c.ok for c in result.cells if c.python == healthy.requested)
+    with pytest.raises(MatrixError) as info:
+        result.raise_for_failures()
+    message = info.value.message
+    assert f"Python {broken.requested} ({broken.version})" in message
+    assert f"logs/test-py{broken.requested}-ext.log" in message
+    assert f"logs/test-py{broken.requested}-noext.log" in message
+    assert healthy.requested not in message.replace(broken.version, "")
+    assert "--resume" in (info.value.hint or "")
+    assert "broken on purpose" in (tmp_path / "record" / f"logs/test-py{broken.requested}-ext.log").read_text()
+
+
+def test_a_cell_past_its_timeout_is_killed_and_reported(
+    tmp_path: Path, two_pythons: InterpreterSet, seeds: Path
+) -> None:
+    one = InterpreterSet(found=tuple(two_pythons)[:1], skipped=("3.99",))
+    repo = make_tinyext(tmp_path / "tinyext")
+    # No extension toggle: a project without one gets a single cell per Python.
+    release = tinyext_release(
+        repo,
+        tmp_path / "record",
+        _versions(one),
+        no_extension_env=None,
+        test_command=f"{sys.executable} -c 'import time; time.sleep(120)'",
+        timeout=6.0,
+    )
+
+    result = run_matrix(release, interpreters=one, seed_dir=seeds)
+
+    [cell] = result.cells
+    assert cell.extension is None
+    assert cell.result == "timeout"
+    assert "6 s timeout during tests" in cell.reason
+    assert cell.duration < 30
+    assert result.skipped == ["3.99"]
+    assert "3.99" in str(result) and "skipped" in result._repr_html_()
+    assert cell.log == f"logs/test-py{one.found[0].requested}.log"
+
+
+def test_nothing_configured_or_found_is_an_error(tmp_path: Path) -> None:
+    repo = make_tinyext(tmp_path / "tinyext")
+    with pytest.raises(MatrixError, match="No Python version"):
+        run_matrix(tinyext_release(repo, tmp_path / "record", ()))
+    with pytest.raises(MatrixError, match="None of the configured"):
+        run_matrix(tinyext_release(repo, tmp_path / "record", ("3.99",), allow_missing=("3.99",)))
+    with pytest.raises(MatrixError, match="3.98"):
+        run_matrix(tinyext_release(repo, tmp_path / "record", ("3.98",)))
