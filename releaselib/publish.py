@@ -1,0 +1,652 @@
+"""Upload the built files to the package index, and prove the release from the outside.
+
+Re-runnable by construction. twine's ``--skip-existing`` only works against
+PyPI, so idempotence is decided here: before each upload the index's PEP 503
+simple page is read, and a file already listed with the same sha256 is
+"already done". A file listed with another sha256 stops the release: an index
+never accepts the same filename twice.
+
+Credentials reach twine only through its environment (``TWINE_USERNAME`` /
+``TWINE_PASSWORD``), copied from the variables the configuration names; they
+never appear on a command line, in a log or in a message.
+
+:func:`verify_from_index` then installs ``<package>==<version>`` into a fresh
+virtual environment from that index alone (pip's configuration, other
+indexes, find-links and cache switched off), imports it, checks its version,
+and checks that the file pip chose is byte-for-byte the one that was built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from packaging.tags import sys_tags
+from packaging.utils import canonicalize_name
+
+from .errors import PublishError
+from .plan import Action, Plan
+
+__all__ = [
+    "UploadAction",
+    "VerifyResult",
+    "check_credentials",
+    "index_files",
+    "plan_upload",
+    "verify_from_index",
+]
+
+_RESUME = "then `releaselib run VERSION --resume`"
+
+
+# --------------------------------------------------------------------------- reading the index
+
+
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []  # (href, text)
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._href = dict(attrs).get("href") or ""
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            self.links.append((self._href, "".join(self._text).strip()))
+            self._href = None
+
+
+def project_url(simple_url: str, package: str) -> str:
+    """``<simple_url>/<normalized-name>/`` (PEP 503)."""
+    return simple_url.rstrip("/") + "/" + canonicalize_name(package) + "/"
+
+
+def index_files(simple_url: str, package: str, timeout: float = 30.0) -> dict[str, str]:
+    """The files the index lists for ``package``: ``{filename: sha256}`` from its PEP 503 page.
+
+    A link without a ``#sha256=`` fragment maps to ``""``. An unknown project
+    (404) is an empty dict. Raises :class:`PublishError` naming the URL when
+    the index cannot be reached or answers with another error.
+    """
+    url = project_url(simple_url, package)
+    request = urllib.request.Request(url, headers={"Accept": "text/html", "Cache-Control": "no-cache"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return {}
+        raise PublishError(
+            f"The index at {url} answered {exc.code} {exc.reason}.",
+            hint=f"Check [tool.releaselib.publish] index-url and that the index is up, {_RESUME}.",
+        ) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise PublishError(
+            f"Cannot reach the package index at {url}: {reason}.",
+            hint=f"Start the index or fix [tool.releaselib.publish] index-url, {_RESUME}; "
+            "files already uploaded are skipped.",
+        ) from exc
+    parser = _Anchors()
+    parser.feed(body)
+    files: dict[str, str] = {}
+    for href, text in parser.links:
+        path, _, fragment = href.partition("#")
+        filename = urllib.parse.unquote(path.rstrip("/").rsplit("/", 1)[-1]) or text
+        match = re.search(r"(?:^|&)sha256=([0-9a-fA-F]{64})", fragment)
+        files[filename] = match.group(1).lower() if match else ""
+    return files
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+def check_credentials(config: Any, environ: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`PublishError` unless the index username and password variables are set.
+
+    Names the variables that are missing or empty; never shows a value.
+    """
+    environ = os.environ if environ is None else environ
+    names = [config.publish.username_env, config.publish.password_env]
+    missing = [name for name in names if not environ.get(name)]
+    if missing:
+        raise PublishError(
+            f"The index credentials are not in the environment: {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not set.",
+            hint=f"Export {' and '.join(missing)} in the shell that runs releaselib (for PyPI: username "
+            "__token__ and an API token as the password); they are never written to the record.",
+        )
+
+
+def _credentials(config: Any) -> dict[str, str]:
+    check_credentials(config)
+    return {
+        "TWINE_USERNAME": os.environ[config.publish.username_env],
+        "TWINE_PASSWORD": os.environ[config.publish.password_env],
+    }
+
+
+# --------------------------------------------------------------------------- uploading
+
+
+def _reachable(url: str, timeout: float = 5.0) -> str | None:
+    """None when something accepts TCP connections at ``url``'s host and port, else the reason."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "localhost", port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return str(exc)
+
+
+_HTTP_ERROR = re.compile(r"HTTPError:\s*(\d{3})\s+(.*?)\s+from\s+(\S+)")
+_STATUS_MEANING = {
+    401: "no or incomplete credentials",
+    403: "wrong username or password",
+    400: "the index rejected the file (often: a file of that name is already there)",
+    409: "a file of that name is already there",
+}
+
+
+@dataclass
+class UploadAction(Action):
+    """Upload one file with twine, unless the index already has it with the same sha256."""
+
+    path: Path
+    sha256: str
+    package: str
+    repository_url: str
+    simple_url: str
+    username_env: str = "TWINE_USERNAME"
+    password_env: str = "TWINE_PASSWORD"
+    log: Path | None = None
+    timeout: float = 300.0
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+    def describe(self) -> str:
+        return f"upload {self.filename} (sha256 {self.sha256[:12]}…) to {self.repository_url}"
+
+    def is_done(self) -> bool:
+        """True when the index lists this filename with this sha256.
+
+        Raises :class:`PublishError` when it lists the filename with another
+        hash (the index will never take a second file of that name), or when
+        the index cannot be read.
+        """
+        listed = index_files(self.simple_url, self.package, timeout=30.0)
+        if self.filename not in listed:
+            return False
+        there = listed[self.filename]
+        if there == self.sha256:
+            return True
+        if not there:
+            raise PublishError(
+                f"{self.filename} is already on {self.simple_url} but the index gives no sha256 for it, so "
+                "releaselib cannot tell whether it is the file built here.",
+                hint="Configure the index to publish sha256 fragments (pypiserver: --hash-algo sha256), or "
+                "compare the files by hand.",
+            )
+        raise PublishError(
+            f"{self.filename} is already on {self.simple_url} with different content "
+            f"(index sha256 {there[:16]}…, built file {self.sha256[:16]}…). An index never accepts a "
+            "filename twice.",
+            hint="Release a post-release instead (e.g. VERSION.post1), or, on a private index, delete the file "
+            f"there, {_RESUME}.",
+        )
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TWINE_")}
+        env.update(
+            {
+                "TWINE_USERNAME": _required(self.username_env),
+                "TWINE_PASSWORD": _required(self.password_env),
+                # Never ask a keyring (it can block on a desktop bus) or a terminal.
+                "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+                "NO_COLOR": "1",
+                "TERM": "dumb",
+                "COLUMNS": "200",
+            }
+        )
+        return env
+
+    def apply(self) -> None:
+        """Run ``twine upload`` for this file, then confirm the index lists it with our sha256.
+
+        Raises :class:`PublishError` when the index is down, refuses the
+        credentials (401/403, with the URL and status), rejects the file, or
+        lists it afterwards with another hash.
+        """
+        down = _reachable(self.repository_url)
+        if down is not None:
+            raise PublishError(
+                f"Cannot reach the upload URL {self.repository_url}: {down}.",
+                hint=f"Start the index or fix [tool.releaselib.publish] repository-url, {_RESUME}; nothing was "
+                "uploaded by this step.",
+            )
+        command = [
+            sys.executable, "-m", "twine", "--no-color", "upload",
+            "--non-interactive", "--disable-progress-bar",
+            "--repository-url", self.repository_url,
+            str(self.path),
+        ]  # fmt: skip
+        try:
+            proc = subprocess.run(
+                command,
+                env=self._env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                timeout=self.timeout,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise PublishError(
+                f"Uploading {self.filename} to {self.repository_url} did not finish within {self.timeout:.0f} s.",
+                hint=f"Check the index, {_RESUME}; a file that did arrive is then skipped.",
+            ) from exc
+        output = proc.stdout
+        if self.log is not None:
+            self.log.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.log, "a", encoding="utf-8") as handle:
+                handle.write(f"$ {' '.join(command)}\n{output}\n# exit {proc.returncode}\n\n")
+        if proc.returncode != 0:
+            raise self._failure(output, proc.returncode)
+        listed = index_files(self.simple_url, self.package)
+        if listed.get(self.filename) != self.sha256:
+            raise PublishError(
+                f"twine uploaded {self.filename} to {self.repository_url}, but {self.simple_url} then lists "
+                f"{'no such file' if self.filename not in listed else 'it with another sha256'}.",
+                hint="Check that repository-url and index-url in [tool.releaselib.publish] name the same index.",
+            )
+
+    def _failure(self, output: str, code: int) -> PublishError:
+        match = _HTTP_ERROR.search(output)
+        if match:
+            status, reason = int(match.group(1)), match.group(2).strip()
+            meaning = _STATUS_MEANING.get(status, "")
+            message = (
+                f"The index at {self.repository_url} refused the upload of {self.filename}: {status} {reason}"
+                + (f" — {meaning}" if meaning else "")
+                + "."
+            )
+            if status in (401, 403):
+                hint = (
+                    f"Fix {self.username_env} / {self.password_env} in the environment (for PyPI: username "
+                    f"__token__ and a valid API token), {_RESUME}; nothing else was changed."
+                )
+            else:
+                hint = f"See the log{f' ({self.log})' if self.log else ''} for twine's full answer, {_RESUME}."
+            return PublishError(message, hint=hint)
+        if "Connection refused" in output or "ConnectionError" in output or "Max retries" in output:
+            return PublishError(
+                f"Cannot reach the upload URL {self.repository_url} (connection refused) while uploading "
+                f"{self.filename}.",
+                hint=f"Start the index or fix [tool.releaselib.publish] repository-url, {_RESUME}.",
+            )
+        last = [line for line in output.strip().splitlines() if line.strip()][-5:]
+        return PublishError(
+            f"twine upload of {self.filename} to {self.repository_url} failed (exit {code}):\n" + "\n".join(last),
+            hint=f"See the log{f' ({self.log})' if self.log else ''}, {_RESUME}.",
+        )
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise PublishError(
+            f"{name} is not set in the environment.",
+            hint=f"Export {name} in the shell that runs releaselib, {_RESUME}.",
+        )
+    return value
+
+
+def _upload_order(artifact: Any) -> tuple[int, str]:
+    # Wheels before the sdist: an installer that sees only the sdist would build from source meanwhile.
+    return (0 if artifact.kind == "wheel" else 1, artifact.filename)
+
+
+def plan_upload(release: Any, artifacts: Sequence[Any]) -> Plan:
+    """One :class:`UploadAction` per artifact (wheels first, then the sdist), to ``config.publish``."""
+    publish = release.config.publish
+    logs = Path(release.record_dir) / "logs"
+    plan = Plan(f"Upload {release.config.package} {release.version} to {publish.repository_url}")
+    for artifact in sorted(artifacts, key=_upload_order):
+        plan.add(
+            UploadAction(
+                path=Path(artifact.path),
+                sha256=artifact.sha256,
+                package=release.config.package,
+                repository_url=publish.repository_url,
+                simple_url=publish.index_url,
+                username_env=publish.username_env,
+                password_env=publish.password_env,
+                log=logs / "upload.log",
+            )
+        )
+    return plan
+
+
+# --------------------------------------------------------------------------- verifying
+
+
+@dataclass
+class VerifyResult:
+    """What installing the release from the index showed."""
+
+    package: str
+    version: str
+    index_url: str
+    python: str
+    installed_version: str
+    imported_version: str
+    file: str  # the file pip chose from the index
+    sha256: str  # its sha256, downloaded from the index
+    expected_sha256: str
+    index_hashes_ok: dict[str, bool] = field(default_factory=dict)
+    log: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.installed_version == self.version
+            and self.imported_version == self.version
+            and self.sha256 == self.expected_sha256
+            and all(self.index_hashes_ok.values())
+        )
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "package": self.package,
+            "version": self.version,
+            "index_url": self.index_url,
+            "python": self.python,
+            "installed_version": self.installed_version,
+            "imported_version": self.imported_version,
+            "file": self.file,
+            "sha256": self.sha256,
+            "expected_sha256": self.expected_sha256,
+            "index_hashes_ok": dict(self.index_hashes_ok),
+            "ok": self.ok,
+        }
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.package}=={self.version} installed from {self.index_url} on Python {self.python}: "
+            f"{'OK' if self.ok else 'MISMATCH'}",
+            f"  installed file  {self.file}",
+            f"  sha256          {self.sha256} ({'same as built' if self.sha256 == self.expected_sha256 else 'DIFFERS'})",
+            f"  metadata version {self.installed_version}; {self.package}.__version__ {self.imported_version}",
+        ]
+        for filename, ok in self.index_hashes_ok.items():
+            lines.append(f"  index lists {filename}: {'same sha256' if ok else 'DIFFERENT sha256 or missing'}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("result", "OK" if self.ok else "MISMATCH"),
+            ("installed from", self.index_url),
+            ("python", self.python),
+            ("file pip chose", self.file),
+            ("sha256 (downloaded)", self.sha256),
+            ("sha256 (built)", self.expected_sha256),
+            ("version (metadata)", self.installed_version),
+            ("version (__version__)", self.imported_version),
+        ]
+        rows += [(f"index lists {f}", "same sha256" if ok else "DIFFERENT or missing") for f, ok in self.index_hashes_ok.items()]
+        body = "".join(f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(v)}</code></td></tr>" for k, v in rows)
+        return f"<table><tbody>{body}</tbody></table>"
+
+
+def _isolated_pip_env(python: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PIP_") and k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+    }
+    env.update(
+        {
+            "PIP_CONFIG_FILE": os.devnull,  # the machine's pip.conf may add indexes and find-links
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1",
+            "VIRTUAL_ENV": str(python.parent.parent),
+            "PATH": str(python.parent) + os.pathsep + os.environ.get("PATH", ""),
+        }
+    )
+    return env
+
+
+def _pick_interpreter(artifacts: Sequence[Any], interpreter: Any | None) -> Any:
+    """The interpreter to verify on: the given one, else ours if a wheel fits it, else one a wheel was built for."""
+    if interpreter is not None:
+        return interpreter
+    from .build import _CurrentPython
+
+    current = _CurrentPython()
+    ours = set(sys_tags())
+    wheels = [a for a in artifacts if a.kind == "wheel"]
+    if not wheels or any(ours & set(a.tags) for a in wheels):
+        return current
+    from .interpreters import find_interpreter
+
+    for wheel in wheels:
+        tag = wheel.python_tag.split(".")[0]
+        if tag.startswith("cp") and tag[2:].isdigit():
+            found = find_interpreter(f"{tag[2]}.{tag[3:]}")
+            if found is not None:
+                return found
+    return current
+
+
+def _tags_of(interpreter: Any) -> set[Any]:
+    from .build import _CurrentPython
+
+    if isinstance(interpreter, _CurrentPython):
+        return set(sys_tags())
+    version = tuple(int(p) for p in str(interpreter.version).split(".")[:2])
+    from packaging.tags import compatible_tags, cpython_tags
+
+    return set(cpython_tags(version)) | set(compatible_tags(version))
+
+
+def _pip(python: Path, args: Sequence[str], *, env: Mapping[str, str], log: Path | None, timeout: float) -> str:
+    command = [str(python), "-m", "pip", *args]
+    try:
+        proc = subprocess.run(
+            command,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise PublishError(
+            f"`pip {args[0]}` from the index did not finish within {timeout:.0f} s.",
+            hint="Check that the index answers; re-run the phase.",
+        ) from exc
+    if log is not None:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"$ {' '.join(command)}\n{proc.stdout}\n# exit {proc.returncode}\n\n")
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-8:])
+        raise PublishError(
+            f"`pip {args[0]}` of the release from the index failed (exit {proc.returncode}):\n{tail}",
+            hint=f"See {log}. If the files were just uploaded, check that index-url serves them, then re-run the "
+            "phase.",
+        )
+    return proc.stdout
+
+
+def verify_from_index(
+    release: Any,
+    artifacts: Sequence[Any],
+    *,
+    interpreter: Any | None = None,
+    timeout: float = 300.0,
+) -> VerifyResult:
+    """Install ``<package>==<version>`` from ``config.publish.index_url`` alone and check it is what was built.
+
+    In a fresh virtual environment (pip's configuration, environment
+    variables, extra indexes, find-links and cache all off): installs the
+    release, imports ``config.import_name``, compares ``__version__`` and the
+    installed metadata version with ``release.version``, downloads the file
+    pip chose and compares its sha256 with the built artifact of that name,
+    and checks that the index lists every artifact with its built sha256.
+    Returns the :class:`VerifyResult`; raises :class:`PublishError` on any
+    mismatch or when the install fails.
+    """
+    from .build import create_venv
+
+    config = release.config
+    package, version, index_url = config.package, release.version, config.publish.index_url
+    by_name = {a.filename: a for a in artifacts}
+    chosen = _pick_interpreter(artifacts, interpreter)
+    log = Path(release.record_dir) / "logs" / "verify-from-index.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
+    isolated = ["--isolated", "--no-cache-dir", "--index-url", index_url]
+    if any(a.kind == "wheel" and set(a.tags) & _tags_of(chosen) for a in artifacts):
+        # A wheel fits this interpreter: insist on it, so the check is about the file users will get.
+        isolated += ["--only-binary", ":all:"]
+    with tempfile.TemporaryDirectory(prefix="releaselib-verify-") as tmp:
+        base = Path(tmp)
+        try:
+            python = create_venv(chosen, base / "venv", log=log, timeout=timeout)
+        except Exception as exc:
+            raise PublishError(
+                f"Could not create a virtual environment to verify the release: {exc}",
+                hint="Re-run the phase; the upload itself is done.",
+            ) from exc
+        env = _isolated_pip_env(python)
+        report = base / "report.json"
+        _pip(python, ["install", *isolated, "--report", str(report), f"{package}=={version}"],
+             env=env, log=log, timeout=timeout)  # fmt: skip
+        installed_file = _installed_file(report, package)
+        download = base / "download"
+        _pip(python, ["download", *isolated, "--no-deps", "--dest", str(download), f"{package}=={version}"],
+             env=env, log=log, timeout=timeout)  # fmt: skip
+        downloaded = sorted(download.iterdir())
+        if len(downloaded) != 1:
+            raise PublishError(
+                f"pip download of {package}=={version} from {index_url} gave {len(downloaded)} files.",
+                hint=f"See {log}.",
+            )
+        fetched = downloaded[0]
+        if installed_file and fetched.name != installed_file:
+            raise PublishError(
+                f"pip installed {installed_file} but downloads {fetched.name}; cannot compare like with like.",
+                hint=f"See {log}.",
+            )
+        digest = hashlib.sha256(fetched.read_bytes()).hexdigest()
+        probe = (
+            "import importlib.metadata as md, json, os, sys\n"
+            f"import {config.import_name} as m\n"
+            f"print(json.dumps({{'version': getattr(m, '__version__', None), 'metadata': md.version({package!r}), "
+            "'file': os.path.realpath(m.__file__), 'python': '.'.join(map(str, sys.version_info[:3]))}))"
+        )
+        proc = subprocess.run(
+            [str(python), "-I", "-c", probe],
+            cwd=base,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"$ python -I -c <import check>\n{proc.stdout}{proc.stderr}\n# exit {proc.returncode}\n")
+        if proc.returncode != 0:
+            raise PublishError(
+                f"{package} {version} installed from {index_url} but `import {config.import_name}` failed:\n"
+                + "\n".join(proc.stderr.strip().splitlines()[-5:]),
+                hint="The uploaded files are broken; release a post-release with the fix.",
+            )
+        seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    listed = index_files(config.publish.index_url, package)
+    result = VerifyResult(
+        package=package,
+        version=version,
+        index_url=index_url,
+        python=seen["python"],
+        installed_version=str(seen["metadata"]),
+        imported_version=str(seen["version"]),
+        file=fetched.name,
+        sha256=digest,
+        expected_sha256=by_name[fetched.name].sha256 if fetched.name in by_name else "",
+        index_hashes_ok={name: listed.get(name) == a.sha256 for name, a in by_name.items()},
+        log=log,
+    )
+    _raise_unless_ok(result)
+    return result
+
+
+def _installed_file(report: Path, package: str) -> str | None:
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for item in data.get("install", []):
+        if canonicalize_name(item.get("metadata", {}).get("name", "")) == canonicalize_name(package):
+            url = item.get("download_info", {}).get("url", "")
+            return urllib.parse.unquote(url.rsplit("/", 1)[-1].split("#")[0]) or None
+    return None
+
+
+def _raise_unless_ok(result: VerifyResult) -> None:
+    if not result.expected_sha256:
+        raise PublishError(
+            f"pip installed {result.file} from {result.index_url}, a file this release did not build.",
+            hint="Something else uploaded a file for this version; inspect the index before going on.",
+        )
+    if result.sha256 != result.expected_sha256:
+        raise PublishError(
+            f"{result.file} on {result.index_url} is not the file that was built: sha256 {result.sha256[:16]}… "
+            f"on the index, {result.expected_sha256[:16]}… built.",
+            hint="Someone replaced the file on the index, or the build was re-run after the upload. Do not "
+            "announce; release a post-release built from the tag.",
+        )
+    wrong = [name for name, ok in result.index_hashes_ok.items() if not ok]
+    if wrong:
+        raise PublishError(
+            f"The index does not list {', '.join(wrong)} with the built sha256.",
+            hint=f"Re-run the publish phase to upload what is missing, {_RESUME}.",
+        )
+    for label, seen in (("installed metadata", result.installed_version), ("__version__", result.imported_version)):
+        if seen != result.version:
+            raise PublishError(
+                f"{result.package} installed from {result.index_url} reports {label} {seen!r}, not {result.version!r}.",
+                hint="The version files at the tag were not bumped to the release version; the files on the index "
+                "are wrong: fix the version files and release a post-release.",
+            )
