@@ -371,6 +371,12 @@ def _is_pep440(text: str) -> bool:
     return True
 
 
+def next_version(release: Any, override: str | None = None) -> str:
+    """The development version that follows the release: ``override``, else the scheme's next."""
+    config: Config = release.config
+    return override or next_dev_version(release.version, config.dev_scheme, config.plus_label)
+
+
 def plan_next_dev(release: Any, next_version: str | None = None) -> Plan:
     """The plan that sets the version files to the next development version.
 

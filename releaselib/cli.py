@@ -21,8 +21,8 @@ from rich.table import Table
 
 from .errors import ReleaseError, UsageError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 # -- helpers ----------------------------------------------------------------

@@ -48,12 +48,29 @@ def modified_paths(release: Release) -> list[str]:
     return changed
 
 
-def plan_commit_and_tag(release: Release) -> Plan:
+def paths_to_commit(release: Release, expected: list[str] | None = None) -> list[str]:
+    """The files the commit takes: those modified now, else those the release would modify.
+
+    Nothing is modified before the bump in a dry run, or after the commit on a
+    resume; then the version files and the changelog (or ``expected``) stand
+    in, which is what the commit's "already done?" check looks at.
+    """
+    paths = modified_paths(release)
+    if paths:
+        return paths
+    config = release.config
+    fallback = list(expected or []) + [vf.path for vf in config.version_files]
+    if config.changelog:
+        fallback.append(config.changelog)
+    return list(dict.fromkeys(fallback))
+
+
+def plan_commit_and_tag(release: Release, expected: list[str] | None = None) -> Plan:
     """Commit the bump as ``BUMP <version>``, then tag that commit (annotated)."""
     config = release.config
     message = config.commit_message.format(version=release.version)
     plan = Plan(f"Commit and tag {release.version}")
-    paths = modified_paths(release)
+    paths = paths_to_commit(release, expected)
     plan.add(git.CommitAction(release.repo, paths, message))
     plan.add(git.TagAction(release.repo, release.tag, _tag_message(release), ref="HEAD"))
     return plan
@@ -84,7 +101,7 @@ def plan_post_release_commit(release: Release, next_version: str) -> Plan:
     config = release.config
     message = config.post_release_message.format(version=next_version)
     plan = Plan(f"Commit and push the next development version {next_version}")
-    paths = modified_paths(release)
+    paths = paths_to_commit(release)
     plan.add(git.CommitAction(release.repo, paths, message))
     plan.add(
         git.PushAction(

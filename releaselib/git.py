@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Union
 
 import git as gitpython
@@ -378,12 +380,21 @@ def _status_entries(repo: RepoLike) -> list[tuple[str, str]]:
     return entries
 
 
-def check_clean(repo: RepoLike) -> None:
+def check_clean(repo: RepoLike, *, ignore: Sequence[str | os.PathLike[str]] = ()) -> None:
     """Pass when there are no modified, staged or untracked (non-ignored) files.
 
-    Raises one RepoStateError listing up to ten of the offending paths.
+    Paths under ``ignore`` (such as a records folder inside the repository)
+    do not count. Raises one RepoStateError listing up to ten offending paths.
     """
     entries = _status_entries(repo)
+    if ignore:
+        root = _workdir(repo).resolve()
+        skipped = [Path(item).resolve() for item in ignore]
+        entries = [
+            (path, what)
+            for path, what in entries
+            if not any(_within(root / path.rstrip("/"), folder) for folder in skipped)
+        ]
     if not entries:
         return
     listed = [f"{path} ({what})" for path, what in entries[:_MAX_LISTED_PATHS]]
@@ -400,6 +411,22 @@ def check_clean(repo: RepoLike) -> None:
         hint="Commit or stash these changes (`git stash --include-untracked`), or add the files to "
         ".gitignore, so the release is made from exactly what is committed.",
     )
+
+
+def _within(path: Path, folder: Path) -> bool:
+    """True when ``path`` is ``folder`` or inside it."""
+    path = path.resolve()
+    return path == folder or folder in path.parents
+
+
+def _remote_fetch_url(repo: RepoLike, remote: str) -> str:
+    """The remote's fetch URL, a relative local path made absolute (the scratch repo is elsewhere)."""
+    url = _git(repo, "remote", "get-url", remote)
+    if "://" not in url and ":" not in url.split("/")[0]:
+        candidate = (_workdir(repo) / url).resolve()
+        if candidate.exists():
+            return str(candidate)
+    return url
 
 
 def current_branch(repo: RepoLike) -> str | None:
@@ -448,18 +475,24 @@ def check_in_sync(
             f"{remote} has no branch {branch}, so there is nothing to compare {branch} with.",
             hint=f"Push it first (`git push -u {remote} {branch}`), or configure the release branch/remote.",
         )
-    tracking = f"refs/remotes/{remote}/{branch}"
-    result = _run_network(
-        repo,
-        ["fetch", "--no-tags", remote, f"+refs/heads/{branch}:{tracking}"],
-        remote=remote,
-        timeout=timeout,
-    )
-    if result.returncode != 0:
-        raise _network_failure("Fetching from", remote, result)
-    counts = _git(
-        repo, "rev-list", "--left-right", "--count", f"refs/heads/{branch}...{tracking}"
-    ).split()
+    # Read-only on purpose: preflight must leave the repository byte-for-byte
+    # unchanged, so the remote's commits are fetched into a scratch bare
+    # repository that borrows this clone's objects (alternates), never here.
+    local_sha = _ref_sha(repo, f"refs/heads/{branch}")
+    with tempfile.TemporaryDirectory(prefix="releaselib-sync-") as scratch:
+        _git(repo, "init", "--quiet", "--bare", scratch)
+        objects = Path(_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir")) / "objects"
+        (Path(scratch) / "objects" / "info" / "alternates").write_text(f"{objects}\n")
+        url = _remote_fetch_url(repo, remote)
+        result = _run_network(
+            scratch,
+            ["fetch", "--quiet", "--no-tags", url, f"+refs/heads/{branch}:refs/heads/theirs"],
+            remote=remote,
+            timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise _network_failure("Fetching from", remote, result)
+        counts = _git(scratch, "rev-list", "--left-right", "--count", f"{local_sha}...refs/heads/theirs").split()
     ahead, behind = int(counts[0]), int(counts[1])
     theirs = f"{remote}/{branch}"
     if ahead and behind:

@@ -178,14 +178,18 @@ def release_plan(release: Release, phases: str | Sequence[str] | None = None) ->
 
     wanted = _phases(phases)
     plans: list[Plan] = []
+    expected: list[str] = []
     if "02_changelog" in wanted and release.config.changelog:
         from .changelog import plan_changelog
 
         plans.append(plan_changelog(release))
+        expected.append(release.config.changelog)
     if "03_bump" in wanted:
-        plans.append(bump.plan_release_bump(release))
+        bump_plan = bump.plan_release_bump(release)
+        plans.append(bump_plan)
+        expected.extend(bump.changed_paths(bump_plan))
     if "04_commit_tag" in wanted:
-        plans.append(commit.plan_commit_and_tag(release))
+        plans.append(commit.plan_commit_and_tag(release, expected))
     if "06_publish" in wanted:
         plans.append(commit.plan_push(release))
     if "08_post_release" in wanted:
