@@ -21,12 +21,12 @@ import shutil
 import stat
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomlkit
+import tomllib
 from tomlkit.exceptions import TOMLKitError
 
 from releaselib.errors import ConfigError, GitError, RepoStateError

@@ -7,10 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from releaselib.errors import ConfigError, RepoStateError
 from releaselib.sandbox import (
@@ -32,7 +32,7 @@ VERSION_FILE = "src/bsonlite/__init__.py"
 
 def git(cwd: Path, *args: str, check: bool = True) -> str:
     env = dict(os.environ, GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0")
-    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {result.stderr}")
     return result.stdout.strip()
@@ -84,7 +84,7 @@ def test_tip_of_main_is_the_sample_as_shipped(sandbox: Sandbox) -> None:
     files = tree_files(SAMPLE_DIR)
     assert ".gitignore" in files and "src/bsonlite/_cbson.c" in files
     assert tree_files(sandbox.repo) == files
-    match, mismatch, errors = filecmp.cmpfiles(SAMPLE_DIR, sandbox.repo, files, shallow=False)
+    _, mismatch, errors = filecmp.cmpfiles(SAMPLE_DIR, sandbox.repo, files, shallow=False)
     assert (mismatch, errors) == ([], [])
 
 
@@ -210,6 +210,7 @@ def build(source: Path, out: Path, *args: str, env: dict[str, str] | None = None
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
 
 
@@ -243,3 +244,16 @@ def test_a_compile_error_fails_the_build(clone: Path, tmp_path: Path) -> None:
     result = build(clone, tmp_path / "dist", "--wheel")
     assert result.returncode != 0
     assert "broken on purpose" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("ref", ["main", "1.0"])
+def test_the_sample_passes_its_own_tests_and_doctests(clone: Path, ref: str) -> None:
+    git(clone, "checkout", "-q", ref)
+    # Pure Python straight from src/: fast, and it is the fallback every build must match.
+    env = {**os.environ, "PYTHONPATH": str(clone / "src"), "BSONLITE_NO_EXT": "1"}
+    for command in (["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], ["-m", "doctest", "doc/usage.rst"]):
+        result = subprocess.run(
+            [sys.executable, *command], cwd=clone, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert git(clone, "status", "--porcelain") == ""

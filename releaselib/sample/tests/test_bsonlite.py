@@ -3,9 +3,8 @@
 These tests import the installed package, so they test what was built.
 """
 
-import pytest
-
 import bsonlite
+import pytest
 from bsonlite import _pure
 
 

@@ -17,7 +17,7 @@ try:
 except ImportError:  # built with BSONLITE_NO_EXT=1, or no compiler
     _cbson = None
 
-__all__ = ["decode", "encode", "has_c_extension", "InvalidBSON"]
+__all__ = ["InvalidBSON", "decode", "encode", "has_c_extension"]
 
 InvalidBSON = _pure.InvalidBSON
 

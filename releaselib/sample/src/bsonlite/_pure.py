@@ -16,7 +16,7 @@ class InvalidBSON(ValueError):
 def encode_int32(value):
     """Pack ``value`` as a little-endian signed 32-bit integer."""
     if not -(2**31) <= value < 2**31:
-        raise OverflowError("BSON int32 out of range: %d" % value)
+        raise OverflowError(f"BSON int32 out of range: {value}")
     return _INT32.pack(value)
 
 
@@ -46,11 +46,11 @@ def _cstring(text):
 def encode_document(document):
     """Encode a ``dict`` to BSON bytes."""
     if not isinstance(document, dict):
-        raise TypeError("expected a dict, got %s" % type(document).__name__)
+        raise TypeError(f"expected a dict, got {type(document).__name__}")
     body = bytearray()
     for key, value in document.items():
         if not isinstance(key, str):
-            raise TypeError("BSON keys must be str, got %s" % type(key).__name__)
+            raise TypeError(f"BSON keys must be str, got {type(key).__name__}")
         if isinstance(value, bool):
             raise TypeError("bool values are not supported by bsonlite")
         if isinstance(value, int):
@@ -61,21 +61,21 @@ def encode_document(document):
         elif isinstance(value, dict):
             body += bytes([TYPE_DOCUMENT]) + _cstring(key) + encode_document(value)
         else:
-            raise TypeError("cannot encode %s values" % type(value).__name__)
+            raise TypeError(f"cannot encode {type(value).__name__} values")
     return _encode_int32(len(body) + 5) + bytes(body) + b"\x00"
 
 
 def _int32_at(data, offset):
     # Checked here, not in the codec, so both codecs raise the same error.
     if offset < 0 or offset + 4 > len(data):
-        raise InvalidBSON("truncated int32 at offset %d" % offset)
+        raise InvalidBSON(f"truncated int32 at offset {offset}")
     return _decode_int32(data, offset)
 
 
 def _read_cstring(data, offset):
     end = data.find(b"\x00", offset)
     if end < 0:
-        raise InvalidBSON("unterminated key at offset %d" % offset)
+        raise InvalidBSON(f"unterminated key at offset {offset}")
     return data[offset:end].decode("utf-8"), end + 1
 
 
@@ -84,7 +84,7 @@ def _decode_at(data, offset):
     size = _int32_at(data, offset)
     end = offset + size
     if size < 5 or end > len(data) or data[end - 1] != 0:
-        raise InvalidBSON("bad document length %d at offset %d" % (size, offset))
+        raise InvalidBSON(f"bad document length {size} at offset {offset}")
     document = {}
     position = offset + 4
     while position < end - 1:
@@ -98,14 +98,14 @@ def _decode_at(data, offset):
             start = position + 4
             position = start + length
             if length < 1 or position > end - 1 or data[position - 1] != 0:
-                raise InvalidBSON("bad string length for key %r" % key)
+                raise InvalidBSON(f"bad string length for key {key!r}")
             document[key] = data[start:position - 1].decode("utf-8")
         elif kind == TYPE_DOCUMENT:
             document[key], position = _decode_at(data, position)
         else:
-            raise InvalidBSON("unsupported BSON type 0x%02x for key %r" % (kind, key))
+            raise InvalidBSON(f"unsupported BSON type 0x{kind:02x} for key {key!r}")
     if position != end - 1:
-        raise InvalidBSON("document overruns its length at offset %d" % offset)
+        raise InvalidBSON(f"document overruns its length at offset {offset}")
     return document, end
 
 
@@ -113,5 +113,5 @@ def decode_document(data):
     """Decode BSON bytes holding exactly one document to a ``dict``."""
     document, end = _decode_at(data, 0)
     if end != len(data):
-        raise InvalidBSON("%d trailing bytes after the document" % (len(data) - end))
+        raise InvalidBSON(f"{len(data) - end} trailing bytes after the document")
     return document
