@@ -46,7 +46,9 @@ def bare_kernel_cost(repeat: int = 3) -> float:
 
 def run_notebooks(root: Path, version: str, phases: list[str]) -> dict[str, float]:
     sandbox = create_sandbox(root)
+    start = time.perf_counter()
     runner = Runner(repo=sandbox.repo, version=version, outputs=root / "outputs")
+    print(f"runner start-up (config, papermill import): {time.perf_counter() - start:.2f}s")
     outcomes = runner.run(phases)
     return {outcome.phase: outcome.duration for outcome in outcomes}
 
