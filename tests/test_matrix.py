@@ -107,6 +107,10 @@ def test_all_cells_pass_with_the_extension_state_they_claim(
         assert f"TINYEXT_NO_EXT={'<unset>' if cell.extension else '1'}" in log
         assert "test_stray" not in log
     result.raise_for_failures()  # does not raise
+    # Cells share the seed's files through hard links: none may have written through them.
+    for seed in (p for p in seeds.iterdir() if p.is_dir()):
+        assert str(seed) in (seed / "bin" / "pytest").read_text()
+        assert "releaselib-matrix-" not in (seed / "pyvenv.cfg").read_text()
     assert release.values["matrix"] == json.loads(json.dumps(result.as_record()))
     assert release.values["matrix_skipped"] == []
     page = result._repr_html_()

@@ -1,0 +1,104 @@
+"""How much the parallel test matrix saves over a serial one.
+
+Runs the bundled sample project's matrix (every configured Python found on
+this machine, with and without the C extension) twice in the same run: once
+with one job, once with as many jobs as cores. Both runs start from the same
+ready seed environments (made by a warm-up run that is not timed), so the
+ratio measures the cells themselves, which is what a release waits for.
+
+    python benchmarks/bench_matrix.py [--pythons 3.12,3.13] [--jobs N] [--repeat 1]
+
+Prints the serial time, the parallel time and their ratio; exits non-zero if
+any cell failed (a benchmark of a broken matrix measures nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from releaselib.context import Release  # noqa: E402
+from releaselib.interpreters import find_interpreters  # noqa: E402
+from releaselib.matrix import MatrixResult, run_matrix  # noqa: E402
+
+
+def _sample_release(root: Path) -> Release:
+    """A Release of the sample project in a sandbox (or of the tiny test project without one)."""
+    try:
+        from releaselib.config import load_config
+        from releaselib.sandbox import create_sandbox
+    except ImportError:
+        from tests.fixtures_matrix import make_tinyext, tinyext_release
+
+        repo = make_tinyext(root / "tinyext")
+        return tinyext_release(repo, root / "record", ("3.9", "3.10", "3.11", "3.12", "3.13"))
+    sandbox = create_sandbox(root)
+    config = load_config(sandbox.repo)
+    return Release(version="1.0.1", repo=sandbox.repo, config=config, dry_run=False, record_dir=root / "record")
+
+
+def _timed(release: Release, jobs: int, seeds: Path, interpreters) -> tuple[float, MatrixResult]:
+    started = time.perf_counter()
+    result = run_matrix(release, jobs=jobs, interpreters=interpreters, seed_dir=seeds, record=False)
+    return time.perf_counter() - started, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pythons", help="comma-separated versions (default: the project's configured list)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel jobs (default: cores)")
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs of each kind; the best is kept")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="bench-matrix-") as tmp:
+        root = Path(tmp)
+        release = _sample_release(root)
+        matrix = release.config.matrix
+        if args.pythons:
+            matrix = replace(matrix, python=tuple(args.pythons.split(",")))
+        release.config = replace(release.config, matrix=matrix)
+        interpreters = find_interpreters(matrix.python, allow_missing=matrix.python)
+        if not len(interpreters):
+            print("no configured Python is installed; nothing to measure", file=sys.stderr)
+            return 2
+        seeds = root / "seeds"
+        cells = 2 * len(interpreters) if matrix.no_extension_env else len(interpreters)
+        print(f"project {release.config.package}: {cells} cells on "
+              + ", ".join(f"{i.requested} ({i.version})" for i in interpreters)
+              + f"; {os.cpu_count()} cores; parallel jobs = {args.jobs}")
+
+        warm = time.perf_counter()
+        _, result = _timed(release, args.jobs, seeds, interpreters)
+        print(f"warm-up (makes the seed environments): {time.perf_counter() - warm:.1f}s")
+        if not result.ok:
+            print(result)
+            return 1
+
+        serial = parallel = float("inf")
+        for _ in range(args.repeat):
+            took, result = _timed(release, 1, seeds, interpreters)
+            serial = min(serial, took)
+            if not result.ok:
+                print(result)
+                return 1
+            took, result = _timed(release, args.jobs, seeds, interpreters)
+            parallel = min(parallel, took)
+            if not result.ok:
+                print(result)
+                return 1
+        print(result)
+        print(f"serial   (jobs=1): {serial:.1f}s")
+        print(f"parallel (jobs={args.jobs}): {parallel:.1f}s")
+        print(f"ratio: {serial / parallel:.2f}x (target >= 1.6x on 2 cores)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
