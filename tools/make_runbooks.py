@@ -77,6 +77,28 @@ it prints the plan: what each phase will do.
         ],
         extra_params='phases = "all"     # the phases of this run, comma-separated (the runner fills it in)',
     ),
+    "01_test": notebook(
+        "01_test",
+        "Test on every Python",
+        """
+*Seed step 1: test the release on every supported Python, with and without
+the C extension; run the doctests.*
+
+Each cell of the matrix (interpreter × extension) gets its own fresh virtual
+environment, installs the project from the commit being released, and first
+proves the extension is loaded, or absent, as intended: a "with extension"
+cell that silently fell back to pure Python is a failure, not a pass. Then it
+runs the test suite and the doctests. Cells run in parallel, each with a
+timeout; the full output of each is in `logs/`, the table below is the summary.
+""",
+        "from releaselib import matrix, start",
+        [
+            md("## The matrix\n\nInterpreters come from `[tool.releaselib.matrix] python`, found on PATH or in pyenv."),
+            code("result = matrix.run_matrix(release)\nresult"),
+            md("## Verdict\n\nAny failed cell stops the release here, naming the interpreter and its log."),
+            code("result.raise_for_failures()"),
+        ],
+    ),
     "02_changelog": notebook(
         "02_changelog",
         "Release notes",
@@ -141,6 +163,74 @@ leaves a pushed tag behind.
                  'release.record("bump_commit", None if release.dry_run else git.commit_of(release.repo, release.tag))'),
         ],
     ),
+    "05_build": notebook(
+        "05_build",
+        "Build and check the files",
+        """
+*Seed steps 8 and 9: the source distribution, and a binary for each version
+of Python and platform; "probably best to build first, to make sure it builds
+properly".*
+
+Everything is built from the tagged commit in a clean export, never from a
+working tree that may hold stray files: the sdist, then one wheel per
+configured Python (repaired to a manylinux tag), plus any wheels built on other
+platforms' CI runners and dropped in the wheelhouse. Every file passes
+`twine check --strict`, and every file is installed into a fresh environment
+and tested on its Python. A failure stops the release here, before anything
+has left this machine: the tag exists only locally.
+""",
+        "from releaselib import build, start",
+        [
+            md("## Build, repair, check, install and test"),
+            code("result = build.build_release(release)\nresult"),
+            md("## The files, for the record\n\nName, size and sha256 of each: the publish phase uploads exactly these."),
+            code('release.record("files", [artifact.as_record() for artifact in result.artifacts])\n'
+                 'release.record("build", result.as_record())'),
+        ],
+    ),
+    "06_publish": notebook(
+        "06_publish",
+        "Push and upload",
+        """
+*Seed steps 7, 8 and 9: push the commit and the tag; upload the source and
+the binaries to the package index.*
+
+The branch and the tag go to the remote in one atomic push: both or neither.
+Then every built file is uploaded. A file the index already holds with the
+same sha256 is skipped, so a re-run after a failure finishes the job without
+uploading anything twice; a file of the same name with a different hash stops
+the release (an index never accepts a filename twice). Finally the release is
+proved from the outside: installed by name from that index alone, imported,
+and compared byte for byte with what was built.
+""",
+        "from releaselib import build, commit, publish, start",
+        [
+            md("## Push the branch and the tag"),
+            code("release.execute(commit.plan_push(release))"),
+            md("## Upload every file\n\nCredentials come from the environment only; they are never shown."),
+            code('artifacts = build.recorded_artifacts(release)\nrelease.execute(publish.plan_upload(release, artifacts))'),
+            md("## Install it from the index, as a user would"),
+            code("verified = publish.verify_release(release, artifacts)\nverified"),
+            code('release.record("files", [artifact.as_record() for artifact in artifacts])\n'
+                 'release.record("verified", verified.as_record() if verified is not None else None)'),
+        ],
+    ),
+    "07_docs": notebook(
+        "07_docs",
+        "Check the published docs",
+        """
+*Seed step 10: make sure the docs have properly updated.*
+
+The docs builder rebuilds the site after the push. This phase polls the
+configured page until it shows the new version, and records what it saw. A
+timeout fails the phase with the URL and what the page showed instead.
+""",
+        "from releaselib import docs, start",
+        [
+            md("## Wait for the new version"),
+            code('seen = docs.wait_for_docs(release)\nrelease.record("docs", seen.as_record())\nseen'),
+        ],
+    ),
     "08_post_release": notebook(
         "08_post_release",
         "Next development version",
@@ -165,6 +255,30 @@ phase ran; then only the branch moves).
         extra_params="next_version = None # override the next development version (e.g. \"3.0.dev0\")",
     ),
 }
+
+
+RUNBOOKS["09_announce"] = notebook(
+    "09_announce",
+    "Announce",
+    """
+*Seed step 12: announce!*
+
+The announcement is rendered from a template: the version, this version's
+section of the changelog, the install command and the links. Its Message-ID is
+recorded before it is sent, so a resumed release never mails the list twice.
+In a dry run the message is only written to the record (`announcement.eml`).
+""",
+    "from releaselib import announce, start",
+    [
+        md("## The message"),
+        code('announcement = announce.render_announcement(release)\nrelease.record("message_id", announcement.message_id)\nannouncement'),
+        md("## Send it\n\nThe SMTP password comes from the environment only."),
+        code("release.execute(announce.plan_announcement(release, announcement))"),
+        code('release.record("sent_message_id", None if release.dry_run else announcement.message_id)\n'
+             'announce.write_preview(release, announcement)'),
+    ],
+)
+RUNBOOKS = dict(sorted(RUNBOOKS.items()))
 
 
 def main() -> None:
