@@ -36,10 +36,11 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from packaging.tags import Tag
 from packaging.utils import (
@@ -241,6 +242,7 @@ def _run(
     try:
         proc = subprocess.run(
             argv,
+            check=False,
             cwd=cwd,
             env=dict(env) if env is not None else _clean_env(),
             stdin=subprocess.DEVNULL,
@@ -311,6 +313,7 @@ def checkout_release(repo: Path, ref: str, dest: Path) -> Path:
     env = _clean_env({"GIT_TERMINAL_PROMPT": "0"})
     resolved = subprocess.run(
         ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        check=False,
         capture_output=True,
         text=True,
         env=env,
@@ -322,7 +325,9 @@ def checkout_release(repo: Path, ref: str, dest: Path) -> Path:
             "[tool.releaselib].",
         )
     commit = resolved.stdout.strip()
-    archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", commit], capture_output=True, env=env)
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", commit], check=False, capture_output=True, env=env
+    )
     if archive.returncode != 0:
         raise BuildError(
             f"git archive {ref} failed in {repo}: {archive.stderr.decode(errors='replace').strip()}",
@@ -340,6 +345,7 @@ def checkout_release(repo: Path, ref: str, dest: Path) -> Path:
 def _commit_time(repo: Path, ref: str) -> str | None:
     proc = subprocess.run(
         ["git", "-C", str(repo), "log", "-1", "--format=%ct", f"{ref}^{{commit}}"],
+        check=False,
         capture_output=True,
         text=True,
     )
@@ -1014,12 +1020,8 @@ def _interpreters_for(config: Any) -> list[InterpreterLike]:
         return [_CurrentPython()]
     from .interpreters import find_interpreters
 
-    try:
-        found = find_interpreters(versions, allow_missing=tuple(config.matrix.allow_missing))
-    except Exception as exc:
-        if getattr(exc, "hint", None) is not None:
-            raise BuildError(str(getattr(exc, "message", exc)), hint=getattr(exc, "hint")) from exc
-        raise
+    # A configured Python that is missing (and not allowed to be) raises MatrixError, naming it.
+    found = find_interpreters(versions, allow_missing=tuple(config.matrix.allow_missing))
     if not found.found:
         raise BuildError(
             f"None of the configured Pythons ({', '.join(versions)}) is installed on this machine.",

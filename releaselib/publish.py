@@ -23,19 +23,18 @@ import html
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
@@ -260,6 +259,7 @@ class UploadAction(Action):
         try:
             proc = subprocess.run(
                 command,
+                check=False,
                 env=self._env(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -400,8 +400,10 @@ class VerifyResult:
 
     def __str__(self) -> str:
         lines = [
-            f"{self.package}=={self.version} installed from {self.index_url} on Python {self.python}: "
-            f"{'OK' if self.ok else 'MISMATCH'}",
+            (
+                f"{self.package}=={self.version} installed from {self.index_url} on Python {self.python}: "
+                f"{'OK' if self.ok else 'MISMATCH'}"
+            ),
             f"  installed file  {self.file}",
             f"  sha256          {self.sha256} ({'same as built' if self.sha256 == self.expected_sha256 else 'DIFFERS'})",
             f"  metadata version {self.installed_version}; {self.package}.__version__ {self.imported_version}",
@@ -484,6 +486,7 @@ def _pip(python: Path, args: Sequence[str], *, env: Mapping[str, str], log: Path
     try:
         proc = subprocess.run(
             command,
+            check=False,
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -579,6 +582,7 @@ def verify_from_index(
         )
         proc = subprocess.run(
             [str(python), "-I", "-c", probe],
+            check=False,
             cwd=base,
             env=env,
             capture_output=True,

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from releaselib.build import Artifact, _CurrentPython, _clean_env, build_sdist, build_wheel, checkout_release
+from releaselib.build import (
+    Artifact,
+    _clean_env,
+    _CurrentPython,
+    build_sdist,
+    build_wheel,
+    checkout_release,
+)
 from releaselib.config import load_config
 from releaselib.context import Release
 from releaselib.errors import PublishError
