@@ -25,6 +25,7 @@ and copies the final files to ``<record>/dist``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import html
 import io
@@ -62,6 +63,7 @@ __all__ = [
     "build_release",
     "build_sdist",
     "build_wheels",
+    "built_artifacts",
     "checkout_release",
     "collect_wheelhouse",
     "install_test",
@@ -1155,3 +1157,40 @@ def _check_version(artifact: Artifact, package: str, version: str) -> None:
             hint="The version files at the tag do not hold the release version: run the bump and commit_tag "
             "phases for this version, then build again.",
         )
+
+
+def built_artifacts(release: Any, recorded: Sequence[Mapping[str, Any]] | None = None) -> list[Artifact]:
+    """The files the build phase left in ``release.record_dir / "dist"``, for the publish phase.
+
+    With ``recorded`` (the ``files`` list of :meth:`BuildResult.as_record`, as
+    read back from the record), checks that exactly those files are there with
+    the recorded sha256, so publish uploads what was built and tested, not
+    something that changed since. Raises :class:`BuildError` when the folder
+    is missing or empty, or a file is missing, extra or changed.
+    """
+    dist = Path(release.record_dir) / "dist"
+    files = sorted(p for p in dist.iterdir() if p.is_file()) if dist.is_dir() else []
+    if not files:
+        raise BuildError(
+            f"No built files in {dist}.",
+            hint="Run the build phase first (`releaselib run VERSION --resume` runs what is left).",
+        )
+    artifacts = [Artifact.from_path(p) for p in files]
+    if recorded is not None:
+        expected = {str(f["filename"]): str(f["sha256"]) for f in recorded}
+        found = {a.filename: a.sha256 for a in artifacts}
+        problems = [f"{name} is missing" for name in expected if name not in found]
+        problems += [f"{name} was not built by the build phase" for name in found if name not in expected]
+        problems += [
+            f"{name} changed since it was built (sha256 {found[name][:16]}…, recorded {sha[:16]}…)"
+            for name, sha in expected.items()
+            if name in found and found[name] != sha
+        ]
+        if problems:
+            raise BuildError(
+                f"The files in {dist} are not the ones the build phase recorded: " + "; ".join(problems) + ".",
+                hint="Re-run the build phase to rebuild and re-test them, then publish.",
+            )
+        origins = {str(f["filename"]): str(f.get("origin", "built")) for f in recorded}
+        artifacts = [dataclasses.replace(a, origin=origins[a.filename]) for a in artifacts]
+    return artifacts

@@ -20,6 +20,7 @@ from releaselib.build import (
     _CurrentPython,
     build_release,
     build_sdist,
+    built_artifacts,
     checkout_release,
     collect_wheelhouse,
     twine_check,
@@ -270,3 +271,20 @@ def test_tests_failing_after_install_stop_the_build_naming_the_file(tmp_path, mo
         "bsonlite-1.0-py3-none-any.whl",
         "bsonlite-1.0.tar.gz",
     ]
+
+
+def test_built_artifacts_must_match_the_record(tmp_path):
+    release = Release(version="1.1", repo=tmp_path, config=None, dry_run=False, record_dir=tmp_path / "record")
+    with pytest.raises(BuildError, match="No built files"):
+        built_artifacts(release)
+    dist = tmp_path / "record" / "dist"
+    sdist = dist / "bsonlite-1.1.tar.gz"
+    dist.mkdir(parents=True)
+    sdist.write_bytes(b"as built")
+    recorded = [Artifact.from_path(sdist).as_record()]
+
+    assert [a.filename for a in built_artifacts(release, recorded)] == [sdist.name]
+
+    sdist.write_bytes(b"changed afterwards")
+    with pytest.raises(BuildError, match="bsonlite-1.1.tar.gz changed since it was built"):
+        built_artifacts(release, recorded)
