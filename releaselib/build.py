@@ -53,7 +53,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from .errors import BuildError
+from .errors import BuildError, ReleaseError
 
 __all__ = [
     "Artifact",
@@ -1056,7 +1056,8 @@ def build_release(release: Any, *, interpreters: Sequence[InterpreterLike] | Non
     dist.mkdir(parents=True)
     drop = [matrix.no_extension_env] if matrix.no_extension_env else []
     build_env = _clean_env(drop=drop)
-    epoch = _commit_time(Path(release.repo), release.tag)
+    ref = _release_ref(release)
+    epoch = _commit_time(Path(release.repo), ref)
     if epoch:
         # Same commit, same timestamps in the archives: a rebuild is as close to identical as the backend allows.
         build_env["SOURCE_DATE_EPOCH"] = epoch
@@ -1067,7 +1068,7 @@ def build_release(release: Any, *, interpreters: Sequence[InterpreterLike] | Non
 
     with tempfile.TemporaryDirectory(prefix="releaselib-build-") as tmp:
         work = Path(tmp)
-        export = checkout_release(Path(release.repo), release.tag, work / "export")
+        export = checkout_release(Path(release.repo), ref, work / "export")
         staging = work / "dist"
         sdist = build_sdist(export, staging, log=logs / "build-sdist.log", env=build_env, timeout=matrix.timeout)
         _check_version(sdist, config.package, release.version)
@@ -1157,6 +1158,25 @@ def _check_version(artifact: Artifact, package: str, version: str) -> None:
             hint="The version files at the tag do not hold the release version: run the bump and commit_tag "
             "phases for this version, then build again.",
         )
+
+
+def _release_ref(release: Any) -> str:
+    """The tag; in a dry run before the tag exists, HEAD (the commit the tag would name)."""
+    from .git import commit_of
+
+    try:
+        commit_of(release.repo, release.tag)
+    except ReleaseError:
+        if getattr(release, "dry_run", False):
+            return "HEAD"
+        raise
+    return str(release.tag)
+
+
+def recorded_artifacts(release: Any) -> list[Artifact]:
+    """The files the build phase recorded, checked unchanged on disk since (for publish)."""
+    build = release.recorded("05_build", "build")
+    return built_artifacts(release, build["files"])
 
 
 def built_artifacts(release: Any, recorded: Sequence[Mapping[str, Any]] | None = None) -> list[Artifact]:

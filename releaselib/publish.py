@@ -513,6 +513,14 @@ def _pip(python: Path, args: Sequence[str], *, env: Mapping[str, str], log: Path
     return proc.stdout
 
 
+def verify_release(release: Any, artifacts: Sequence[Any]) -> VerifyResult | None:
+    """:func:`verify_from_index`, except in a dry run, where nothing was uploaded to install."""
+    if release.dry_run:
+        print("dry run: nothing was uploaded, so nothing is installed from the index")
+        return None
+    return verify_from_index(release, artifacts)
+
+
 def verify_from_index(
     release: Any,
     artifacts: Sequence[Any],
