@@ -21,9 +21,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any, Callable
+from typing import Any
 
 from .errors import DocsError
 
@@ -150,7 +151,7 @@ class DocsResult:
 class _TextAndTitle(HTMLParser):
     """Collect a page's ``<title>`` and its visible text (no scripts or styles)."""
 
-    _HIDDEN = {"script", "style", "template", "noscript"}
+    _HIDDEN = frozenset({"script", "style", "template", "noscript"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -13,7 +13,6 @@ from releaselib.docs import DocsResult, shows_version, wait_for_docs
 from releaselib.errors import DocsError
 from releaselib.servers import DocsServer, free_port
 
-
 # --------------------------------------------------------------------------- helpers
 
 

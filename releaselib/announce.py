@@ -1,0 +1,435 @@
+"""Render the release announcement and send it over SMTP.
+
+Seed step 12: "Announce!" The message is rendered from a template (the
+project's ``[tool.releaselib.announce] template``, else the bundled
+``templates/announcement.txt``) with :class:`string.Template` placeholders:
+``$package``, ``$version``, ``$changelog`` (this version's changelog section),
+``$install`` (the pip command), ``$links`` and ``$index_url``.
+
+Sending is the one irreversible step, so it is made safe to repeat: the
+Message-ID is a function of the release (package, version, recipients) and is
+recorded before the message is sent; the attempt that sends it records
+``sent_message_id``; a resumed phase finds that value in the record and does
+not mail the list twice. The SMTP password comes from the environment
+variable the configuration names, and goes nowhere but the SMTP login.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import re
+import smtplib
+import ssl
+import string
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate, getaddresses, parseaddr
+from pathlib import Path
+from typing import Any
+
+from .changelog import (
+    MARKDOWN,
+    changelog_format,
+    changelog_path,
+    find_section,
+    release_notes,
+    section_text,
+)
+from .errors import AnnounceError, SecretLeak
+from .plan import Action, Plan
+from .record import Record, write_atomic
+from .secrets import find_secrets, secret_values
+
+__all__ = [
+    "BUNDLED_TEMPLATE",
+    "PHASE",
+    "PREVIEW_NAME",
+    "Announcement",
+    "SendAnnouncement",
+    "install_command",
+    "plan_announcement",
+    "render_announcement",
+    "sent_message_ids",
+    "write_preview",
+]
+
+PHASE = "09_announce"
+PREVIEW_NAME = "announcement.eml"
+BUNDLED_TEMPLATE = Path(__file__).resolve().parent / "templates" / "announcement.txt"
+SMTP_TIMEOUT = 30.0
+PLACEHOLDERS = ("package", "version", "changelog", "install", "links", "index_url")
+
+_PYPI_INDEXES = {"https://pypi.org/simple", "https://pypi.python.org/simple"}
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """One rendered announcement: everything the mail holds, and nothing else (no credentials)."""
+
+    subject: str
+    body: str
+    sender: str
+    to: tuple[str, ...]
+    message_id: str
+    date: str = field(default_factory=lambda: formatdate(localtime=True))
+
+    def to_message(self) -> EmailMessage:
+        """The message as it is sent: headers and a plain-text UTF-8 body.
+
+        Raises :class:`AnnounceError` when a header cannot be written (e.g. a
+        newline in the subject).
+        """
+        message = EmailMessage()
+        try:
+            message["From"] = self.sender
+            message["To"] = ", ".join(self.to)
+            message["Subject"] = self.subject
+            message["Date"] = self.date
+            message["Message-ID"] = self.message_id
+            message.set_content(self.body, charset="utf-8")
+        except (ValueError, TypeError) as exc:
+            raise AnnounceError(
+                f"The announcement's headers are not valid: {exc}",
+                hint="Check `subject`, `sender` and `to` in [tool.releaselib.announce] (one line each, mail addresses).",
+            ) from exc
+        return message
+
+    def as_text(self) -> str:
+        """The whole message (headers, blank line, body) as an ``.eml`` file holds it."""
+        return self.to_message().as_string(policy=SMTP_POLICY.clone(linesep="\n"))
+
+    def __str__(self) -> str:
+        return (
+            f"From: {self.sender}\nTo: {', '.join(self.to)}\nSubject: {self.subject}\n"
+            f"Message-ID: {self.message_id}\n\n{self.body}"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{name}</th><td><code>{html.escape(value)}</code></td></tr>"
+            for name, value in (
+                ("From", self.sender),
+                ("To", ", ".join(self.to)),
+                ("Subject", self.subject),
+                ("Message-ID", self.message_id),
+            )
+        )
+        return f"<table><tbody>{rows}</tbody></table><pre>{html.escape(self.body)}</pre>"
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def install_command(package: str, version: str, index_url: str | None) -> str:
+    """``pip install <package>==<version>``, with ``--index-url`` when the index is not PyPI."""
+    command = f"pip install {package}=={version}"
+    if index_url and index_url.rstrip("/") not in _PYPI_INDEXES:
+        command += f" --index-url {index_url}"
+    return command
+
+
+_ROLE = re.compile(r":[\w-]+(?::[\w-]+)?:`~?(?:([^`<]*?)\s*<[^`>]*>|([^`]+))`")
+
+
+def _plain_rst(text: str) -> str:
+    # A plain-text mail reads ":func:`pkg.encode`" as noise: keep the role's
+    # text (or its title, for "title <target>"). Then drop the escapes the
+    # changelog drafter adds to commit subjects (\*, \`, \|, \_, \\).
+    text = _ROLE.sub(lambda m: m.group(1) or m.group(2), text)
+    return re.sub(r"\\([\\*`|_:])", r"\1", text)
+
+
+def _changes(release: Any) -> str:
+    path = changelog_path(release)
+    if path is None:
+        return "(no changelog is kept for this project)"
+    if release.dry_run and find_section(path, release.version) is None:
+        # A dry run wrote no section; quote the draft a real run would write.
+        body = release_notes(release)
+    else:
+        body = section_text(path, release.version)
+    return body if changelog_format(path) == MARKDOWN else _plain_rst(body)
+
+
+def _links(links: tuple[str, ...]) -> str:
+    if not links:
+        return ""
+    return "Links:\n\n" + "\n".join(f"- {link}" for link in links)
+
+
+def _template_text(release: Any) -> tuple[str, str]:
+    """The template's text and where it came from (for messages)."""
+    name = release.config.announce.template
+    path = Path(release.config.root) / name if name else BUNDLED_TEMPLATE
+    try:
+        return path.read_text(encoding="utf-8"), str(name or path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnnounceError(
+            f"Cannot read the announcement template {name or path}: {exc}",
+            hint="Fix or remove `template` in [tool.releaselib.announce] (without it the bundled template is used).",
+        ) from exc
+
+
+def message_id_for(package: str, version: str, sender: str, to: tuple[str, ...]) -> str:
+    """The Message-ID of this release's announcement: the same on every attempt.
+
+    :func:`email.utils.make_msgid` mixes in the time and a random number, so a
+    resumed phase could not recognise the message an earlier attempt sent;
+    this one is derived from the release alone, in the domain of the sender.
+    """
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    digest = hashlib.sha256("\0".join([package, version, *sorted(to)]).encode()).hexdigest()[:12]
+    local = re.sub(r"[^A-Za-z0-9.-]+", "-", f"{package}-{version}").strip("-.")
+    return f"<{local}.announce.{digest}@{domain}>"
+
+
+def render_announcement(release: Any) -> Announcement:
+    """Render the announcement of ``release`` from the project's or the bundled template.
+
+    The body quotes this version's changelog section (in a dry run with no
+    section yet, the draft a real run would write), with the rst escapes the
+    drafter adds removed. Rendering reads files only; nothing is sent.
+
+    Raises :class:`AnnounceError` when ``sender`` or ``to`` is not configured,
+    the template cannot be read or uses an unknown placeholder, and
+    :class:`~releaselib.errors.ChangelogError` when the changelog has no
+    section for the version.
+    """
+    config = release.config
+    announce = config.announce
+    if not announce.sender:
+        raise AnnounceError(
+            "No sender is configured for the announcement.",
+            hint='Set sender = "Your Name <you@example.org>" in [tool.releaselib.announce].',
+        )
+    if not announce.to:
+        raise AnnounceError(
+            "No recipients are configured for the announcement.",
+            hint='Set to = ["project-announce@example.org"] in [tool.releaselib.announce].',
+        )
+    template, source = _template_text(release)
+    values = {
+        "package": config.package,
+        "version": release.version,
+        "changelog": _changes(release).strip("\n"),
+        "install": install_command(config.package, release.version, config.publish.index_url),
+        "links": _links(tuple(announce.links)),
+        "index_url": config.publish.index_url,
+    }
+    try:
+        body = string.Template(template).substitute(values)
+    except KeyError as exc:
+        raise AnnounceError(
+            f"The announcement template {source} uses an unknown placeholder ${exc.args[0]}.",
+            hint="Use only " + ", ".join(f"${name}" for name in PLACEHOLDERS) + " (write $$ for a dollar sign).",
+        ) from exc
+    except ValueError as exc:
+        raise AnnounceError(
+            f"The announcement template {source} is not a valid string.Template: {exc}",
+            hint="Write $$ for a literal dollar sign; placeholders are $name or ${name}.",
+        ) from exc
+    # An empty $links (or $changelog) would leave a gap of several blank lines.
+    body = re.sub(r"\n{3,}", "\n\n", body).strip("\n") + "\n"
+    try:
+        subject = announce.subject.format(package=config.package, version=release.version)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise AnnounceError(
+            f"The announcement subject {announce.subject!r} cannot be filled in: {exc}",
+            hint="Use only {package} and {version} in `subject` in [tool.releaselib.announce].",
+        ) from exc
+    to = tuple(announce.to)
+    return Announcement(
+        subject=subject,
+        body=body,
+        sender=announce.sender,
+        to=to,
+        message_id=message_id_for(config.package, release.version, announce.sender, to),
+    )
+
+
+# --------------------------------------------------------------------------- sending
+
+
+def sent_message_ids(release: Any) -> set[str]:
+    """Every Message-ID an attempt of this phase recorded as sent.
+
+    Failed attempts count too: an attempt that sent the mail and then failed
+    still sent it. Values recorded in this session (a plan executed twice in
+    one kernel) count as well.
+    """
+    found: set[str] = set()
+    for entry in Record.load(release.record_dir).attempts(PHASE):
+        value = entry.get("values", {}).get("sent_message_id")
+        if value:
+            found.add(value)
+    if release.values.get("sent_message_id"):
+        found.add(release.values["sent_message_id"])
+    return found
+
+
+def _refuse_secrets(release: Any, text: str, where: str) -> None:
+    leaked = find_secrets(text, secret_values(release.config.secret_env_names()))
+    if leaked:
+        raise SecretLeak(
+            f"The announcement holds the value of {', '.join(leaked)}; it is not {where}.",
+            hint="Remove the secret from the changelog or the template, then run the phase again.",
+        )
+
+
+class SendAnnouncement(Action):
+    """Send the announcement once: done when the record says its Message-ID was sent."""
+
+    def __init__(self, release: Any, announcement: Announcement) -> None:
+        self.release = release
+        self.announcement = announcement
+        self.settings = release.config.announce
+
+    @property
+    def server(self) -> str:
+        return f"{self.settings.smtp_host}:{self.settings.smtp_port}"
+
+    def describe(self) -> str:
+        how = []
+        if self.settings.starttls:
+            how.append("STARTTLS")
+        if self.settings.user:
+            how.append(f"login {self.settings.user}")
+        extra = f" ({', '.join(how)})" if how else ""
+        return (
+            f"send {self.announcement.subject!r} to {', '.join(self.announcement.to)} "
+            f"via {self.server}{extra}"
+        )
+
+    def is_done(self) -> bool:
+        return self.announcement.message_id in sent_message_ids(self.release)
+
+    def _password(self) -> str | None:
+        if not self.settings.user:
+            return None
+        password = os.environ.get(self.settings.password_env)
+        if not password:
+            raise AnnounceError(
+                f"The SMTP password variable {self.settings.password_env} is not set "
+                f"(user {self.settings.user} must log in to {self.server}).",
+                hint=f"export {self.settings.password_env}=... and run `releaselib run {self.release.version} --resume`.",
+            )
+        return password
+
+    def _resume_hint(self, what: str) -> str:
+        return f"{what}, then run `releaselib run {self.release.version} --resume`."
+
+    def apply(self) -> None:
+        """Connect, optionally STARTTLS and log in, send; record ``sent_message_id``.
+
+        Raises :class:`AnnounceError` when the server cannot be reached, the
+        login or a recipient is refused, or the server fails mid-way.
+        """
+        announcement = self.announcement
+        message = announcement.to_message()
+        _refuse_secrets(self.release, announcement.as_text(), "sent")
+        password = self._password()
+        if self.release.values.get("message_id") != announcement.message_id:
+            self.release.record("message_id", announcement.message_id)
+        host, port = self.settings.smtp_host, self.settings.smtp_port
+        recipients = [address for _, address in getaddresses(list(announcement.to))]
+        sender = parseaddr(announcement.sender)[1]
+        try:
+            with smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT) as smtp:
+                smtp.ehlo()
+                if self.settings.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.ehlo()
+                if self.settings.user:
+                    smtp.login(self.settings.user, password or "")
+                refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+        except ConnectionRefusedError as exc:
+            raise AnnounceError(
+                f"could not connect to SMTP server {self.server}: connection refused",
+                hint=self._resume_hint("Start the SMTP server, or fix `smtp-host`/`smtp-port` in [tool.releaselib.announce]"),
+            ) from exc
+        except TimeoutError as exc:
+            raise AnnounceError(
+                f"the SMTP server {self.server} did not answer within {SMTP_TIMEOUT:g} s",
+                hint=self._resume_hint("Check that the server is up and reachable"),
+            ) from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            raise AnnounceError(
+                f"the SMTP server {self.server} refused the login of {self.settings.user}: "
+                f"{exc.smtp_code} {_reply(exc.smtp_error)}",
+                hint=self._resume_hint(f"Set the right password in the environment variable {self.settings.password_env}"),
+            ) from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused_all = ", ".join(f"{addr} ({code} {_reply(reply)})" for addr, (code, reply) in exc.recipients.items())
+            raise AnnounceError(
+                f"the SMTP server {self.server} refused every recipient: {refused_all}; nothing was sent",
+                hint=self._resume_hint("Fix `to` in [tool.releaselib.announce] or the server's relay settings"),
+            ) from exc
+        except smtplib.SMTPSenderRefused as exc:
+            raise AnnounceError(
+                f"the SMTP server {self.server} refused the sender {sender}: {exc.smtp_code} {_reply(exc.smtp_error)}",
+                hint=self._resume_hint("Fix `sender` in [tool.releaselib.announce]"),
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            needed = "STARTTLS" if self.settings.starttls else "AUTH"
+            raise AnnounceError(
+                f"the SMTP server {self.server} does not support {needed}: {exc}",
+                hint=self._resume_hint("Set `starttls` or `user` in [tool.releaselib.announce] to what the server offers"),
+            ) from exc
+        except (smtplib.SMTPException, ssl.SSLError) as exc:
+            raise AnnounceError(
+                f"sending the announcement through {self.server} failed: {exc}",
+                hint=self._resume_hint("Check the SMTP server's log"),
+            ) from exc
+        except OSError as exc:
+            raise AnnounceError(
+                f"could not connect to SMTP server {self.server}: {exc.strerror or exc}",
+                hint=self._resume_hint("Start the SMTP server, or fix `smtp-host`/`smtp-port` in [tool.releaselib.announce]"),
+            ) from exc
+        # From here on the message has left: record it before anything else can fail.
+        self.release.record("sent_message_id", announcement.message_id)
+        if refused:
+            names = ", ".join(f"{addr} ({code} {_reply(reply)})" for addr, (code, reply) in refused.items())
+            raise AnnounceError(
+                f"the announcement was sent, but {self.server} refused some recipients: {names}",
+                hint="Forward the message (announcement.eml in the record) to them by hand; "
+                "a resumed phase will not send it again.",
+            )
+
+
+def _reply(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def plan_announcement(release: Any, announcement: Announcement | None = None) -> Plan:
+    """The announce step: one :class:`SendAnnouncement`, already done if the record says it was sent.
+
+    Renders the announcement when none is given. Raises :class:`AnnounceError`
+    when no SMTP host is configured (and whatever :func:`render_announcement` raises).
+    """
+    if not release.config.announce.smtp_host:
+        raise AnnounceError(
+            "No SMTP server is configured for the announcement.",
+            hint='Set smtp-host (and smtp-port, starttls, user) in [tool.releaselib.announce], '
+            "or leave out phase 09_announce.",
+        )
+    announcement = announcement if announcement is not None else render_announcement(release)
+    plan = Plan(title=f"Announce {release.config.package} {release.version}")
+    plan.add(SendAnnouncement(release, announcement))
+    return plan
+
+
+def write_preview(release: Any, announcement: Announcement) -> Path:
+    """Write the whole message (headers and body) to ``record_dir / "announcement.eml"``; return the path.
+
+    The file holds only what :class:`Announcement` renders (never a
+    credential). Raises :class:`~releaselib.errors.SecretLeak`, writing
+    nothing, if the value of a secret environment variable is in the text.
+    """
+    text = announcement.as_text()
+    _refuse_secrets(release, text, "written to the record")
+    path = Path(release.record_dir) / PREVIEW_NAME
+    write_atomic(path, text.encode("utf-8"))
+    return path
