@@ -158,6 +158,76 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(version=args.version, workdir=args.workdir, keep=args.keep, console=console)
 
 
+# -- reading the record ---------------------------------------------------------
+def _release_package(args: argparse.Namespace, version: str | None) -> str:
+    from .audit import resolve_package
+
+    return resolve_package(_outputs(args), version, args.package, Path(args.repo))
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from .audit import review_text
+
+    package = _release_package(args, args.version)
+    console.print(review_text(_outputs(args), package, args.version), markup=False, end="")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .audit import verify_release
+    from .errors import RecordError
+
+    package = _release_package(args, args.version)
+    problems = verify_release(_outputs(args), package, args.version, index=args.index, repo=Path(args.repo))
+    if problems:
+        raise RecordError(
+            f"The record of {package} {args.version} is not whole ({len(problems)} problem(s)):\n"
+            + "\n".join(f"  - {problem}" for problem in problems),
+            hint="Restore the record from version control or a backup; a changed notebook or entry "
+            "cannot be re-signed, only re-run (releaselib run VERSION --phases PHASE).",
+        )
+    checked = " and the index serves every recorded file" if args.index else ""
+    console.print(f"The record of {package} {args.version} is whole{checked}.", markup=False)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    package = _release_package(args, args.version) if args.version else args.package
+    path = write_report(_outputs(args), package, args.version)
+    console.print(str(path), markup=False)
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .audit import diff_text
+
+    package = _release_package(args, args.v1)
+    console.print(diff_text(_outputs(args), package, args.v1, args.v2), markup=False, end="")
+    return 0
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    from .errors import PhaseFailed
+    from .manual import archive_manual
+
+    notebook = Path(args.notebook) if args.notebook else None
+    entry = archive_manual(args.phase, args.version, repo=Path(args.repo), outputs=_outputs(args), notebook=notebook)
+    console.print(
+        f"Archived {entry['notebook']} as {entry['phase']} attempt {entry['attempt']} "
+        f"(run by hand, {entry['result']}{', dry run' if entry['dry_run'] else ''}).",
+        markup=False,
+    )
+    if entry["result"] != "succeeded":
+        raise PhaseFailed(
+            f"Phase {entry['phase']} (run by hand) failed: {entry['reason']}",
+            hint=f"Fix the cause, then `releaselib open {args.phase} {args.version}` and run it again, "
+            "or continue headless with `releaselib run VERSION --resume`.",
+        )
+    return 0
+
+
 # -- parser -----------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="releaselib", description="Release runbooks for Python libraries, run with papermill.")
@@ -205,6 +275,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=None, help="where to build the sandbox (default: a temp folder)")
     p.add_argument("--keep", action="store_true", help="keep the sandbox for inspection")
     p.set_defaults(func=cmd_demo)
+
+    def reading(p: argparse.ArgumentParser) -> None:
+        common(p)
+        p.add_argument("--package", default=None, help="the package (default: the one configured in --repo, "
+                       "or the only one in outputs)")
+
+    p = sub.add_parser("review", help="a release at a glance, from its record")
+    p.add_argument("version")
+    reading(p)
+    p.set_defaults(func=cmd_review)
+
+    p = sub.add_parser("verify", help="check that a release record is whole and untouched")
+    p.add_argument("version")
+    reading(p)
+    p.add_argument("--index", action="store_true", help="also check the index serves every recorded file")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("report", help="write static HTML pages of the records (one release, or all)")
+    p.add_argument("version", nargs="?", default=None)
+    reading(p)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("diff", help="two releases side by side")
+    p.add_argument("v1")
+    p.add_argument("v2")
+    reading(p)
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("archive", help="archive a notebook run by hand (after `open`) into the record")
+    p.add_argument("phase")
+    p.add_argument("version")
+    common(p)
+    p.add_argument("--notebook", default=None, help="the executed notebook (default: the one `open` prepared)")
+    p.set_defaults(func=cmd_archive)
     return parser
 
 

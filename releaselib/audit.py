@@ -1,0 +1,663 @@
+"""Read a release record back: review it, verify it is whole, compare two releases.
+
+Everything here reads ``outputs/<package>/<version>/`` and nothing else (the
+package index too, for ``verify_release(..., index=True)``). Nothing here
+writes to a record: a reviewer months later must be able to run these on a
+record copied out of version control.
+
+- :func:`review_text`: the release at a glance, as plain text.
+- :func:`verify_release`: every reason the record is not whole, one per line.
+- :func:`diff_text`: two releases side by side.
+
+The shape of ``record.json`` is documented in ``docs/record.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import secrets as secret_scan
+from .errors import PublishError, RecordError, ReleaseError, UsageError
+from .record import FAILED, RECORD_NAME, SUCCEEDED, Record, sha256_file
+
+__all__ = [
+    "PhaseSummary",
+    "diff_text",
+    "find_releases",
+    "load_release",
+    "phase_summaries",
+    "recorded_files",
+    "resolve_package",
+    "review_text",
+    "verify_release",
+]
+
+#: Phases whose ``files`` value lists the distribution files, most authoritative first.
+FILE_PHASES = ("06_publish", "05_build")
+
+
+# --------------------------------------------------------------------------- locating records
+
+
+def release_dir(outputs: Path, package: str, version: str) -> Path:
+    return Path(outputs) / package / version
+
+
+def load_release(outputs: Path, package: str, version: str) -> Record:
+    """The record of ``package`` ``version`` under ``outputs``.
+
+    Raises :class:`RecordError` when there is no record there, or it cannot be read.
+    """
+    directory = release_dir(outputs, package, version)
+    if not (directory / RECORD_NAME).is_file():
+        known = [v for p, v, _ in find_releases(outputs) if p == package]
+        hint = (
+            f"Records of {package} in {outputs}: {', '.join(known)}."
+            if known
+            else "Pass --outputs (and --package) pointing at the folder that holds the records."
+        )
+        raise RecordError(f"No record of {package} {version} in {directory}.", hint=hint)
+    return Record.load(directory)
+
+
+def find_releases(outputs: Path) -> list[tuple[str, str, Path]]:
+    """Every ``(package, version, folder)`` under ``outputs`` that holds a record.json, sorted."""
+    outputs = Path(outputs)
+    found = []
+    if not outputs.is_dir():
+        return found
+    for record_file in sorted(outputs.glob(f"*/*/{RECORD_NAME}")):
+        folder = record_file.parent
+        found.append((folder.parent.name, folder.name, folder))
+    return found
+
+
+def resolve_package(outputs: Path, version: str | None, package: str | None, repo: Path | None) -> str:
+    """The package a command means: ``package`` if given, else the one configured in ``repo``,
+    else the only package folder under ``outputs`` (holding ``version``, when given).
+
+    Raises :class:`UsageError` when that leaves no choice or more than one.
+    """
+    if package:
+        return package
+    releases = find_releases(outputs)
+    packages = sorted({p for p, v, _ in releases if version is None or v == version})
+    configured = None
+    if repo is not None:
+        try:
+            from .config import load_config
+
+            configured = load_config(Path(repo).resolve()).package
+        except ReleaseError:
+            pass  # not run from a project: fall back to what the outputs hold
+    # The configured package wins when the outputs hold it; a reviewer running
+    # from some other project's folder still reaches the only record there is.
+    if configured is not None and (configured in packages or not packages):
+        return configured
+    if len(packages) == 1:
+        return packages[0]
+    what = f"version {version}" if version else "a record"
+    if not packages:
+        raise UsageError(
+            f"No package in {outputs} has {what}.",
+            hint="Pass --outputs pointing at the folder that holds the records (and --package).",
+        )
+    raise UsageError(
+        f"Several packages in {outputs} have {what}: {', '.join(packages)}.",
+        hint="Choose one with --package.",
+    )
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+@dataclass(frozen=True)
+class PhaseSummary:
+    """One phase of a release: its attempts, and what the latest one says."""
+
+    phase: str
+    attempts: tuple[dict[str, Any], ...]
+
+    @property
+    def latest(self) -> dict[str, Any]:
+        return self.attempts[-1]
+
+    @property
+    def result(self) -> str:
+        return str(self.latest.get("result"))
+
+    @property
+    def ok(self) -> bool:
+        return self.result == SUCCEEDED
+
+    @property
+    def duration(self) -> float | None:
+        value = self.latest.get("duration")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def total_duration(self) -> float:
+        return sum(float(a.get("duration") or 0) for a in self.attempts)
+
+    @property
+    def manual(self) -> bool:
+        return self.latest.get("mode") == "manual"
+
+
+def phase_summaries(record: Record) -> list[PhaseSummary]:
+    """One summary per phase the record mentions, in release order (unknown phases last)."""
+    from .runner import PHASES
+
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for entry in record.entries:
+        grouped.setdefault(str(entry.get("phase")), []).append(entry)
+    order = {phase: n for n, phase in enumerate(PHASES)}
+    names = sorted(grouped, key=lambda p: (order.get(p, len(order)), p))
+    return [PhaseSummary(name, tuple(grouped[name])) for name in names]
+
+
+def recorded_files(record: Record) -> tuple[str | None, list[dict[str, Any]]]:
+    """``(phase, files)``: the ``files`` value of the latest successful publish, else build."""
+    for phase in FILE_PHASES:
+        files = record.value(phase, "files", None)
+        if isinstance(files, list) and files:
+            return phase, [f for f in files if isinstance(f, dict) and f.get("filename")]
+    return None, []
+
+
+def _matrix(record: Record) -> list[dict[str, Any]]:
+    cells = record.value("01_test", "matrix", None)
+    if cells is None:
+        # A failed test phase still tells the reviewer which cells failed.
+        latest = record.latest("01_test")
+        cells = (latest or {}).get("values", {}).get("matrix")
+    return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
+
+
+def _skipped_interpreters(record: Record) -> list[str]:
+    skipped: list[str] = []
+    for entry in record.entries:
+        values = entry.get("values") or {}
+        for key in ("skipped_interpreters", "matrix_skipped"):
+            for item in values.get(key) or ():
+                if str(item) not in skipped:
+                    skipped.append(str(item))
+    return skipped
+
+
+def _message_id(record: Record) -> str | None:
+    for key in ("sent_message_id", "message_id"):
+        value = record.value("09_announce", key, None)
+        if value:
+            return str(value)
+    return None
+
+
+def _docs(record: Record) -> dict[str, Any] | None:
+    value = record.value("07_docs", "docs", None)
+    if isinstance(value, dict):
+        return value
+    url = record.value("07_docs", "url", None) or record.value("07_docs", "docs_url", None)
+    return {"url": url} if url else None
+
+
+def _cell_label(cell: Mapping[str, Any]) -> str:
+    extension = cell.get("extension")
+    state = {True: "with extension", False: "without extension"}.get(extension, "pure Python")  # type: ignore[arg-type]
+    version = cell.get("version")
+    python = f"Python {cell.get('python')}" + (f" ({version})" if version and version != cell.get("python") else "")
+    return f"{python}, {state}"
+
+
+def _cell_counts(cell: Mapping[str, Any]) -> str:
+    passed, failed = cell.get("tests_passed"), cell.get("tests_failed")
+    if passed is None and failed is None:
+        return "-"
+    return f"{passed or 0} passed / {failed or 0} failed"
+
+
+def _who(identity: Mapping[str, Any] | None) -> str:
+    identity = identity or {}
+    name, email = identity.get("git_name"), identity.get("git_email")
+    who = name or "(no git name)"
+    if email:
+        who += f" <{email}>"
+    extra = ", ".join(
+        part
+        for part in (
+            f"OS user {identity['os_user']}" if identity.get("os_user") else "",
+            f"on {identity['host']}" if identity.get("host") else "",
+        )
+        if part
+    )
+    return f"{who} ({extra})" if extra else who
+
+
+def _when(stamp: Any) -> str:
+    if not stamp:
+        return "?"
+    try:
+        moment = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return str(stamp)
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 90:
+        return f"{int(value // 60)}m{int(value % 60):02d}s"
+    return f"{value:.1f}s"
+
+
+def _short(sha: Any) -> str:
+    return str(sha)[:12] if sha else "-"
+
+
+def _size(value: Any) -> str:
+    if not isinstance(value, int):
+        return "?"
+    return f"{value:,} B"
+
+
+def overall_result(record: Record) -> str:
+    """``succeeded`` when every phase's latest attempt succeeded, else ``failed``; ``empty`` if none ran."""
+    summaries = phase_summaries(record)
+    if not summaries:
+        return "empty"
+    return SUCCEEDED if all(s.ok for s in summaries) else FAILED
+
+
+def release_facts(record: Record) -> dict[str, Any]:
+    """What a reader wants first, gathered from the record (absent parts are None or empty)."""
+    entries = record.entries
+    files_phase, files = recorded_files(record)
+    return {
+        "package": record.data.get("package"),
+        "version": record.data.get("version"),
+        "created": record.data.get("created"),
+        "ended": entries[-1].get("ended") if entries else None,
+        "result": overall_result(record),
+        "operator": record.data.get("operator") or {},
+        "tools": record.data.get("tools") or {},
+        "repo": record.data.get("repo") or {},
+        "commit_before": entries[0].get("commit_before") if entries else None,
+        "commit_after": entries[-1].get("commit_after") if entries else None,
+        "bump_commit": record.value("04_commit_tag", "bump_commit", None),
+        "tag": record.value("04_commit_tag", "tag", None),
+        "next_version": record.value("08_post_release", "next_version", None),
+        "post_release_commit": record.value("08_post_release", "post_release_commit", None),
+        "matrix": _matrix(record),
+        "skipped_interpreters": _skipped_interpreters(record),
+        "files_phase": files_phase,
+        "files": files,
+        "message_id": _message_id(record),
+        "docs": _docs(record),
+    }
+
+
+def unusual(record: Record) -> list[str]:
+    """Everything a reviewer should look at twice: failed attempts, skipped interpreters,
+    phases run by hand (and by whom), dry-run entries."""
+    notes = []
+    for entry in record.entries:
+        label = f"{entry.get('phase')} attempt {entry.get('attempt')}"
+        if entry.get("result") != SUCCEEDED:
+            notes.append(f"{label} {entry.get('result')}: {entry.get('reason') or 'no reason recorded'}")
+        if entry.get("mode") == "manual":
+            notes.append(f"{label} was run by hand by {_who(entry.get('run_by'))}")
+        if entry.get("dry_run"):
+            notes.append(f"{label} was a dry run (it changed nothing)")
+    skipped = _skipped_interpreters(record)
+    if skipped:
+        notes.append(f"interpreters skipped by the test matrix: {', '.join(skipped)}")
+    for cell in _matrix(record):
+        if cell.get("result") not in ("passed", None):
+            notes.append(f"matrix cell {_cell_label(cell)} {cell.get('result')}: {cell.get('reason') or ''}".rstrip(": "))
+    return notes
+
+
+# --------------------------------------------------------------------------- review
+
+
+def review_text(outputs: Path, package: str, version: str) -> str:
+    """The release at a glance, as plain text: operator, when, tools, repository and remote;
+    each phase with result, duration and attempts; commits and tag; the matrix; the files
+    with their sha256; the announcement; the docs; and an "Unusual" section.
+
+    Raises :class:`RecordError` when there is no readable record.
+    """
+    record = load_release(outputs, package, version)
+    facts = release_facts(record)
+    lines: list[str] = []
+    add = lines.append
+    add(f"{facts['package']} {facts['version']}: {facts['result']}")
+    add(f"  record     {record.directory}")
+    add(f"  operator   {_who(facts['operator'])}")
+    add(f"  when       {_when(facts['created'])} -> {_when(facts['ended'])}")
+    repo = facts["repo"]
+    add(f"  repository {repo.get('path') or '?'}")
+    add(f"  remote     {repo.get('remote') or '?'} {repo.get('remote_url') or '(no URL)'}")
+    tools = facts["tools"]
+    add("  tools      " + ", ".join(f"{name} {tools[name]}" for name in tools))
+
+    add("")
+    add("Phases")
+    summaries = phase_summaries(record)
+    if not summaries:
+        add("  (no phase has run)")
+    width = max((len(s.phase) for s in summaries), default=0)
+    for s in summaries:
+        attempts = f"{len(s.attempts)} attempt" + ("s" if len(s.attempts) != 1 else "")
+        notes = []
+        if s.manual:
+            notes.append(f"by hand: {_who(s.latest.get('run_by'))}")
+        if s.latest.get("dry_run"):
+            notes.append("dry run")
+        tail = f"  ({'; '.join(notes)})" if notes else ""
+        add(f"  {s.phase:<{width}}  {s.result:<9}  {_seconds(s.duration):>7}  {attempts}{tail}")
+
+    add("")
+    add("Commits")
+    add(f"  before the release  {facts['commit_before'] or '-'}")
+    if facts["bump_commit"] or facts["tag"]:
+        add(f"  BUMP commit         {facts['bump_commit'] or '-'}  tag {facts['tag'] or '-'}")
+    if facts["post_release_commit"] or facts["next_version"]:
+        add(f"  post-release        {facts['post_release_commit'] or '-'}  (next version {facts['next_version'] or '-'})")
+    add(f"  after the release   {facts['commit_after'] or '-'}")
+
+    matrix = facts["matrix"]
+    if matrix:
+        add("")
+        passed = sum(1 for c in matrix if c.get("result") == "passed")
+        add(f"Test matrix: {passed} of {len(matrix)} cells passed")
+        labels = [_cell_label(c) for c in matrix]
+        lw = max(len(label) for label in labels)
+        for label, cell in zip(labels, matrix):
+            add(f"  {label:<{lw}}  {str(cell.get('result')):<7}  {_cell_counts(cell):<22}  {_seconds(cell.get('duration'))}")
+    if facts["skipped_interpreters"]:
+        add(f"  skipped: {', '.join(facts['skipped_interpreters'])}")
+
+    if facts["files"]:
+        add("")
+        add(f"Files ({facts['files_phase']})")
+        fw = max(len(str(f["filename"])) for f in facts["files"])
+        for f in facts["files"]:
+            add(f"  {f['filename']:<{fw}}  {_size(f.get('size')):>12}  sha256 {f.get('sha256') or '?'}")
+
+    if facts["message_id"]:
+        add("")
+        add(f"Announcement  Message-ID {facts['message_id']}")
+    docs = facts["docs"]
+    if docs:
+        add("")
+        detail = ", ".join(f"{k} {v}" for k, v in docs.items() if k != "url" and isinstance(v, (str, int, float, bool)))
+        add(f"Docs  {docs.get('url') or '?'}" + (f"  ({detail})" if detail else ""))
+
+    add("")
+    notes = unusual(record)
+    add("Unusual")
+    if not notes:
+        add("  nothing: every phase ran headless, once, for real, and succeeded")
+    for note in notes:
+        add(f"  - {note}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def _project_config(record: Record, repo: Path | None) -> Any:
+    """The project's configuration, from ``repo`` or the repository the record names; None if unreadable."""
+    from .config import load_config
+
+    for candidate in (repo, (record.data.get("repo") or {}).get("path")):
+        if not candidate:
+            continue
+        try:
+            return load_config(Path(candidate).resolve())
+        except (ReleaseError, OSError):
+            continue
+    return None
+
+
+def _secret_names(config: Any) -> tuple[str, ...]:
+    if config is not None:
+        return tuple(config.secret_env_names())
+    from .config_types import AnnounceConfig, PublishConfig
+
+    return (PublishConfig().password_env, AnnounceConfig().password_env)
+
+
+def verify_release(
+    outputs: Path,
+    package: str,
+    version: str,
+    *,
+    index: bool = False,
+    secrets: Mapping[str, str] | None = None,
+    repo: Path | None = None,
+) -> list[str]:
+    """Every reason the record of ``package`` ``version`` is not whole, one line each.
+
+    An empty list means whole: record.json present and readable; the hash chain
+    intact; every entry's notebook present and matching its sha256; every code
+    cell of every successful attempt's notebook completed; every successful
+    attempt has its notebook; no secret value (of the variables the project's
+    configuration names as secrets, set in this environment, plus ``secrets``)
+    in any file under the record folder; and with ``index=True``, the index
+    (``[tool.releaselib.publish] index-url``) serves every recorded file with
+    its recorded sha256. The configuration is read from ``repo``, else from
+    the repository the record names. Never raises for a damaged record: the
+    damage is the answer.
+    """
+    directory = release_dir(outputs, package, version)
+    if not directory.is_dir():
+        return [f"{directory}: no such record folder"]
+    if not (directory / RECORD_NAME).is_file():
+        return [f"{RECORD_NAME} is missing from {directory}"]
+    try:
+        record = Record.load(directory)
+    except RecordError as exc:
+        return [f"{RECORD_NAME}: {exc.message}"]
+    problems: list[str] = []
+    for key, expected in (("package", package), ("version", version)):
+        if record.data.get(key) != expected:
+            problems.append(f"{RECORD_NAME}: {key} is {record.data.get(key)!r}, but the folder says {expected!r}")
+    problems += [f"{RECORD_NAME}: {problem}" for problem in record.chain_problems()]
+    problems += _notebook_problems(record)
+
+    config = _project_config(record, repo)
+    known = secret_scan.secret_values(_secret_names(config))
+    known.update({name: value for name, value in (secrets or {}).items() if value})
+    problems += _secret_problems(directory, known)
+
+    if index:
+        problems += _index_problems(record, package, config)
+    return problems
+
+
+def _notebook_problems(record: Record) -> list[str]:
+    import nbformat
+
+    from .runner import unfinished_cells
+
+    problems = []
+    for number, entry in enumerate(record.entries, start=1):
+        label = f"entry {number} ({entry.get('phase')} attempt {entry.get('attempt')})"
+        name = entry.get("notebook")
+        succeeded = entry.get("result") == SUCCEEDED
+        if not name:
+            if succeeded:
+                problems.append(f"{label}: succeeded but names no notebook")
+            continue
+        if Path(str(name)).name != name:
+            problems.append(f"{label}: notebook name {name!r} points outside the record folder")
+            continue
+        path = record.directory / str(name)
+        if not path.is_file():
+            problems.append(f"{name}: missing (the notebook of {label})")
+            continue
+        actual = sha256_file(path)
+        if actual != entry.get("notebook_sha256"):
+            problems.append(
+                f"{name}: does not match its recorded sha256 (it was changed after it was archived; "
+                f"recorded {_short(entry.get('notebook_sha256'))}, now {_short(actual)})"
+            )
+        if not succeeded:
+            continue
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception as exc:  # noqa: BLE001 - any unreadable notebook is a finding
+            problems.append(f"{name}: not a readable notebook ({type(exc).__name__}: {exc})")
+            continue
+        for cell_problem in unfinished_cells(nb):
+            problems.append(f"{name}: {cell_problem} (recorded as succeeded)")
+    return problems
+
+
+def _secret_problems(directory: Path, known: Mapping[str, str]) -> list[str]:
+    if not known:
+        return []
+    problems = []
+    for path in sorted(directory.rglob("*")):
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError as exc:
+            problems.append(f"{path.relative_to(directory)}: cannot be read to scan for secrets ({exc})")
+            continue
+        leaked = secret_scan.find_secrets(text, known)
+        if leaked:
+            problems.append(f"{path.relative_to(directory)}: contains the value of {', '.join(leaked)}")
+    return problems
+
+
+def _index_url(record: Record, config: Any) -> str | None:
+    if config is not None:
+        return str(config.publish.index_url)
+    verified = record.value("06_publish", "verified", None)
+    if isinstance(verified, dict) and verified.get("index_url"):
+        return str(verified["index_url"])
+    return None
+
+
+def _index_problems(record: Record, package: str, config: Any) -> list[str]:
+    from .publish import index_files, project_url
+
+    phase, files = recorded_files(record)
+    if not files:
+        return ["--index: the record lists no files (no successful 05_build or 06_publish with a `files` value)"]
+    simple = _index_url(record, config)
+    if simple is None:
+        return ["--index: no index URL known (the project's configuration cannot be read and 06_publish recorded none)"]
+    url = project_url(simple, package)
+    try:
+        served = index_files(simple, package)
+    except PublishError as exc:
+        return [f"--index: {exc.message}"]
+    problems = []
+    for item in files:
+        filename, expected = str(item["filename"]), str(item.get("sha256") or "")
+        if filename not in served:
+            problems.append(f"{filename}: missing from the index ({url})")
+        elif not served[filename]:
+            problems.append(f"{filename}: the index lists it without a sha256, so it cannot be checked ({url})")
+        elif served[filename] != expected.lower():
+            problems.append(
+                f"{filename}: the index serves a different file (sha256 {served[filename]}, "
+                f"recorded {expected or '?'} by {phase})"
+            )
+    return problems
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def _section(title: str, rows: Sequence[tuple[str, Any, Any]], v1: str, v2: str) -> list[str]:
+    if not rows:
+        return []
+    texts = [(label, "-" if a is None else str(a), "-" if b is None else str(b)) for label, a, b in rows]
+    width = max(len(title), *(len(label) for label, _, _ in texts))
+    middle = max(len(v1), *(len(a) for _, a, _ in texts))
+    lines = [f"  {title:<{width}}  {v1:<{middle}}  {v2}"]
+    for label, a, b in texts:
+        mark = " " if a == b else "*"
+        lines.append(f"{mark} {label:<{width}}  {a:<{middle}}  {b}")
+    return lines + [""]
+
+
+def _files_by_role(files: Iterable[Mapping[str, Any]], version: str) -> dict[str, Mapping[str, Any]]:
+    """Files keyed by name with the version replaced, so bsonlite-1.1.tar.gz meets bsonlite-1.2.tar.gz."""
+    return {str(f["filename"]).replace(version, "{version}"): f for f in files}
+
+
+def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
+    """Two releases side by side: phase results and durations, the matrix, files (names
+    and sizes), tool versions, operator and remote. Lines that differ start with ``*``.
+
+    Raises :class:`RecordError` when either record is missing or unreadable.
+    """
+    left, right = load_release(outputs, package, v1), load_release(outputs, package, v2)
+    lf, rf = release_facts(left), release_facts(right)
+    out = [f"{package}: {v1} vs {v2}  (* marks a difference)", ""]
+
+    phases_l = {s.phase: s for s in phase_summaries(left)}
+    phases_r = {s.phase: s for s in phase_summaries(right)}
+    from .runner import PHASES
+
+    names = [p for p in PHASES if p in phases_l or p in phases_r]
+    names += sorted((set(phases_l) | set(phases_r)) - set(names))
+
+    def describe(s: PhaseSummary | None) -> str | None:
+        if s is None:
+            return None
+        attempts = f", {len(s.attempts)} attempts" if len(s.attempts) > 1 else ""
+        return f"{s.result} {_seconds(s.duration)}{attempts}" + (" by hand" if s.manual else "")
+
+    out += _section("phase", [(p, describe(phases_l.get(p)), describe(phases_r.get(p))) for p in names], v1, v2)
+
+    def cells(facts: Mapping[str, Any]) -> dict[str, str]:
+        return {
+            _cell_label(c): f"{c.get('result')} {_cell_counts(c)} {_seconds(c.get('duration'))}" for c in facts["matrix"]
+        }
+
+    cl, cr = cells(lf), cells(rf)
+    labels = list(dict.fromkeys([*cl, *cr]))
+    out += _section("matrix cell", [(label, cl.get(label), cr.get(label)) for label in labels], v1, v2)
+
+    fl, fr = _files_by_role(lf["files"], v1), _files_by_role(rf["files"], v2)
+    roles = list(dict.fromkeys([*fl, *fr]))
+
+    def file_cell(f: Mapping[str, Any] | None) -> str | None:
+        return None if f is None else f"{f['filename']} {_size(f.get('size'))}"
+
+    out += _section("file", [(role, file_cell(fl.get(role)), file_cell(fr.get(role))) for role in roles], v1, v2)
+
+    tl, tr = lf["tools"], rf["tools"]
+    tools = list(dict.fromkeys([*tl, *tr]))
+    out += _section("tool", [(t, tl.get(t), tr.get(t)) for t in tools], v1, v2)
+
+    out += _section(
+        "release",
+        [
+            ("result", lf["result"], rf["result"]),
+            ("started", _when(lf["created"]), _when(rf["created"])),
+            ("operator", _who({**lf["operator"], "host": None}), _who({**rf["operator"], "host": None})),
+            ("host", lf["operator"].get("host"), rf["operator"].get("host")),
+            ("remote", lf["repo"].get("remote_url"), rf["repo"].get("remote_url")),
+            ("tag", lf["tag"], rf["tag"]),
+            ("skipped interpreters", ", ".join(lf["skipped_interpreters"]) or None,
+             ", ".join(rf["skipped_interpreters"]) or None),
+        ],
+        v1,
+        v2,
+    )
+    return "\n".join(out).rstrip() + "\n"
+
