@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from releaselib.context import Release  # noqa: E402
-from releaselib.interpreters import find_interpreters  # noqa: E402
-from releaselib.matrix import MatrixResult, run_matrix  # noqa: E402
+from releaselib.context import Release
+from releaselib.interpreters import find_interpreters
+from releaselib.matrix import MatrixResult, run_matrix
 
 
 def _sample_release(root: Path) -> Release:

@@ -19,9 +19,9 @@ import os
 import re
 import subprocess
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from .errors import MatrixError
 
@@ -163,6 +163,7 @@ def probe(executable: str | os.PathLike[str]) -> dict[str, object] | None:
         # -I: neither PYTHONPATH nor the user's site-packages may change the answer.
         proc = subprocess.run(
             [key, "-I", "-c", _PROBE],
+            check=False,
             capture_output=True,
             text=True,
             timeout=_PROBE_TIMEOUT,
@@ -280,7 +281,7 @@ def find_interpreters(versions: Sequence[str], *, allow_missing: Sequence[str] =
             skipped.append(version)
         else:
             missing.append(version)
-    searched = (f"python3.X on PATH (pyenv shims skipped)", f"{pyenv_root() / 'versions'}/3.X.*/bin/python3.X")
+    searched = ("python3.X on PATH (pyenv shims skipped)", f"{pyenv_root() / 'versions'}/3.X.*/bin/python3.X")
     if missing:
         names = ", ".join(missing)
         first = missing[0]

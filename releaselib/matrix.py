@@ -29,10 +29,12 @@ import tarfile
 import tempfile
 import threading
 import time
+import traceback
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .errors import MatrixError
 from .interpreters import Interpreter, InterpreterSet, find_interpreters
@@ -270,6 +272,43 @@ class _CellTimeout(Exception):
         self.step = step
 
 
+class _Stopped(Exception):
+    """The whole matrix is being stopped (an interrupted kernel, a failure in the caller)."""
+
+
+class _Running:
+    """Every subprocess the matrix has running, so an interrupt can end them all.
+
+    Cells run in sessions of their own (so a timeout can kill a test run's
+    children too), which also means an interrupted kernel would not take them
+    down: :meth:`stop` does.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen[Any]] = set()
+        self.stopped = False
+
+    def start(self, argv: Sequence[str] | str, **kwargs: Any) -> subprocess.Popen[Any]:
+        with self._lock:
+            if self.stopped:
+                raise _Stopped()
+            proc = subprocess.Popen(argv, **kwargs)
+            self._procs.add(proc)
+            return proc
+
+    def done(self, proc: subprocess.Popen[Any]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            procs = list(self._procs)
+        for proc in procs:
+            _kill_group(proc)
+
+
 @dataclass
 class _Step:
     returncode: int
@@ -279,10 +318,11 @@ class _Step:
 class _CellRun:
     """The log of one cell and the subprocesses it runs, all under one deadline."""
 
-    def __init__(self, log_path: Path, deadline: float, env: dict[str, str]) -> None:
+    def __init__(self, log_path: Path, deadline: float, env: dict[str, str], running: _Running) -> None:
         self.log_path = log_path
         self.deadline = deadline
         self.env = env
+        self.running = running
         self.log = log_path.open("w", encoding="utf-8")
 
     def note(self, text: str) -> None:
@@ -300,7 +340,7 @@ class _CellRun:
         if remaining <= 0:
             raise _CellTimeout(step)
         # A session of its own, so a timeout kills pytest's children too.
-        proc = subprocess.Popen(
+        proc = self.running.start(
             argv,
             cwd=cwd,
             env=self.env,
@@ -316,6 +356,11 @@ class _CellRun:
             _kill_group(proc)
             self.note(f"===== {step}: killed after the cell's deadline")
             raise _CellTimeout(step) from None
+        finally:
+            self.running.done(proc)
+        if self.running.stopped:
+            self.note(f"===== {step}: stopped (the matrix was interrupted)")
+            raise _Stopped()
         self.log.flush()
         with self.log_path.open("r", encoding="utf-8", errors="replace") as reader:
             reader.seek(start_offset)
@@ -331,7 +376,10 @@ def _kill_group(proc: subprocess.Popen[Any]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        proc.kill()
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
     proc.wait()
 
 
@@ -350,6 +398,7 @@ def _head_commit(repo: Path) -> str:
     try:
         proc = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "--verify", "HEAD^{commit}"],
+            check=False,
             capture_output=True,
             text=True,
             timeout=60,
@@ -368,7 +417,7 @@ def export_commit(repo: Path, commit: str) -> bytes:
     """The tree of ``commit`` as a tar archive (``git archive``): tracked files only."""
     try:
         proc = subprocess.run(
-            ["git", "-C", str(repo), "archive", "--format=tar", commit], capture_output=True, timeout=300
+            ["git", "-C", str(repo), "archive", "--format=tar", commit], check=False, capture_output=True, timeout=300
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise MatrixError(f"git archive of {commit} failed: {exc}", hint="Check the repository with `git fsck`.") from exc
@@ -411,8 +460,9 @@ def build_requires(project: Path) -> tuple[str, ...]:
 class _Seeds:
     """One seed environment per interpreter, made once and copied for every cell."""
 
-    def __init__(self, root: Path, requirements: Sequence[str], timeout: float) -> None:
+    def __init__(self, root: Path, requirements: Sequence[str], timeout: float, running: _Running) -> None:
         self.root = root
+        self.running = running
         self.requirements = tuple(requirements)
         self.timeout = timeout
         self._locks: dict[str, threading.Lock] = {}
@@ -442,7 +492,7 @@ class _Seeds:
     def _create(self, interpreter: Interpreter, seed: Path, log_path: Path) -> None:
         env = _clean_env()
         deadline = time.monotonic() + self.timeout
-        run = _CellRun(log_path, deadline, env)
+        run = _CellRun(log_path, deadline, env, self.running)
         try:
             try:
                 # virtualenv seeds pip from its app-data in a fraction of a second;
@@ -561,7 +611,7 @@ def _run_cell(
             env[matrix.no_extension_env] = "1"
         else:
             env.pop(matrix.no_extension_env, None)  # the caller's shell must not disable the build
-    run = _CellRun(log_path, started + matrix.timeout, env)
+    run = _CellRun(log_path, started + matrix.timeout, env, seeds.running)
     interp = cell.interpreter
     counts: dict[str, int | None] = {"tp": None, "tf": None, "dp": None, "df": None}
     result, reason = PASSED, ""
@@ -602,6 +652,8 @@ def _run_cell(
             if seed_log.is_file():
                 run.note(f"\n===== log of the seed environment\n{seed_log.read_text(errors='replace')}")
             return finish()
+        # The timeout is the cell's own work; waiting for a shared seed does not count.
+        run.deadline = time.monotonic() + matrix.timeout
         _copy_venv(seed, venv)
         _extract(archive, src)
         install = run.run(
@@ -647,9 +699,11 @@ def _run_cell(
                 reason = f"the doctests failed (exit {doctests.returncode})"
     except _CellTimeout as exc:
         result, reason = TIMEOUT, f"exceeded the {matrix.timeout:g} s timeout during {exc.step}"
-    except OSError as exc:
+    except _Stopped:
+        result, reason = ERROR, "interrupted before it finished"
+    except Exception as exc:  # noqa: BLE001 - one broken cell must not lose the others' results
         result, reason = ERROR, f"{type(exc).__name__}: {exc}"
-        run.note(reason)
+        run.note(traceback.format_exc())
     finally:
         shutil.rmtree(cell_dir, ignore_errors=True)
     return finish()
@@ -713,13 +767,25 @@ def run_matrix(
         requirements = tuple(dict.fromkeys([*matrix.test_requires, *build_requires(export)]))
         seeds_root = Path(seed_dir) if seed_dir is not None else workdir / "seeds"
         seeds_root.mkdir(parents=True, exist_ok=True)
-        seeds = _Seeds(seeds_root, requirements, matrix.timeout)
-        kwargs = dict(
-            archive=archive, commit=commit, matrix=matrix, seeds=seeds,
-            workdir=workdir, logs_dir=logs_dir, record_dir=record_dir,
-        )
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matrix") as pool:
-            results = list(pool.map(lambda cell: _run_cell(cell, **kwargs), cells))  # type: ignore[arg-type]
+        running = _Running()
+        seeds = _Seeds(seeds_root, requirements, matrix.timeout, running)
+        kwargs: dict[str, Any] = {
+            "archive": archive, "commit": commit, "matrix": matrix, "seeds": seeds,
+            "workdir": workdir, "logs_dir": logs_dir, "record_dir": record_dir,
+        }
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matrix")
+        futures = [pool.submit(_run_cell, cell, **kwargs) for cell in cells]
+        try:
+            results = [future.result() for future in futures]
+        except BaseException:
+            # An interrupted kernel (KeyboardInterrupt) must not leave tests running
+            # in sessions of their own, nor wait for the queued cells.
+            for future in futures:
+                future.cancel()
+            running.stop()
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
     # Present row by row (interpreter), with-extension first, whatever order they ran in.
     order = {(c.interpreter.requested, c.extension): n for n, c in enumerate(sorted(

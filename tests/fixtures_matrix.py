@@ -136,14 +136,14 @@ def make_tinyext(path: Path, *, broken_c: bool = False, fail_on: tuple[int, int]
 
 def tinyext_release(repo: Path, record_dir: Path, pythons: tuple[str, ...], **matrix: object) -> Release:
     """A :class:`Release` of the tiny project whose matrix runs on ``pythons``."""
-    settings: dict[str, object] = dict(
-        python=pythons,
-        no_extension_env=NO_EXT_ENV,
-        extension_check="import tinyext; print(tinyext.has_c_extension())",
-        test_command="python -m pytest -q -p no:cacheprovider tests",
-        doctest_command="python -m doctest -v doc/usage.rst",
-        timeout=300.0,
-    )
+    settings: dict[str, object] = {
+        "python": pythons,
+        "no_extension_env": NO_EXT_ENV,
+        "extension_check": "import tinyext; print(tinyext.has_c_extension())",
+        "test_command": "python -m pytest -q -p no:cacheprovider tests",
+        "doctest_command": "python -m doctest -v doc/usage.rst",
+        "timeout": 300.0,
+    }
     settings.update(matrix)
     config = Config(root=repo, package="tinyext", import_name="tinyext", matrix=MatrixConfig(**settings))  # type: ignore[arg-type]
     return Release(version="0.1", repo=repo, config=config, dry_run=False, record_dir=record_dir, phase="01_test")

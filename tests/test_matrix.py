@@ -8,12 +8,15 @@ environments are shared by the whole module to keep it fast.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from .fixtures_matrix import make_tinyext, tinyext_release
 from releaselib.errors import MatrixError
 from releaselib.interpreters import InterpreterSet, find_interpreters
 from releaselib.matrix import (
@@ -23,6 +26,8 @@ from releaselib.matrix import (
     parse_pytest_summary,
     run_matrix,
 )
+
+from .fixtures_matrix import make_tinyext, tinyext_release
 
 CANDIDATES = ("3.13", "3.12", "3.11", "3.10", "3.9")
 
@@ -203,3 +208,39 @@ def test_nothing_configured_or_found_is_an_error(tmp_path: Path) -> None:
         run_matrix(tinyext_release(repo, tmp_path / "record", ("3.99",), allow_missing=("3.99",)))
     with pytest.raises(MatrixError, match="3.98"):
         run_matrix(tinyext_release(repo, tmp_path / "record", ("3.98",)))
+
+
+def test_an_interrupt_stops_every_running_cell(tmp_path: Path, two_pythons: InterpreterSet, seeds: Path) -> None:
+    one = InterpreterSet(found=tuple(two_pythons)[:1])
+    repo = make_tinyext(tmp_path / "tinyext")
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    sleeper = f"import os, time; open(os.path.join({str(pids)!r}, str(os.getpid())), 'w').close(); time.sleep(120)"
+    release = tinyext_release(repo, tmp_path / "record", _versions(one), test_command=f'python -c "{sleeper}"')
+
+    def interrupt_when_both_cells_sleep() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(pids.iterdir())) < 2:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)  # what a kernel interrupt delivers
+
+    threading.Thread(target=interrupt_when_both_cells_sleep, daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_matrix(release, jobs=2, interpreters=one, seed_dir=seeds)
+    assert time.monotonic() - started < 60
+    sleeping = [int(p.name) for p in pids.iterdir()]
+    assert len(sleeping) == 2
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in sleeping) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in sleeping)
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs; a killed orphan waiting to be reaped (a zombie) is not alive."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
