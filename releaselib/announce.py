@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import os
 import re
 import smtplib
 import ssl
 import string
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, getaddresses, parseaddr
@@ -47,6 +49,7 @@ __all__ = [
     "BUNDLED_TEMPLATE",
     "PHASE",
     "PREVIEW_NAME",
+    "SENT_MARKER_NAME",
     "Announcement",
     "SendAnnouncement",
     "install_command",
@@ -58,6 +61,9 @@ __all__ = [
 
 PHASE = "09_announce"
 PREVIEW_NAME = "announcement.eml"
+#: Written beside the record the moment the message has left: a notebook run by
+#: hand (no runner, so no record.json entry yet) must not mail the list twice.
+SENT_MARKER_NAME = "announcement-sent.json"
 BUNDLED_TEMPLATE = Path(__file__).resolve().parent / "templates" / "announcement.txt"
 SMTP_TIMEOUT = 30.0
 PLACEHOLDERS = ("package", "version", "changelog", "install", "links", "index_url")
@@ -106,6 +112,9 @@ class Announcement:
             f"From: {self.sender}\nTo: {', '.join(self.to)}\nSubject: {self.subject}\n"
             f"Message-ID: {self.message_id}\n\n{self.body}"
         )
+
+    # A notebook's text/plain output (what a reviewer reads) shows the message, not a dataclass dump.
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -258,9 +267,19 @@ def sent_message_ids(release: Any) -> set[str]:
 
     Failed attempts count too: an attempt that sent the mail and then failed
     still sent it. Values recorded in this session (a plan executed twice in
-    one kernel) count as well.
+    one kernel) count as well, and so does the marker :class:`SendAnnouncement`
+    writes beside the record (a notebook run by hand, outside the runner).
     """
     found: set[str] = set()
+    marker = Path(release.record_dir) / SENT_MARKER_NAME
+    if marker.is_file():
+        try:
+            found.add(json.loads(marker.read_text(encoding="utf-8"))["message_id"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise AnnounceError(
+                f"{marker} exists but cannot be read ({exc}); it says an announcement was sent.",
+                hint="Check the list's archive; delete the file only if the announcement was not sent.",
+            ) from exc
     for entry in Record.load(release.record_dir).attempts(PHASE):
         value = entry.get("values", {}).get("sent_message_id")
         if value:
@@ -389,6 +408,14 @@ class SendAnnouncement(Action):
                 hint=self._resume_hint("Start the SMTP server, or fix `smtp-host`/`smtp-port` in [tool.releaselib.announce]"),
             ) from exc
         # From here on the message has left: record it before anything else can fail.
+        marker = {
+            "message_id": announcement.message_id,
+            "sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "server": self.server,
+            "to": recipients,
+            "refused": sorted(refused),
+        }
+        write_atomic(Path(self.release.record_dir) / SENT_MARKER_NAME, json.dumps(marker, indent=2).encode() + b"\n")
         self.release.record("sent_message_id", announcement.message_id)
         if refused:
             names = ", ".join(f"{addr} ({code} {_reply(reply)})" for addr, (code, reply) in refused.items())

@@ -41,17 +41,22 @@ MAX_VERSIONS_SHOWN = 5
 
 # A version-looking token: 1.0, v2.2, 1.0+dev, 2.2rc1, 2.2.dev0, 1.0+.
 _VERSION_TOKEN = re.compile(
-    r"(?<![\w.+-])[vV]?(\d+(?:\.\d+)+(?:[-_.]?(?:a|b|rc|alpha|beta|c|post|dev)\d*)*(?:\+[\w.]*)?)(?![\w+]|[.-]\w)"
+    r"(?<![\w.+-])[vV]?(\d+(?:\.\d+)+(?:[-_.]?(?:a|b|rc|alpha|beta|c|post|dev)\d*)*(?:\+(?:\w+(?:\.\w+)*)?)?)(?![\w+]|[.-]\w)"
 )
 
 
 @dataclass(frozen=True)
 class Page:
-    """What one successful fetch returned: the page's title and its visible text."""
+    """What one successful fetch returned: the page's title and its visible text (title excluded)."""
 
     status: int
     title: str
     text: str
+
+    @property
+    def searchable(self) -> str:
+        """The title and the text: where the version is looked for."""
+        return f"{self.title}\n{self.text}"
 
 
 @dataclass
@@ -191,7 +196,7 @@ def parse_page(body: str, *, status: int = 200, content_type: str = "text/html")
     parser.feed(body)
     parser.close()
     title = _squash("".join(parser.title_parts))
-    text = _squash(" ".join([title, *parser.text_parts]))
+    text = _squash(" ".join(parser.text_parts))
     return Page(status=status, title=title, text=text)
 
 
@@ -248,14 +253,16 @@ def versions_in(page: Page, limit: int = MAX_VERSIONS_SHOWN) -> tuple[str, ...]:
 
 
 def _excerpt(page: Page, version: str) -> str:
+    """The text around the version on the page; else the title, or the top of the text."""
     match = _version_pattern(version).search(page.text)
-    if match is None:
-        text = page.text[:EXCERPT_CHARS]
-        return text + ("…" if len(page.text) > EXCERPT_CHARS else "")
-    half = EXCERPT_CHARS // 2
-    start = max(0, match.start() - half)
-    end = min(len(page.text), match.end() + half)
-    return ("…" if start else "") + page.text[start:end] + ("…" if end < len(page.text) else "")
+    if match is not None:
+        half = EXCERPT_CHARS // 2
+        start = max(0, match.start() - half)
+        end = min(len(page.text), match.end() + half)
+        return ("…" if start else "") + page.text[start:end] + ("…" if end < len(page.text) else "")
+    if shows_version(page.title, version) or not page.text:
+        return page.title[:EXCERPT_CHARS]
+    return page.text[:EXCERPT_CHARS] + ("…" if len(page.text) > EXCERPT_CHARS else "")
 
 
 def _describe_error(exc: BaseException) -> str:
@@ -343,7 +350,7 @@ def wait_for_docs(
             # ValueError: http.client rejects a malformed answer; keep polling like any other failure.
             error = _describe_error(exc)
         now = clock()
-        if page is not None and error is None and shows_version(page.text, version):
+        if page is not None and error is None and shows_version(page.searchable, version):
             return DocsResult(url=url, found=True, attempts=attempts, elapsed=now - started, title=page.title,
                               excerpt=_excerpt(page, version), version=version, versions_seen=versions_in(page),
                               dry_run=dry_run, timeout=timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from aiosmtpd.controller import Controller
 
 from releaselib.announce import (
     PREVIEW_NAME,
+    SENT_MARKER_NAME,
     install_command,
     plan_announcement,
     render_announcement,
@@ -181,6 +183,13 @@ def test_sent_exactly_once_with_auth(tmp_path: Path, password: str, catcher: Mai
     # The same plan again (a cell re-run) sends nothing more.
     again = plan_announcement(release, render_announcement(release))
     assert release.execute(again).outcomes == [ALREADY_DONE]
+    # Nor does the notebook run again by hand, outside the runner: a new kernel,
+    # no record.json yet, only the marker written beside the record.
+    assert not (release.record_dir / "record.json").exists()
+    by_hand = make_release(tmp_path, port=catcher.port)
+    assert by_hand.execute(plan_announcement(by_hand)).outcomes == [ALREADY_DONE]
+    marker = json.loads((release.record_dir / SENT_MARKER_NAME).read_text())
+    assert marker["message_id"] == announcement.message_id and marker["to"] == [LIST]
     assert len(catcher.messages) == 1
 
 
@@ -215,6 +224,7 @@ def test_wrong_password_is_an_announce_error(
     assert wrong not in str(caught.value) and CANARY not in str(caught.value)
     assert sent_nothing(catcher)
     assert "sent_message_id" not in release.values
+    assert not (release.record_dir / SENT_MARKER_NAME).exists()
     # The Message-ID was recorded before the attempt, so the record shows one was prepared.
     assert "message_id" in release.values
 

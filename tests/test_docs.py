@@ -217,3 +217,9 @@ def test_no_url_configured_is_skipped_not_an_error(tmp_path: Path) -> None:
 def test_a_url_that_is_not_http_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DocsError, match="not an http"):
         wait_for_docs(make_release(tmp_path, "1.1", "ftp://example.org/docs/"))
+
+
+def test_version_only_in_the_title_counts(tmp_path: Path, site: Path, docs_server: DocsServer) -> None:
+    (site / "index.html").write_text("<html><head><title>bsonlite 1.1</title></head><body><p>Welcome.</p></body></html>")
+    result = wait_for_docs(make_release(tmp_path, "1.1", docs_server.url))
+    assert result.found and result.excerpt == "bsonlite 1.1"
