@@ -466,9 +466,10 @@ def verify_release(
     except RecordError as exc:
         return [f"{RECORD_NAME}: {exc.message}"]
     problems: list[str] = []
-    for key, expected in (("package", package), ("version", version)):
-        if record.data.get(key) != expected:
-            problems.append(f"{RECORD_NAME}: {key} is {record.data.get(key)!r}, but the folder says {expected!r}")
+    # A dry run's record lives in "<version>-dry-run" and names the plain version.
+    for key, expected in (("package", {package}), ("version", {version, version.removesuffix("-dry-run")})):
+        if record.data.get(key) not in expected:
+            problems.append(f"{RECORD_NAME}: {key} is {record.data.get(key)!r}, but the folder says {max(expected)!r}")
     problems += [f"{RECORD_NAME}: {problem}" for problem in record.chain_problems()]
     problems += _notebook_problems(record)
 
