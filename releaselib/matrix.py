@@ -432,10 +432,10 @@ def export_commit(repo: Path, commit: str) -> bytes:
 def _extract(archive: bytes, dest: Path) -> None:
     dest.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        if sys.version_info >= (3, 12):
+        if hasattr(tarfile, "data_filter"):  # 3.12, and backported to 3.10.12 / 3.11.4
             tar.extractall(dest, filter="data")
         else:  # pragma: no cover - depends on the running Python
-            tar.extractall(dest)
+            tar.extractall(dest)  # our own git archive
 
 
 def build_requires(project: Path) -> tuple[str, ...]:
@@ -667,6 +667,8 @@ def _run_cell(
         if install.returncode != 0:
             result, reason = ERROR, f"installing the project failed (pip exit {install.returncode})"
             return finish()
+        if cell.extension is not None and not matrix.extension_check:
+            run.note("no extension-check configured: whether the extension loaded is not verified")
         if matrix.extension_check and cell.extension is not None:
             check = run.run("extension check", [python, "-c", matrix.extension_check], src)
             said = check.output.strip().splitlines()[-1].strip() if check.output.strip() else ""
