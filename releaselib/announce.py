@@ -41,6 +41,7 @@ from .changelog import (
     section_text,
 )
 from .errors import AnnounceError, SecretLeak
+from .journal import SENDING, SENT, UNCERTAIN, irreversible_step, step_state
 from .plan import Action, Plan
 from .record import Record, write_atomic
 from .secrets import find_secrets, secret_values
@@ -301,10 +302,11 @@ def _refuse_secrets(release: Any, text: str, where: str) -> None:
 class SendAnnouncement(Action):
     """Send the announcement once: done when the record says its Message-ID was sent."""
 
-    def __init__(self, release: Any, announcement: Announcement) -> None:
+    def __init__(self, release: Any, announcement: Announcement, *, resend: bool = False) -> None:
         self.release = release
         self.announcement = announcement
         self.settings = release.config.announce
+        self.resend = resend
 
     @property
     def server(self) -> str:
@@ -323,7 +325,31 @@ class SendAnnouncement(Action):
         )
 
     def is_done(self) -> bool:
-        return self.announcement.message_id in sent_message_ids(self.release)
+        """True when the record, the sent marker or the journal says this Message-ID was sent.
+
+        Raises :class:`AnnounceError` when the journal shows an earlier attempt
+        was interrupted *while* sending (its last word is "sending"): whether
+        the list got the mail cannot be known from here, so a human decides,
+        unless this action was made with ``resend=True``.
+        """
+        message_id = self.announcement.message_id
+        if message_id in sent_message_ids(self.release):
+            return True
+        state = step_state(self.release.record_dir, message_id)
+        event = state.get("event") if state else None
+        if event == SENT:
+            return True
+        if state is not None and event in (SENDING, UNCERTAIN) and not self.resend:
+            detail = f" ({state['detail']})" if state.get("detail") else ""
+            raise AnnounceError(
+                f"An earlier attempt was interrupted while sending {message_id} at {state.get('time')} "
+                f"(pid {state.get('pid')} on {state.get('host')}){detail}; it may or may not have reached "
+                f"{', '.join(self.announcement.to)}.",
+                hint="Check the list archive for that Message-ID. If it arrived, nothing is left to do for "
+                "this phase; if it did not, run "
+                f"`releaselib run {self.release.version} --resume -p resend=true`.",
+            )
+        return False
 
     def _password(self) -> str | None:
         if not self.settings.user:
@@ -363,7 +389,15 @@ class SendAnnouncement(Action):
                     smtp.ehlo()
                 if self.settings.user:
                     smtp.login(self.settings.user, password or "")
-                refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+                # Journalled durably right before and after: a process killed in
+                # between leaves "sending", and a re-run asks instead of resending.
+                with irreversible_step(
+                    self.release.record_dir,
+                    announcement.message_id,
+                    phase=PHASE,
+                    nothing_done=(smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError),
+                ):
+                    refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
         except ConnectionRefusedError as exc:
             raise AnnounceError(
                 f"could not connect to SMTP server {self.server}: connection refused",
@@ -430,10 +464,11 @@ def _reply(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
-def plan_announcement(release: Any, announcement: Announcement | None = None) -> Plan:
+def plan_announcement(release: Any, announcement: Announcement | None = None, *, resend: bool = False) -> Plan:
     """The announce step: one :class:`SendAnnouncement`, already done if the record says it was sent.
 
-    Renders the announcement when none is given. Raises :class:`AnnounceError`
+    Renders the announcement when none is given. ``resend=True`` sends again
+    after an attempt that was interrupted while sending (see :meth:`SendAnnouncement.is_done`). Raises :class:`AnnounceError`
     when no SMTP host is configured (and whatever :func:`render_announcement` raises).
     """
     if not release.config.announce.smtp_host:
@@ -444,7 +479,7 @@ def plan_announcement(release: Any, announcement: Announcement | None = None) ->
         )
     announcement = announcement if announcement is not None else render_announcement(release)
     plan = Plan(title=f"Announce {release.config.package} {release.version}")
-    plan.add(SendAnnouncement(release, announcement))
+    plan.add(SendAnnouncement(release, announcement, resend=resend))
     return plan
 
 

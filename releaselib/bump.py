@@ -420,3 +420,95 @@ def changed_paths(plan: Plan) -> list[str]:
         elif isinstance(action, MarkerReplace):
             paths.append(Path(action.relpath).as_posix())
     return list(dict.fromkeys(paths))
+
+
+# -- what the bump changed, robust to an interrupted earlier attempt ------------
+#
+# The bump phase commits nothing (04 does), so HEAD still holds the project as
+# it was before the bump. Reading "before" from HEAD rather than from the
+# working tree gives the same recorded values whether this attempt did the
+# edits or an earlier, killed attempt did some of them.
+
+
+def _head_text(config: Config, relpath: str) -> str | None:
+    """``relpath``'s text at HEAD, None when the project is no git repository or HEAD lacks it."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            ["git", "show", f"HEAD:{Path(relpath).as_posix()}"],
+            cwd=config.root,
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.decode("utf-8", errors="replace")
+
+
+def version_before_bump(release: Any) -> str:
+    """The version the project held before this release's bump: read from HEAD's version files.
+
+    Falls back to the working tree (:func:`read_current_version`) when HEAD
+    cannot be read. Raises :class:`ConfigError` as :func:`read_current_version`.
+    """
+    config: Config = release.config
+    if not config.version_files:
+        return read_current_version(config)
+    string_files = [vf for vf in config.version_files if pattern_placeholder(vf) == VERSION]
+    vf = string_files[0] if string_files else config.version_files[0]
+    text = _head_text(config, vf.path)
+    if text is None:
+        return read_current_version(config)
+    try:
+        value = _find_one(text, vf).group("value")
+    except ConfigError:
+        return read_current_version(config)
+    if pattern_placeholder(vf) == VERSION:
+        return value
+    return version_from_tuple(parse_version_tuple(value), config.plus_label)
+
+
+def bumped_paths(release: Any, plan: Plan) -> list[str]:
+    """Every file the release bump changes, in plan order, whoever did the edit.
+
+    The plan's own files, plus each docs file that held a development marker
+    at HEAD and differs from HEAD now (an interrupted earlier attempt already
+    replaced its markers, so this attempt's plan no longer lists it).
+    """
+    config: Config = release.config
+    planned = changed_paths(plan)
+    try:
+        before = version_before_bump(release)
+    except ConfigError:
+        return planned
+    if not is_dev_version(before, config.dev_scheme):
+        return planned
+    regex = marker_regex(dev_markers(before, config.dev_scheme))
+    version_paths = [Path(vf.path).as_posix() for vf in config.version_files]
+    planned_docs = {Path(a.relpath).as_posix() for a in plan.actions if isinstance(a, MarkerReplace)}
+    docs: list[str] = []
+    for relpath in docs_files(config):
+        if relpath in planned_docs:
+            docs.append(relpath)
+            continue
+        head = _head_text(config, relpath)
+        if head is None:
+            continue
+        protected = [vf for vf in config.version_files if Path(vf.path).as_posix() == relpath]
+        spans = [m.span("value") for vf in protected for m in pattern_regex(vf).finditer(head)]
+        had_marker = any(
+            not any(start < m.end() and m.start() < end for start, end in spans) for m in regex.finditer(head)
+        )
+        try:
+            now = _read_text(config.root / relpath, relpath)
+        except ConfigError:
+            continue
+        if had_marker and now != head:
+            docs.append(relpath)
+    rest = [path for path in planned if path not in docs]
+    ordered = docs + [path for path in version_paths if path in rest] + [p for p in rest if p not in version_paths]
+    return list(dict.fromkeys(ordered))

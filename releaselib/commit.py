@@ -72,8 +72,30 @@ def plan_commit_and_tag(release: Release, expected: list[str] | None = None) -> 
     plan = Plan(f"Commit and tag {release.version}")
     paths = paths_to_commit(release, expected)
     plan.add(git.CommitAction(release.repo, paths, message))
-    plan.add(git.TagAction(release.repo, release.tag, _tag_message(release), ref="HEAD"))
+    plan.add(BumpTagAction(release.repo, release.tag, _tag_message(release), message))
     return plan
+
+
+class BumpTagAction(git.TagAction):
+    """Tag the commit whose message is the BUMP message, wherever HEAD is now.
+
+    ``ref="HEAD"`` would be right only while the BUMP commit is HEAD: a phase
+    re-run after the post-release commit moved HEAD must still tag (or find
+    tagged) the BUMP commit, never the commit after it. Before the commit
+    exists (a dry run) HEAD stands in.
+    """
+
+    def __init__(self, repo: git.RepoLike, tag: str, tag_message: str, commit_message: str) -> None:
+        super().__init__(repo, tag, tag_message, ref="HEAD", what=f"the {commit_message.splitlines()[0]!r} commit")
+        self.commit_message = commit_message
+
+    @property  # type: ignore[override]
+    def ref(self) -> str:
+        return git.commit_with_message(self.repo, self.commit_message) or "HEAD"
+
+    @ref.setter
+    def ref(self, value: str) -> None:  # TagAction.__init__ assigns it; the property decides.
+        pass
 
 
 def _tag_message(release: Release) -> str:

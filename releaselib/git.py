@@ -165,6 +165,22 @@ def tag_message(repo: RepoLike, tag: str) -> str | None:
     ).rstrip("\n")
 
 
+def commit_with_message(repo: RepoLike, message: str, ref: str = "HEAD", limit: int = 500) -> str | None:
+    """The newest commit reachable from ``ref`` whose whole message is ``message``, None when none is.
+
+    Looks at the last ``limit`` commits only: a release's own commits are recent.
+    """
+    raw = _git_ok(repo, "log", "-n", str(limit), "--format=%H%x00%B%x01", ref)
+    if not raw:
+        return None
+    wanted = message.strip()
+    for item in raw.split("\x01"):
+        sha, _, body = item.strip("\n").partition("\x00")
+        if sha and body.strip() == wanted:
+            return sha
+    return None
+
+
 def remote_url(repo: RepoLike, remote: str) -> str | None:
     """The URL git uses for ``remote`` (``insteadOf`` applied), None when there is no such remote."""
     if _git_ok(repo, "config", "--get", f"remote.{remote}.url") is None:
@@ -815,6 +831,7 @@ __all__ = [
     "check_in_sync",
     "check_tag_free",
     "commit_of",
+    "commit_with_message",
     "current_branch",
     "head_commit",
     "network_env",

@@ -183,7 +183,12 @@ def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
     """
     package_dir.mkdir(parents=True, exist_ok=True)
     path = package_dir / "release.lock"
+    import uuid
+
+    from .processes import end_processes_of_run
+
     holder = {
+        "run_id": uuid.uuid4().hex,
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "version": version,
@@ -200,6 +205,8 @@ def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
                 current = {}
             stale = current.get("host") == holder["host"] and not _pid_alive(int(current.get("pid", 0)))
             if stale:
+                # What the dead run started (a build, an upload) must not race this one.
+                end_processes_of_run(str(current.get("run_id") or ""))
                 path.unlink(missing_ok=True)
                 continue
             raise LockHeld(
@@ -211,9 +218,17 @@ def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
         with os.fdopen(fd, "w") as handle:
             json.dump(holder, handle)
         break
+    from .processes import RUN_ID_ENV
+
+    previous_run_id = os.environ.get(RUN_ID_ENV)
+    os.environ[RUN_ID_ENV] = str(holder["run_id"])  # inherited by kernels and their children
     try:
         yield path
     finally:
+        if previous_run_id is None:
+            os.environ.pop(RUN_ID_ENV, None)
+        else:
+            os.environ[RUN_ID_ENV] = previous_run_id
         path.unlink(missing_ok=True)
 
 
@@ -332,6 +347,10 @@ class Runner:
                 remote_url=_remote_url(self.repo, self.config.remote),
             )
             record.save()
+            if self.resume and record.entries and not self.dry_run:
+                from .resume import check_resume
+
+                check_resume(record, self.config, self.repo, self.version)
             for phase in chosen:
                 if self.resume and record.succeeded(phase):
                     latest = record.latest(phase) or {}

@@ -136,10 +136,10 @@ minimum server version such as `1.3.3+` stay as they are.
         "from releaselib import bump, start",
         [
             md("## The version now"),
-            code('release.record("previous_version", bump.read_current_version(release.config))'),
+            code('release.record("previous_version", bump.version_before_bump(release))'),
             md("## Replace it\n\nEach row is one file; a re-run finds the work done and skips it."),
             code("plan = release.execute(bump.plan_release_bump(release))\nplan"),
-            code('release.record("files_changed", bump.changed_paths(plan))'),
+            code('release.record("files_changed", bump.bumped_paths(release, plan))'),
         ],
     ),
     "04_commit_tag": notebook(
@@ -273,10 +273,11 @@ In a dry run the message is only written to the record (`announcement.eml`).
         md("## The message"),
         code('announcement = announce.render_announcement(release)\nrelease.record("message_id", announcement.message_id)\nannouncement'),
         md("## Send it\n\nThe SMTP password comes from the environment only."),
-        code("release.execute(announce.plan_announcement(release, announcement))"),
+        code("release.execute(announce.plan_announcement(release, announcement, resend=resend))"),
         code('release.record("sent_message_id", None if release.dry_run else announcement.message_id)\n'
              'announce.write_preview(release, announcement)'),
     ],
+    extra_params="resend = False      # True: send again after an attempt interrupted while sending (check the list archive first)",
 )
 RUNBOOKS = dict(sorted(RUNBOOKS.items()))
 
