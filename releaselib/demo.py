@@ -54,6 +54,23 @@ def scoped_env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def server_tables(servers: Any) -> dict[str, dict[str, Any]]:
+    """The ``[tool.releaselib]`` tables that point a release at ``servers``."""
+    return {
+        "publish": {"repository-url": servers.index.upload_url, "index-url": servers.index.simple_url},
+        "docs-check": {"url": servers.docs.url, "timeout": 60.0, "interval": 0.2},
+        "announce": {
+            "smtp-host": servers.mail.host,
+            "smtp-port": servers.mail.port,
+            "starttls": False,
+            "user": SMTP_USER,
+            "sender": "Release Manager <release@example.org>",
+            "to": ["bsonlite-announce@example.org"],
+            "links": ["Docs: " + servers.docs.url],
+        },
+    }
+
+
 @contextmanager
 def release_environment(root: Path, *, project: Path | None = None, index_password: str | None = None,
                         smtp_password: str | None = None) -> Iterator[Environment]:
@@ -62,30 +79,16 @@ def release_environment(root: Path, *, project: Path | None = None, index_passwo
     Credentials are placed in the environment (the only way they reach
     kernels) for the duration of the block.
     """
-    from .sandbox import create_sandbox, install_docs_hook, set_project_config
+    from .sandbox import create_sandbox, install_docs_hook
     from .servers import LocalServers
 
     root = Path(root).resolve()
-    sandbox = create_sandbox(root, project=project)
     index_password = index_password or token.token_urlsafe(16)
     smtp_password = smtp_password or token.token_urlsafe(16)
     with LocalServers(root / "servers", index_password=index_password, smtp_password=smtp_password) as servers:
+        sandbox = create_sandbox(root, project=project, config_tables=server_tables(servers))
         install_docs_hook(sandbox.origin, servers.docs.site_dir, package="bsonlite",
                           version_file="src/bsonlite/__init__.py")
-        set_project_config(sandbox.repo, "publish", {
-            "repository-url": servers.index.upload_url,
-            "index-url": servers.index.simple_url,
-        })
-        set_project_config(sandbox.repo, "docs-check", {"url": servers.docs.url, "timeout": 60.0, "interval": 0.2})
-        set_project_config(sandbox.repo, "announce", {
-            "smtp-host": servers.mail.host,
-            "smtp-port": servers.mail.port,
-            "starttls": False,
-            "user": SMTP_USER,
-            "sender": "Release Manager <release@example.org>",
-            "to": ["bsonlite-announce@example.org"],
-            "links": ["Docs: " + servers.docs.url],
-        })
         env = {
             "TWINE_USERNAME": INDEX_USER,
             "TWINE_PASSWORD": index_password,

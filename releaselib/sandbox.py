@@ -16,6 +16,8 @@ git identity.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import os
 import shutil
 import stat
@@ -318,7 +320,9 @@ def _commit(repo: Path, message: str, date: str) -> None:
     _git(repo, "commit", "--quiet", "--no-verify", "-m", message, date=date)
 
 
-def create_sandbox(root: Path, *, project: Path | None = None) -> Sandbox:
+def create_sandbox(
+    root: Path, *, project: Path | None = None, config_tables: Mapping[str, dict[str, Any]] | None = None
+) -> Sandbox:
     """Copy the sample (or ``project``) to ``root/bsonlite`` as a git repo with a bare origin.
 
     Promises: ``repo`` is on ``main`` with a clean tree, at version ``1.0+dev``,
@@ -326,6 +330,10 @@ def create_sandbox(root: Path, *, project: Path | None = None) -> Sandbox:
     bare repository holding ``main`` and the tag, and ``main`` tracks
     ``origin/main``. Commits have fixed dates and the local identity
     ``Release Manager <release@example.org>``.
+
+    ``config_tables`` (``{"publish": {...}}``) are written into
+    ``[tool.releaselib.<name>]`` before the first commit, so a sandbox wired to
+    local servers has no configuration commits in its history.
 
     A ``project`` other than the sample must hold the sample's version files at
     ``1.0+dev``; history steps whose text it lacks are replaced by commits
@@ -354,6 +362,9 @@ def create_sandbox(root: Path, *, project: Path | None = None) -> Sandbox:
     repo = sandbox.repo
     if not (repo / ".gitignore").exists():
         (repo / ".gitignore").write_text(_DEFAULT_GITIGNORE, encoding="utf-8")
+    if config_tables:
+        pyproject = repo / "pyproject.toml"
+        pyproject.write_text(_with_tables(pyproject, config_tables), encoding="utf-8")
 
     version_files = _read_version_files(repo)
     since = [(step, _applies(repo, step)) for step in _SINCE_RELEASE]
@@ -411,31 +422,39 @@ def set_project_config(repo: Path, table: str, values: dict[str, Any]) -> None:
     commit or push fails.
     """
     pyproject = Path(repo) / "pyproject.toml"
+    text = _with_tables(pyproject, {table: values})
+    if text == pyproject.read_text(encoding="utf-8"):
+        return
+    pyproject.write_text(text, encoding="utf-8")
+    _git(Path(repo), "add", "pyproject.toml")
+    _git(Path(repo), "commit", "--quiet", "--no-verify", "-m", "Configure local release servers")
+    _git(Path(repo), "push", "--quiet", "origin", "HEAD")
+
+
+def _with_tables(pyproject: Path, tables: Mapping[str, dict[str, Any]]) -> str:
+    """``pyproject``'s text with each ``[tool.releaselib.<name>]`` replaced by ``tables[name]``."""
     try:
         document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
         tool = document.get("tool")
         if tool is None or "releaselib" not in tool:
             raise ConfigError(
                 f"{pyproject} has no [tool.releaselib] table.",
-                hint="Run set_project_config on a sandbox made by create_sandbox.",
+                hint="Use a sandbox made by create_sandbox from the bundled sample.",
             )
         section = tool["releaselib"]
-        if table in section and section[table].unwrap() == values:
-            return
-        new_table = tomlkit.table()
-        for key, value in values.items():
-            new_table[key] = value
-        section[table] = new_table
-        text = tomlkit.dumps(document)
+        for table, values in tables.items():
+            if table in section and section[table].unwrap() == values:
+                continue
+            new_table = tomlkit.table()
+            for key, value in values.items():
+                new_table[key] = value
+            section[table] = new_table
+        return tomlkit.dumps(document)
     except (OSError, TOMLKitError, TypeError, ValueError) as exc:
         raise ConfigError(
-            f"Cannot write [tool.releaselib.{table}] to {pyproject}: {exc}",
-            hint="Pass a table of strings, numbers, booleans and lists of them.",
+            f"Cannot write [tool.releaselib] tables {', '.join(tables)} to {pyproject}: {exc}",
+            hint="Pass tables of strings, numbers, booleans and lists of them.",
         ) from exc
-    pyproject.write_text(text, encoding="utf-8")
-    _git(Path(repo), "add", "pyproject.toml")
-    _git(Path(repo), "commit", "--quiet", "--no-verify", "-m", "Configure local release servers")
-    _git(Path(repo), "push", "--quiet", "origin", "HEAD")
 
 
 _HOOK_BUILDER = '''\
