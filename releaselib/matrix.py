@@ -47,6 +47,12 @@ TIMEOUT = "timeout"
 #: Reason given when a "with extension" cell ran on the pure-Python fallback.
 EXTENSION_NOT_LOADED = "the C extension did not load (fell back to pure Python)"
 
+#: Reason given when a "with extension" cell could not even build the extension.
+EXTENSION_BUILD_FAILED = "the C extension did not load: its build failed"
+
+# What setuptools prints when a compiler step of build_ext fails.
+_C_BUILD_FAILED = re.compile(r"error: command .*(gcc|cc|clang|cl\.exe|x86_64-linux-gnu-gcc).* failed|building '[\w.]+' extension")
+
 # Build requirements assumed by pip for a project without [build-system].
 _LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
 
@@ -665,7 +671,12 @@ def _run_cell(
             src,
         )
         if install.returncode != 0:
-            result, reason = ERROR, f"installing the project failed (pip exit {install.returncode})"
+            # A project that cannot be installed is the project's failure, not the harness's.
+            result = FAILED
+            if cell.extension and _C_BUILD_FAILED.search(install.output):
+                reason = f"{EXTENSION_BUILD_FAILED} (pip exit {install.returncode})"
+            else:
+                reason = f"installing the project failed (pip exit {install.returncode})"
             return finish()
         if cell.extension is not None and not matrix.extension_check:
             run.note("no extension-check configured: whether the extension loaded is not verified")

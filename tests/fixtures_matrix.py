@@ -27,7 +27,7 @@ ext_modules = []
 if os.environ.get("TINYEXT_NO_EXT") != "1":
     # optional=True: a compiler error skips the extension instead of failing the build,
     # exactly the silent fallback the matrix must catch.
-    ext_modules.append(Extension("tinyext._speedups", ["src/tinyext/_speedups.c"], optional=True))
+    ext_modules.append(Extension("tinyext._speedups", ["src/tinyext/_speedups.c"], optional={optional}))
 
 setup(
     name="tinyext",
@@ -109,14 +109,18 @@ Usage
 '''
 
 
-def make_tinyext(path: Path, *, broken_c: bool = False, fail_on: tuple[int, int] | None = None) -> Path:
+def make_tinyext(
+    path: Path, *, broken_c: bool = False, fail_on: tuple[int, int] | None = None, required_ext: bool = False
+) -> Path:
     """Write the tiny project at ``path`` and commit it; returns ``path``.
 
     ``broken_c``: the C file does not compile, so the extension is silently
-    skipped. ``fail_on=(3, 12)``: one test fails under Python 3.12 only.
+    skipped. ``required_ext``: the extension is not optional, so a C error
+    fails the build (as in the sample project). ``fail_on=(3, 12)``: one test
+    fails under Python 3.12 only.
     """
     files = {
-        "setup.py": _SETUP,
+        "setup.py": _SETUP.replace("{optional}", str(not required_ext)),
         "pyproject.toml": _PYPROJECT,
         "src/tinyext/__init__.py": _INIT,
         "src/tinyext/_speedups.c": _C_SOURCE + ("\nthis is not C;\n" if broken_c else ""),

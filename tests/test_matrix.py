@@ -20,7 +20,9 @@ import pytest
 from releaselib.errors import MatrixError
 from releaselib.interpreters import InterpreterSet, find_interpreters
 from releaselib.matrix import (
+    EXTENSION_BUILD_FAILED,
     EXTENSION_NOT_LOADED,
+    CellResult,
     MatrixResult,
     parse_doctest_summary,
     parse_pytest_summary,
@@ -49,7 +51,7 @@ def _versions(interpreters: InterpreterSet) -> tuple[str, ...]:
     return tuple(i.requested for i in interpreters)
 
 
-def _by_cell(result: MatrixResult) -> dict[tuple[str, bool | None], object]:
+def _by_cell(result: MatrixResult) -> dict[tuple[str, bool | None], CellResult]:
     return {(cell.python, cell.extension): cell for cell in result.cells}
 
 
@@ -144,6 +146,25 @@ def test_silent_fallback_to_pure_python_fails_the_extension_cells(
     message = str(info.value)
     assert message.count("did not load") == 2
     assert "with extension" in message and "without extension" not in message
+
+
+def test_an_extension_that_fails_to_build_fails_the_extension_cells(
+    tmp_path: Path, two_pythons: InterpreterSet, seeds: Path
+) -> None:
+    one = InterpreterSet(found=tuple(two_pythons)[:1])
+    repo = make_tinyext(tmp_path / "tinyext", broken_c=True, required_ext=True)
+    release = tinyext_release(repo, tmp_path / "record", _versions(one))
+
+    result = run_matrix(release, interpreters=one, seed_dir=seeds)
+
+    cells = _by_cell(result)
+    ext, noext = cells[(one.found[0].requested, True)], cells[(one.found[0].requested, False)]
+    assert ext.result == "failed"
+    assert ext.reason.startswith(EXTENSION_BUILD_FAILED)
+    assert noext.result == "passed"
+    assert "this is not C" in (tmp_path / "record" / ext.log).read_text()
+    with pytest.raises(MatrixError, match="did not load"):
+        result.raise_for_failures()
 
 
 def test_a_failure_under_one_python_fails_exactly_that_row(
