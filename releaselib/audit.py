@@ -67,7 +67,7 @@ def load_release(outputs: Path, package: str, version: str) -> Record:
 def find_releases(outputs: Path) -> list[tuple[str, str, Path]]:
     """Every ``(package, version, folder)`` under ``outputs`` that holds a record.json, sorted."""
     outputs = Path(outputs)
-    found = []
+    found: list[tuple[str, str, Path]] = []
     if not outputs.is_dir():
         return found
     for record_file in sorted(outputs.glob(f"*/*/{RECORD_NAME}")):
@@ -286,8 +286,9 @@ def release_facts(record: Record) -> dict[str, Any]:
         "operator": record.data.get("operator") or {},
         "tools": record.data.get("tools") or {},
         "repo": record.data.get("repo") or {},
-        "commit_before": entries[0].get("commit_before") if entries else None,
-        "commit_after": entries[-1].get("commit_after") if entries else None,
+        # Manual entries may not know a commit: take the first and last that do.
+        "commit_before": next((e["commit_before"] for e in entries if e.get("commit_before")), None),
+        "commit_after": next((e["commit_after"] for e in reversed(entries) if e.get("commit_after")), None),
         "bump_commit": record.value("04_commit_tag", "bump_commit", None),
         "tag": record.value("04_commit_tag", "tag", None),
         "next_version": record.value("08_post_release", "next_version", None),
@@ -379,7 +380,7 @@ def review_text(outputs: Path, package: str, version: str) -> str:
         labels = [_cell_label(c) for c in matrix]
         lw = max(len(label) for label in labels)
         for label, cell in zip(labels, matrix):
-            add(f"  {label:<{lw}}  {str(cell.get('result')):<7}  {_cell_counts(cell):<22}  {_seconds(cell.get('duration'))}")
+            add(f"  {label:<{lw}}  {cell.get('result')!s:<7}  {_cell_counts(cell):<22}  {_seconds(cell.get('duration'))}")
     if facts["skipped_interpreters"]:
         add(f"  skipped: {', '.join(facts['skipped_interpreters'])}")
 

@@ -147,7 +147,7 @@ def _exporter() -> Any:
 
 
 def _pygments_css() -> str:
-    from pygments.formatters import HtmlFormatter
+    from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped]
 
     return str(HtmlFormatter(style="default").get_style_defs(".notebook .highlight"))
 
@@ -163,10 +163,10 @@ def render_notebook(path: Path) -> str:
     try:
         nb = nbformat.read(path, as_version=4)
         body, _ = _exporter().from_notebook_node(nb)
-    except Exception as exc:  # noqa: BLE001 - nbformat/nbconvert raise many types
+    except Exception as exc:
         raise RecordError(
             f"Cannot render {path}: {type(exc).__name__}: {exc}",
-            hint=f"Check the notebook with `releaselib verify`; open it in JupyterLab to see what is wrong.",
+            hint="Check the notebook with `releaselib verify`; open it in JupyterLab to see what is wrong.",
         ) from exc
     return _EXTERNAL.sub("", str(body))
 
@@ -238,8 +238,8 @@ def _summary(record: Record) -> str:
         commits.append(("tag", f'<span class="mono">{_e(facts["tag"] or "-")}</span>'))
     if facts["post_release_commit"] or facts["next_version"]:
         commits.append(
-            ("post-release", f'<span class="hash">{_e(facts["post_release_commit"] or "-")}</span> '
-             f'(next version <span class="mono">{_e(facts["next_version"] or "-")}</span>)')
+            ("post-release", (f'<span class="hash">{_e(facts["post_release_commit"] or "-")}</span> '
+                              f'(next version <span class="mono">{_e(facts["next_version"] or "-")}</span>)'))
         )
     commits.append(("after the release", f'<span class="hash">{_e(facts["commit_after"] or "-")}</span>'))
     parts += ["<h2>Commits</h2>", _facts_list(commits)]
@@ -254,8 +254,8 @@ def _summary(record: Record) -> str:
         )
         parts += [
             f"<h2>Test matrix <small>({passed} of {len(facts['matrix'])} cells passed)</small></h2>",
-            '<table id="matrix"><thead><tr><th>cell</th><th>result</th><th>tests</th><th class="num">duration</th>'
-            f"<th>log</th></tr></thead><tbody>{rows}</tbody></table>",
+            ('<table id="matrix"><thead><tr><th>cell</th><th>result</th><th>tests</th><th class="num">duration</th>'
+             f"<th>log</th></tr></thead><tbody>{rows}</tbody></table>"),
         ]
         if facts["skipped_interpreters"]:
             parts.append(f"<p>Skipped interpreters: {_e(', '.join(facts['skipped_interpreters']))}</p>")
@@ -268,8 +268,8 @@ def _summary(record: Record) -> str:
         )
         parts += [
             f"<h2>Files <small>({_e(facts['files_phase'])})</small></h2>",
-            '<table id="files"><thead><tr><th>file</th><th class="num">size</th><th>sha256</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>",
+            ('<table id="files"><thead><tr><th>file</th><th class="num">size</th><th>sha256</th></tr></thead>'
+             f"<tbody>{rows}</tbody></table>"),
         ]
 
     if facts["message_id"] or facts["docs"]:
@@ -370,7 +370,7 @@ def write_release_report(record_dir: Path) -> Path:
         f'<span>{links}</span><button id="toggle-code" type="button">Hide code</button></nav>'
     )
     body = _summary(record) + "\n" + "\n".join(_phase_section(record, s) for s in summaries)
-    body += f'<footer>Written by releaselib from <span class="mono">record.json</span>; ' \
+    body += '<footer>Written by releaselib from <span class="mono">record.json</span>; ' \
             "the record, not this page, is the authority (check it with <code>releaselib verify</code>).</footer>"
     path = record.directory / REPORT_NAME
     _write_page(path, _page(title, body, toolbar=toolbar, script=_SCRIPT))

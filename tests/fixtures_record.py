@@ -1,6 +1,7 @@
 """A real release record, made once per test session, and helpers to damage copies of it.
 
-``released`` runs the git-side phases of the bundled sample (``releaselib run
+Test modules load it with ``pytest_plugins = ["tests.fixtures_record"]``, so the
+session fixture is one plugin's, made once. ``released`` runs the git-side phases of the bundled sample (``releaselib run
 1.1``) into a session folder, once. ``record`` gives each test its own copy
 of ``outputs/`` (``shutil.copytree``), so a test may edit, delete and
 re-chain files freely.
@@ -24,9 +25,6 @@ from releaselib.sandbox import Sandbox, create_sandbox
 GIT_PHASES = "preflight,changelog,bump,commit_tag,post_release"
 PACKAGE = "bsonlite"
 VERSION = "1.1"
-
-_built: dict[str, Any] = {}
-
 
 @dataclass(frozen=True)
 class Released:
@@ -59,16 +57,12 @@ class RecordCopy:
 
 @pytest.fixture(scope="session")
 def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
-    # Kept in a module global too: several test modules import this fixture,
-    # and the release should run once per session, not once per module.
-    if "released" not in _built:
-        root = tmp_path_factory.mktemp("released")
-        sandbox = create_sandbox(root / "sandbox")
-        outputs = root / "outputs"
-        code = main(["run", VERSION, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES])
-        assert code == 0, "the git-side release of the sample failed"
-        _built["released"] = Released(sandbox, outputs)
-    return _built["released"]
+    root = tmp_path_factory.mktemp("released")
+    sandbox = create_sandbox(root / "sandbox")
+    outputs = root / "outputs"
+    code = main(["run", VERSION, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES])
+    assert code == 0, "the git-side release of the sample failed"
+    return Released(sandbox, outputs)
 
 
 @pytest.fixture

@@ -25,17 +25,20 @@ from releaselib.config import load_config
 from releaselib.record import sha256_file
 from releaselib.servers import PackageIndex
 
-from .fixtures_record import (  # noqa: F401 - fixtures
+pytest.register_assert_rewrite("tests.fixtures_record")  # its asserts, before it is imported
+
+from .fixtures_record import (
     FILES,
     PACKAGE,
     VERSION,
     RecordCopy,
     add_later_phases,
     append_entry,
-    record,
     rechain,
-    released,
 )
+
+pytest_plugins = ["tests.fixtures_record"]  # the `released` and `record` fixtures
+
 
 
 def verify(copy: RecordCopy, **kwargs) -> list[str]:
@@ -96,8 +99,8 @@ def test_a_removed_entry_breaks_the_chain(record):
     problems = verify(record)
 
     assert problems == [
-        "record.json: entry 2 (03_bump attempt 1): does not chain to the entry before it "
-        "(an entry was removed or reordered)"
+        ("record.json: entry 2 (03_bump attempt 1): does not chain to the entry before it "
+         "(an entry was removed or reordered)")
     ]
 
 
@@ -184,7 +187,7 @@ def test_verify_index_names_a_file_replaced_or_removed_on_the_index(record, tmp_
         upload = subprocess.run(
             [sys.executable, "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar",
              "--repository-url", index.upload_url, str(sdist)],
-            env=env, capture_output=True, text=True, timeout=60,
+            env=env, capture_output=True, text=True, timeout=60, check=False,
         )
         assert upload.returncode == 0, upload.stdout + upload.stderr
         files = [{"filename": sdist.name, "kind": "sdist", "size": sdist.stat().st_size, "sha256": sha256_file(sdist)}]
@@ -198,8 +201,8 @@ def test_verify_index_names_a_file_replaced_or_removed_on_the_index(record, tmp_
         served.write_bytes(served.read_bytes() + b"\0")
         problems = verify(record, index=True, repo=repo)
         assert problems == [
-            f"{sdist.name}: the index serves a different file (sha256 {sha256_file(served)}, "
-            f"recorded {sha256_file(sdist)} by 06_publish)"
+            (f"{sdist.name}: the index serves a different file (sha256 {sha256_file(served)}, "
+             f"recorded {sha256_file(sdist)} by 06_publish)")
         ]
         capsys.readouterr()
         assert cli(record, "verify", VERSION, "--index", "--repo", str(repo)) == 1

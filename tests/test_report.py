@@ -11,7 +11,11 @@ import pytest
 from releaselib.cli import main
 from releaselib.report import write_report
 
-from .fixtures_record import PACKAGE, VERSION, add_later_phases, record, released  # noqa: F401 - fixtures
+pytest.register_assert_rewrite("tests.fixtures_record")  # its asserts, before it is imported
+
+from .fixtures_record import PACKAGE, VERSION, add_later_phases
+
+pytest_plugins = ["tests.fixtures_record"]  # the `released` and `record` fixtures
 
 CHROMIUM = Path("/usr/bin/chromium")
 PHASES = ["00_preflight", "02_changelog", "03_bump", "04_commit_tag", "08_post_release"]
