@@ -135,7 +135,15 @@ def archive_manual(
     import nbformat
 
     from .git import head_commit
-    from .record import FAILED, SUCCEEDED, Record, now_iso, operator_identity, sha256_file, write_atomic
+    from .record import (
+        FAILED,
+        SUCCEEDED,
+        Record,
+        now_iso,
+        operator_identity,
+        sha256_file,
+        write_atomic,
+    )
     from .runner import release_lock, unfinished_cells
 
     repo = Path(repo).resolve()
@@ -154,7 +162,7 @@ def archive_manual(
     try:
         text = source.read_text(encoding="utf-8")
         nb = nbformat.reads(text, as_version=4)
-    except Exception as exc:  # noqa: BLE001 - nbformat raises several unrelated types
+    except Exception as exc:
         raise UsageError(
             f"{source} is not a readable notebook: {exc}", hint="Save it from JupyterLab again (File > Save)."
         ) from exc
