@@ -27,6 +27,7 @@ from .record import FAILED, RECORD_NAME, SUCCEEDED, Record, sha256_file
 __all__ = [
     "PhaseSummary",
     "diff_text",
+    "docs_summary",
     "find_releases",
     "load_release",
     "phase_summaries",
@@ -203,6 +204,24 @@ def _docs(record: Record) -> dict[str, Any] | None:
         return value
     url = record.value("07_docs", "url", None) or record.value("07_docs", "docs_url", None)
     return {"url": url} if url else None
+
+
+def docs_summary(docs: Mapping[str, Any]) -> str:
+    """What the docs check saw, in a few words (``showed 1.1 after 2 checks, 3.1s``)."""
+    if "found" not in docs:
+        # Another shape (an older or newer docs phase): show its short scalar fields.
+        return ", ".join(
+            f"{k} {v}" for k, v in docs.items() if k != "url" and isinstance(v, (str, int, float, bool)) and len(str(v)) < 80
+        ) or "recorded"
+    if docs.get("skipped"):
+        return "not checked" + (" (dry run)" if docs.get("dry_run") else "")
+    checks = docs.get("attempts")
+    after = f" after {checks} check{'s' if checks != 1 else ''}" if isinstance(checks, int) else ""
+    elapsed = f", {docs['elapsed']}s" if isinstance(docs.get("elapsed"), (int, float)) else ""
+    if docs.get("found"):
+        return f"showed {docs.get('version')}{after}{elapsed}"
+    error = f": {docs['error']}" if docs.get("error") else ""
+    return f"did not show {docs.get('version')}{after}{elapsed}{error}"
 
 
 def _cell_label(cell: Mapping[str, Any]) -> str:
@@ -397,8 +416,7 @@ def review_text(outputs: Path, package: str, version: str) -> str:
     docs = facts["docs"]
     if docs:
         add("")
-        detail = ", ".join(f"{k} {v}" for k, v in docs.items() if k != "url" and isinstance(v, (str, int, float, bool)))
-        add(f"Docs  {docs.get('url') or '?'}" + (f"  ({detail})" if detail else ""))
+        add(f"Docs  {docs.get('url') or '?'}  ({docs_summary(docs)})")
 
     add("")
     notes = unusual(record)

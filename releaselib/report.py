@@ -25,6 +25,7 @@ from .audit import (
     _size,
     _when,
     _who,
+    docs_summary,
     find_releases,
     load_release,
     phase_summaries,
@@ -278,12 +279,9 @@ def _summary(record: Record) -> str:
             items.append(("announcement", f'Message-ID <span class="mono">{_e(facts["message_id"])}</span>'))
         if facts["docs"]:
             docs = facts["docs"]
-            detail = ", ".join(
-                f"{k} {v}" for k, v in docs.items() if k != "url" and isinstance(v, (str, int, float, bool))
-            )
             url = docs.get("url")
             link = f'<a class="mono" href="{_e(url)}">{_e(url)}</a>' if url else "?"
-            items.append(("docs", link + (f" ({_e(detail)})" if detail else "")))
+            items.append(("docs", f"{link} ({_e(docs_summary(docs))})"))
         parts += ["<h2>Announcement and docs</h2>", _facts_list(items)]
 
     notes = unusual(record)

@@ -129,5 +129,6 @@ def add_later_phases(copy: RecordCopy) -> None:
                  result="failed", reason="1 matrix cell failed")
     append_entry(copy, "01_test", {"matrix": MATRIX, "matrix_skipped": ["3.9"]}, duration=6.5)
     append_entry(copy, "05_build", {"files": FILES}, duration=20.0)
-    append_entry(copy, "07_docs", {"docs": {"url": "http://127.0.0.1:9/bsonlite/", "version_seen": "1.1"}})
+    append_entry(copy, "07_docs", {"docs": {"url": "http://127.0.0.1:9/bsonlite/", "version": "1.1", "found": True,
+                                            "skipped": False, "attempts": 2, "elapsed": 3.1, "excerpt": "..."}})
     append_entry(copy, "09_announce", {"message_id": "<release-1.1@example.org>"})

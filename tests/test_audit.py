@@ -257,7 +257,7 @@ def test_review_shows_matrix_files_announcement_and_the_unusual(record):
     file_line = next(line for line in text.splitlines() if "bsonlite-1.1.tar.gz" in line)
     assert file_line.split() == ["bsonlite-1.1.tar.gz", "10,240", "B", "sha256", "a" * 64]
     assert "Message-ID <release-1.1@example.org>" in text
-    assert "Docs  http://127.0.0.1:9/bsonlite/  (version_seen 1.1)" in text
+    assert "Docs  http://127.0.0.1:9/bsonlite/  (showed 1.1 after 2 checks, 3.1s)" in text
     unusual = text.split("Unusual\n", 1)[1]
     assert "01_test attempt 1 failed: 1 matrix cell failed" in unusual
     assert "interpreters skipped by the test matrix: 3.9" in unusual
