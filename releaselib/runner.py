@@ -375,6 +375,16 @@ class Runner:
         declared: set[str] = set()
         for phase in chosen:
             declared.update(runbook_parameters(runbook_path(phase, self.config)))
+        for name, value in self.parameters.items():
+            # Before any phase runs: a credential given for a late phase must not
+            # let the early phases change the world first.
+            if secret_scan.looks_like_secret_name(name) or (isinstance(value, str) and value in self.secrets.values()):
+                raise UsageError(
+                    f"Parameter {name!r} looks like a credential (its name, or a value equal to a secret in "
+                    "the environment); credentials are never passed as parameters (papermill writes parameters "
+                    "into the archived notebook).",
+                    hint="Set it in the environment instead (e.g. TWINE_PASSWORD), and run again; nothing was changed.",
+                )
         for name in self.parameters:
             if name in CORE_PARAMETERS:
                 raise UsageError(
