@@ -86,6 +86,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    from .rehearse import rehearse
+
+    result = rehearse(
+        args.version,
+        args.repo,
+        phases=args.phases,
+        workdir=args.workdir,
+        keep=args.keep,
+        parameters=_parameters(args.param),
+        cell_timeout=args.cell_timeout,
+        progress=_progress,
+    )
+    console.print(outcome_table(result.outcomes, f"{args.version} (rehearsal)"))
+    console.print(result.summary(), markup=False)
+    return 0
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from . import preflight
     from .context import start
@@ -247,6 +265,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="a runbook parameter")
     p.add_argument("--cell-timeout", type=float, default=3600.0, help="seconds a cell may run (default 3600)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("rehearse", help="run the whole release for real against throwaway copies and local servers")
+    p.add_argument("version", help='the release version, e.g. "2.2"')
+    p.add_argument("--repo", default=".", help="the project to release (default: .)")
+    p.add_argument("--phases", default=None, help="comma-separated names or numbers (default: all)")
+    p.add_argument("--workdir", default=None, help="where the clone, servers and record go (default: a temp folder)")
+    p.add_argument("--keep", action="store_true", help="keep the clone and the remote's copy for inspection")
+    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="a runbook parameter")
+    p.add_argument("--cell-timeout", type=float, default=3600.0, help="seconds a cell may run (default 3600)")
+    p.set_defaults(func=cmd_rehearse)
 
     p = sub.add_parser("plan", help="preflight checks and what each phase would do; changes nothing")
     p.add_argument("version")

@@ -77,7 +77,7 @@ def failed(capsys, code: int, *phrases: str) -> str:
     """Assert one clear failure: non-zero, an error and a tip, the phrases; return stderr."""
     err = capsys.readouterr().err
     assert code != 0, err
-    assert err.count("error:") == 1 and "TIP:" in err, err
+    assert sum(line.startswith("error:") for line in err.splitlines()) == 1 and "TIP:" in err, err
     flat = " ".join(err.split())
     for phrase in phrases:
         assert phrase in flat, f"{phrase!r} not in:\n{err}"
