@@ -93,7 +93,7 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
     return round(delta.total_seconds(), 3)
 
 
-def _phase_of(nb: Any, fallback: str) -> str | None:
+def _phase_of(nb: Any) -> str | None:
     meta = nb.get("metadata", {})
     phase = meta.get("releaselib", {}).get("phase")
     if phase:
@@ -166,7 +166,7 @@ def archive_manual(
         raise UsageError(
             f"{source} is not a readable notebook: {exc}", hint="Save it from JupyterLab again (File > Save)."
         ) from exc
-    nb_phase = _phase_of(nb, name)
+    nb_phase = _phase_of(nb)
     if nb_phase is not None and nb_phase != name:
         raise UsageError(
             f"{source.name} is the notebook of phase {nb_phase}, not {name}.",

@@ -70,7 +70,9 @@ code, pre, .mono, .hash { font-family: ui-monospace, SFMono-Regular, "SF Mono", 
 table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; }
 th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--soft); font-weight: 600; font-size: 13px; color: var(--muted); text-transform: uppercase; letter-spacing: .03em; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.filename { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; font-size: 13px; font-weight: 600; word-break: break-all; }
+#files .hash { font-size: 12px; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12px; font-weight: 600;
   line-height: 20px; white-space: nowrap; border: 1px solid transparent; }
 .badge.succeeded, .badge.passed { color: var(--ok); background: var(--ok-bg); border-color: #aceebb; }
@@ -101,6 +103,9 @@ details.attempt { margin: 10px 0; } details.attempt > summary { cursor: pointer;
 .notebook .output_error pre { background: var(--bad-bg); border-left-color: var(--bad); }
 .notebook .rendered_html table { width: auto; font-size: 13px; }
 .notebook .rendered_html td, .notebook .rendered_html th { padding: 3px 10px; }
+.notebook .rendered_html th { text-transform: none; letter-spacing: 0; color: var(--fg); }
+.notebook .output_area { overflow-x: auto; }
+.notebook .rendered_html td { word-break: break-word; }
 .notebook .text_cell_render h1 { font-size: 22px; } .notebook .text_cell_render h2 { font-size: 17px; border: 0; margin: 18px 0 6px; }
 .notebook .anchor-link { display: none; }
 .notebook img { max-width: 100%; }
@@ -263,13 +268,14 @@ def _summary(record: Record) -> str:
 
     if facts["files"]:
         rows = "".join(
-            f"<tr><td class=\"mono\">{_e(f['filename'])}</td><td class=\"num\">{_e(_size(f.get('size')))}</td>"
-            f"<td class=\"hash\">{_e(f.get('sha256') or '?')}</td></tr>"
+            f"<tr><td><div class=\"filename\">{_e(f['filename'])}</div>"
+            f"<div class=\"hash\">sha256 {_e(f.get('sha256') or '?')}</div></td>"
+            f"<td class=\"num\">{_e(_size(f.get('size')))}</td></tr>"
             for f in facts["files"]
         )
         parts += [
             f"<h2>Files <small>({_e(facts['files_phase'])})</small></h2>",
-            ('<table id="files"><thead><tr><th>file</th><th class="num">size</th><th>sha256</th></tr></thead>'
+            ('<table id="files"><thead><tr><th>file and sha256</th><th class="num">size</th></tr></thead>'
              f"<tbody>{rows}</tbody></table>"),
         ]
 
