@@ -600,16 +600,20 @@ def _index_problems(record: Record, package: str, config: Any) -> list[str]:
 # --------------------------------------------------------------------------- diff
 
 
-def _section(title: str, rows: Sequence[tuple[str, Any, Any]], v1: str, v2: str) -> list[str]:
+def _section(title: str, rows: Sequence[tuple[Any, ...]], v1: str, v2: str) -> list[str]:
+    """Rows are ``(label, left, right)`` or ``(label, left, right, differs)``; by default
+    a row differs when its two texts do."""
     if not rows:
         return []
-    texts = [(label, "-" if a is None else str(a), "-" if b is None else str(b)) for label, a, b in rows]
-    width = max(len(title), *(len(label) for label, _, _ in texts))
-    middle = max(len(v1), *(len(a) for _, a, _ in texts))
+    texts = []
+    for row in rows:
+        label, a, b = row[0], "-" if row[1] is None else str(row[1]), "-" if row[2] is None else str(row[2])
+        texts.append((label, a, b, row[3] if len(row) > 3 else a != b))
+    width = max(len(title), *(len(label) for label, *_ in texts))
+    middle = max(len(v1), *(len(a) for _, a, _, _ in texts))
     lines = [f"  {title:<{width}}  {v1:<{middle}}  {v2}"]
-    for label, a, b in texts:
-        mark = " " if a == b else "*"
-        lines.append(f"{mark} {label:<{width}}  {a:<{middle}}  {b}")
+    for label, a, b, differs in texts:
+        lines.append(f"{'*' if differs else ' '} {label:<{width}}  {a:<{middle}}  {b}")
     return lines + [""]
 
 
@@ -635,30 +639,53 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
     names = [p for p in PHASES if p in phases_l or p in phases_r]
     names += sorted((set(phases_l) | set(phases_r)) - set(names))
 
+    # Durations always move a little: a row is marked when the outcome differs
+    # (result, attempts, by hand; a matrix cell's result and counts; a file's presence).
     def describe(s: PhaseSummary | None) -> str | None:
         if s is None:
             return None
         attempts = f", {len(s.attempts)} attempts" if len(s.attempts) > 1 else ""
         return f"{s.result} {_seconds(s.duration)}{attempts}" + (" by hand" if s.manual else "")
 
-    out += _section("phase", [(p, describe(phases_l.get(p)), describe(phases_r.get(p))) for p in names], v1, v2)
+    def outcome(s: PhaseSummary | None) -> Any:
+        return None if s is None else (s.result, len(s.attempts), s.manual)
 
-    def cells(facts: Mapping[str, Any]) -> dict[str, str]:
+    out += _section(
+        "phase",
+        [(p, describe(phases_l.get(p)), describe(phases_r.get(p)), outcome(phases_l.get(p)) != outcome(phases_r.get(p)))
+         for p in names],
+        v1, v2,
+    )
+
+    def cells(facts: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
         return {
-            _cell_label(c): f"{c.get('result')} {_cell_counts(c)} {_seconds(c.get('duration'))}" for c in facts["matrix"]
+            _cell_label(c): (f"{c.get('result')} {_cell_counts(c)}", _seconds(c.get("duration"))) for c in facts["matrix"]
         }
 
     cl, cr = cells(lf), cells(rf)
     labels = list(dict.fromkeys([*cl, *cr]))
-    out += _section("matrix cell", [(label, cl.get(label), cr.get(label)) for label in labels], v1, v2)
+
+    def cell_text(cell: tuple[str, str] | None) -> str | None:
+        return None if cell is None else " ".join(cell)
+
+    out += _section(
+        "matrix cell",
+        [(label, cell_text(cl.get(label)), cell_text(cr.get(label)),
+          (cl.get(label) or ("",))[0] != (cr.get(label) or ("",))[0]) for label in labels],
+        v1, v2,
+    )
 
     fl, fr = _files_by_role(lf["files"], v1), _files_by_role(rf["files"], v2)
     roles = list(dict.fromkeys([*fl, *fr]))
 
     def file_cell(f: Mapping[str, Any] | None) -> str | None:
-        return None if f is None else f"{f['filename']} {_size(f.get('size'))}"
+        return None if f is None else _size(f.get("size"))
 
-    out += _section("file", [(role, file_cell(fl.get(role)), file_cell(fr.get(role))) for role in roles], v1, v2)
+    out += _section(
+        "file (version as {version})",
+        [(role, file_cell(fl.get(role)), file_cell(fr.get(role)), (role in fl) != (role in fr)) for role in roles],
+        v1, v2,
+    )
 
     tl, tr = lf["tools"], rf["tools"]
     tools = list(dict.fromkeys([*tl, *tr]))

@@ -289,7 +289,8 @@ def test_diff_puts_two_releases_side_by_side(record, capsys):
     data = json.loads((later / "record.json").read_text())
     data["version"] = "1.2"
     data["tools"]["papermill"] = "9.9.9"
-    data["entries"][2]["duration"] = 42.0
+    data["entries"][2]["duration"] = 42.0  # durations always move: shown, not marked
+    data["entries"][1]["result"] = "failed"  # an outcome that differs: marked
     (later / "record.json").write_text(json.dumps(rechain(data)))
     add_later_phases(record)
 
@@ -298,7 +299,8 @@ def test_diff_puts_two_releases_side_by_side(record, capsys):
     lines = text.splitlines()
     def row(label: str) -> str:
         return next(line for line in lines if line[2:].startswith(label + " "))
-    assert row("03_bump").startswith("*") and row("03_bump").rstrip().endswith("succeeded 42.0s")
+    assert row("03_bump").startswith(" ") and row("03_bump").rstrip().endswith("succeeded 42.0s")
+    assert row("02_changelog").startswith("*") and " failed " in row("02_changelog").split("succeeded", 1)[1]
     assert row("00_preflight").startswith(" ")
     assert row("papermill").startswith("*") and row("papermill").rstrip().endswith("9.9.9")
     assert row("nbformat").startswith(" ")
