@@ -135,10 +135,14 @@ def _finish(env: Environment, version: str, console: Console) -> None:
         from .audit import review_text, verify_release
     except ImportError:
         return
-    console.print(review_text(env.outputs, "bsonlite", version))
+    console.print(review_text(env.outputs, "bsonlite", version), markup=False, highlight=False)
     problems = verify_release(env.outputs, "bsonlite", version, index=True)
     if problems:
         from .errors import RecordError
 
         raise RecordError("verify found problems:\n" + "\n".join(problems))
     console.print("[green]verify --index: the record is whole[/]")
+    from .report import write_report
+
+    page = write_report(env.outputs, "bsonlite", version)
+    console.print(f"[bold]Report[/] {page}")

@@ -101,10 +101,28 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp creates 0600; a record is for reviewers, so give it the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+GITATTRIBUTES = (
+    "# Release records are archived exactly as executed: exempt them from\n"
+    "# output-stripping filters such as nbstripout, so a committed record stays whole.\n"
+    "*.ipynb -filter -diff\n"
+)
+
+
+def ensure_gitattributes(outputs: Path) -> None:
+    """Write ``outputs/.gitattributes`` (once) so committing a record keeps it byte-for-byte."""
+    path = Path(outputs) / ".gitattributes"
+    if not path.exists():
+        write_atomic(path, GITATTRIBUTES.encode())
 
 
 @dataclass

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 from . import secrets as secret_scan
 from .context import values_from_notebook
 from .errors import LockHeld, PhaseFailed, RecordError, ReleaseError, SecretLeak, UsageError
-from .record import FAILED, SUCCEEDED, Record, now_iso, sha256_file
+from .record import FAILED, SUCCEEDED, Record, ensure_gitattributes, now_iso, sha256_file
 
 #: Every phase, in the order a release runs them (DESIGN.md).
 PHASES: tuple[str, ...] = (
@@ -330,6 +330,7 @@ class Runner:
         self._check_parameter_names(chosen)
         outcomes: list[PhaseOutcome] = []
         with release_lock(self.outputs / self.config.package, self.version):
+            ensure_gitattributes(self.outputs)
             record = Record.load(self.record_dir)
             if record.exists and not self.resume and any(record.succeeded(p) for p in chosen):
                 done = [p for p in chosen if record.succeeded(p)]
