@@ -89,7 +89,7 @@ class BumpTagAction(git.TagAction):
         super().__init__(repo, tag, tag_message, ref="HEAD", what=f"the {commit_message.splitlines()[0]!r} commit")
         self.commit_message = commit_message
 
-    @property  # type: ignore[override]
+    @property
     def ref(self) -> str:
         return git.commit_with_message(self.repo, self.commit_message) or "HEAD"
 

@@ -56,8 +56,8 @@ class Runner:
                     return
             if self.proc.poll() is not None:
                 raise AssertionError(f"the runner ended ({self.proc.returncode}) before {phase} cell {cell}:\n"
-                                     + self.stderr)
-            time.sleep(0.05)
+                                     + self.stderr[-3000:])
+            time.sleep(0.01)
         raise AssertionError(f"{phase} cell {cell} did not start within {timeout} s")
 
     def kernel_pids(self) -> list[int]:
