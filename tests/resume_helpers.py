@@ -114,7 +114,12 @@ def run_processes(run_id: str) -> list[int]:
 
 # -- comparing two releases made in different sandboxes ----------------------------------
 
-_TIMING_KEYS = re.compile(r"(duration|seconds|elapsed|started|ended|time|when|polls|attempts|took|date|at$)", re.IGNORECASE)
+# Timings differ run to run; file sizes differ between sandboxes because the built files
+# carry each sandbox's pyproject.toml (its servers' ports). Hashes are normalised too, and
+# index_summary checks them against the record of the same run.
+_TIMING_KEYS = re.compile(
+    r"(duration|seconds|elapsed|started|ended|time|when|polls|attempts|took|date|at$|^size$)", re.IGNORECASE
+)
 
 
 def normalise(value: Any, root: Path) -> Any:
