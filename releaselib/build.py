@@ -1069,6 +1069,8 @@ def build_release(release: Any, *, interpreters: Sequence[InterpreterLike] | Non
     with tempfile.TemporaryDirectory(prefix="releaselib-build-") as tmp:
         work = Path(tmp)
         export = checkout_release(Path(release.repo), ref, work / "export")
+        if ref == "HEAD":
+            _bump_export(release, export)
         staging = work / "dist"
         sdist = build_sdist(export, staging, log=logs / "build-sdist.log", env=build_env, timeout=matrix.timeout)
         _check_version(sdist, config.package, release.version)
@@ -1171,6 +1173,22 @@ def _release_ref(release: Any) -> str:
             return "HEAD"
         raise
     return str(release.tag)
+
+
+def _bump_export(release: Any, export: Path) -> None:
+    """In a dry run, set the release version in the export (never in the repository).
+
+    The build then makes exactly the files a real run would, from the commit
+    the tag would name plus the version edits the bump phase would commit.
+    """
+    from dataclasses import replace
+
+    from .bump import plan_release_bump
+    from .config import load_config
+
+    config = load_config(export)
+    shadow = replace(release, repo=export, config=config, dry_run=False, values={})
+    plan_release_bump(shadow).execute(dry_run=False)
 
 
 def recorded_artifacts(release: Any) -> list[Artifact]:

@@ -141,3 +141,27 @@ def test_broken_tests_stop_the_release_in_build(tmp_path, capsys):
         assert env.servers.index.files() == {}
         assert git(env.origin, "for-each-ref", "--format=%(refname) %(objectname)") == origin_refs
         assert env.servers.mail.messages == []
+
+
+def test_dry_run_of_every_phase_changes_nothing(tmp_path):
+    from .helpers import repo_state
+
+    with release_environment(tmp_path) as env:
+        path = env.repo / "pyproject.toml"
+        import re
+
+        path.write_text(re.sub(r'python = \[[^\]]*\]', 'python = ["3.12"]', path.read_text(), count=1))
+        commit_all(env.repo, "Test on one Python")
+        git(env.repo, "push", "-q", "origin", "main")
+        before = repo_state(env.repo, env.origin)
+
+        assert run(env, "1.1", "--dry-run") == 0
+
+        assert repo_state(env.repo, env.origin) == before
+        assert env.servers.index.files() == {}
+        assert env.servers.mail.messages == []
+        record = json.loads((env.outputs / "bsonlite" / "1.1-dry-run" / "record.json").read_text())
+        assert [e["phase"] for e in record["entries"]] == [
+            "00_preflight", "01_test", "02_changelog", "03_bump", "04_commit_tag",
+            "05_build", "06_publish", "07_docs", "08_post_release", "09_announce"]
+        assert (env.outputs / "bsonlite" / "1.1-dry-run" / "announcement.eml").exists()

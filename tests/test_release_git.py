@@ -154,3 +154,46 @@ def test_bad_input_is_refused_and_changes_nothing(sandbox, tmp_path, capsys, nam
     for phrase in phrases:
         assert phrase in err, f"{phrase!r} not in:\n{err}"
     assert repo_state(sandbox.repo, sandbox.origin) == before
+
+
+@pytest.mark.parametrize("phase", ["00_preflight", "02_changelog", "03_bump", "04_commit_tag", "08_post_release"])
+def test_runbook_runs_top_to_bottom_with_only_version_edited(sandbox, tmp_path, monkeypatch, phase):
+    """As a maintainer in JupyterLab would: copy the runbook into the project, edit `version`, Run All."""
+    from nbclient import NotebookClient
+
+    # Preflight on its own checks every phase, the upload's credentials included (kernels see the env).
+    monkeypatch.setenv("TWINE_USERNAME", "releaser")
+    monkeypatch.setenv("TWINE_PASSWORD", "not-a-real-password")
+
+    from releaselib.runner import bundled_runbooks_dir
+
+    nb = nbformat.read(bundled_runbooks_dir() / f"{phase}.ipynb", as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert "dry_run = True" in params.source  # opening a runbook by hand changes nothing by default
+    params.source = params.source.replace("version = None", 'version = "1.1"', 1)
+    params.source = params.source.replace("outputs = None", f"outputs = {str(tmp_path / 'outputs')!r}", 1)
+    before = repo_state(sandbox.repo, sandbox.origin)
+
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(sandbox.repo)}}).execute()
+
+    assert unfinished_cells(nb) == []
+    assert repo_state(sandbox.repo, sandbox.origin) == before
+
+
+def test_plan_shows_checks_and_actions_and_changes_nothing(sandbox, capsys):
+    before = repo_state(sandbox.repo, sandbox.origin)
+    code = main(["plan", "1.1", "--repo", str(sandbox.repo), "--outputs", str(sandbox.root / "outputs"),
+                 "--phases", GIT_PHASES])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "tag is free" in out and "BUMP 1.1" in out and '"1.0+dev" -> "1.1"' in out
+    assert repo_state(sandbox.repo, sandbox.origin) == before
+
+
+def test_status_lists_the_phases_done(sandbox, capsys):
+    outputs = str(sandbox.root / "outputs")
+    assert main(["run", "1.1", "--repo", str(sandbox.repo), "--outputs", outputs, "--phases", "preflight,changelog"]) == 0
+    capsys.readouterr()
+    assert main(["status", "1.1", "--repo", str(sandbox.repo), "--outputs", outputs]) == 0
+    out = capsys.readouterr().out
+    assert "00_preflight" in out and "succeeded" in out and "03_bump" in out and "not run" in out
