@@ -26,7 +26,6 @@ and copies the final files to ``<record>/dist``.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import html
 import io
 import os
@@ -54,6 +53,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from .errors import BuildError, ReleaseError
+from .record import sha256_file
 
 __all__ = [
     "Artifact",
@@ -107,11 +107,7 @@ class _CurrentPython:
 
 def sha256_of(path: Path) -> str:
     """The sha256 hex digest of the file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 @dataclass(frozen=True)

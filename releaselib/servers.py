@@ -30,7 +30,6 @@ import contextlib
 import email
 import email.policy
 import functools
-import hashlib
 import hmac
 import http.server
 import logging
@@ -55,6 +54,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from .errors import ReleaseError
+from .record import sha256_file
 
 __all__ = [
     "DocsServer",
@@ -310,7 +310,7 @@ class PackageIndex(_Server):
             return result
         for path in sorted(self.packages_dir.iterdir()):
             if path.is_file():
-                result[path.name] = _sha256(path)
+                result[path.name] = sha256_file(path)
         return result
 
     def set_password(self, password: str) -> None:
@@ -348,14 +348,6 @@ class PackageIndex(_Server):
 
     def __repr__(self) -> str:
         return f"PackageIndex({self.url!r}, packages_dir={str(self.packages_dir)!r})"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- mail
