@@ -106,16 +106,20 @@ def plan_push(release: Release) -> Plan:
     """Push the release branch and the tag together (atomically)."""
     config = release.config
     plan = Plan(f"Push {config.branch} and tag {release.tag} to {config.remote}")
-    plan.add(
-        git.PushAction(
-            release.repo,
-            config.remote,
-            [f"refs/heads/{config.branch}", f"refs/tags/{release.tag}"],
-            timeout=config.push_timeout,
-            atomic=True,
-        )
-    )
+    plan.add(_push_branch_and_tag(release))
     return plan
+
+
+def _push_branch_and_tag(release: Release) -> git.PushAction:
+    """One atomic push of the release branch and the tag: both land, or neither."""
+    config = release.config
+    return git.PushAction(
+        release.repo,
+        config.remote,
+        [f"refs/heads/{config.branch}", f"refs/tags/{release.tag}"],
+        timeout=config.push_timeout,
+        atomic=True,
+    )
 
 
 def plan_post_release_commit(release: Release, next_version: str) -> Plan:
@@ -125,13 +129,5 @@ def plan_post_release_commit(release: Release, next_version: str) -> Plan:
     plan = Plan(f"Commit and push the next development version {next_version}")
     paths = paths_to_commit(release)
     plan.add(git.CommitAction(release.repo, paths, message))
-    plan.add(
-        git.PushAction(
-            release.repo,
-            config.remote,
-            [f"refs/heads/{config.branch}", f"refs/tags/{release.tag}"],
-            timeout=config.push_timeout,
-            atomic=True,
-        )
-    )
+    plan.add(_push_branch_and_tag(release))
     return plan

@@ -786,7 +786,8 @@ class PushAction(Action):
                 + self.remote
                 + " was changed"
                 + (" (atomic push)." if self.atomic else " for those refs."),
-                hint="Run `git pull --rebase` (then check the result), and run the phase again to resume.",
+                hint="Merge their work with `git pull --no-rebase` (a rebase would rewrite the tagged BUMP "
+                "commit), check the result, then resume the release.",
             )
         if result.returncode != 0:
             raise _network_failure("Pushing to", self.remote, result)

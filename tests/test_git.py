@@ -413,7 +413,7 @@ def test_rejected_push_names_the_ref_and_changes_nothing(
         "main rejected: fetch first — someone pushed to origin/main meanwhile"
         in info.value.message
     )
-    assert "git pull --rebase" in (info.value.hint or "")
+    assert "git pull --no-rebase" in (info.value.hint or "")
     assert remote_ref(remote, "refs/heads/main") == theirs
     assert remote_ref(remote, "refs/tags/2.2") is None
     assert not action.is_done()
