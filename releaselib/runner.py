@@ -393,8 +393,14 @@ class Runner:
                     hint="Use the command's own options (VERSION, --repo, --dry-run, --outputs).",
                 )
             if name not in declared:
-                # coerce_parameters on the first runbook gives the precise message.
-                coerce_parameters(runbook_path(chosen[0], self.config), {name: self.parameters[name]}, self.secrets)
+                from difflib import get_close_matches
+
+                close = get_close_matches(name, sorted(declared), n=1)
+                suggestion = f" Did you mean {close[0]!r}?" if close else ""
+                raise UsageError(
+                    f"No phase of this run ({', '.join(chosen)}) has a parameter {name!r}.{suggestion}",
+                    hint="Their parameters are: " + ", ".join(sorted(declared - set(CORE_PARAMETERS))),
+                )
 
     def _resume_hint(self, phase: str) -> str:
         command = f"releaselib run {self.version} --resume"
