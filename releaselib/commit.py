@@ -37,7 +37,8 @@ def _allowed(path: str, patterns: list[str]) -> bool:
 def modified_paths(release: Release) -> list[str]:
     """Tracked files that differ from HEAD, each checked against :func:`release_files`."""
     repo = git.open_repo(release.repo)
-    changed = sorted({item.a_path for item in repo.index.diff(None)} | {item.a_path for item in repo.index.diff("HEAD")})
+    diffs = [*repo.index.diff(None), *repo.index.diff("HEAD")]
+    changed = sorted({item.a_path for item in diffs if item.a_path})
     patterns = release_files(release)
     stray = [path for path in changed if not _allowed(path, patterns)]
     if stray:

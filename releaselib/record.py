@@ -73,6 +73,10 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
+def _text(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
 def operator_identity(repo: Path | None) -> dict[str, str | None]:
     """Who is releasing: git identity of the repository, OS user, host."""
     name = email = None
@@ -81,8 +85,8 @@ def operator_identity(repo: Path | None) -> dict[str, str | None]:
             import git
 
             reader = git.Repo(repo).config_reader()
-            name = reader.get_value("user", "name", None)
-            email = reader.get_value("user", "email", None)
+            name = _text(reader.get_value("user", "name", ""))
+            email = _text(reader.get_value("user", "email", ""))
         except Exception:  # noqa: BLE001 - identity is informative, never fatal
             pass
     try:
