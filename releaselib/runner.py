@@ -562,5 +562,5 @@ def check_no_secret(path: Path, secrets: Mapping[str, str]) -> None:
 
 __all__ = [
     "PHASES", "PhaseOutcome", "Runner", "available_phases", "bundled_runbooks_dir", "coerce_parameters",
-    "release_lock", "resolve_phases", "runbook_path", "unfinished_cells", "RecordError",
+    "release_lock", "resolve_phases", "runbook_path", "unfinished_cells",
 ]
