@@ -24,16 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from releaselib.context import Release
-from releaselib.interpreters import find_interpreters
-from releaselib.matrix import MatrixResult, run_matrix
+from releaselib.engine.context import Release
+from releaselib.infra.interpreters import find_interpreters
+from releaselib.phases.matrix import MatrixResult, run_matrix
 
 
 def _sample_release(root: Path) -> Release:
     """A Release of the sample project in a sandbox (or of the tiny test project without one)."""
     try:
-        from releaselib.config import load_config
-        from releaselib.sandbox import create_sandbox
+        from releaselib.infra.config import load_config
+        from releaselib.local.sandbox import create_sandbox
     except ImportError:
         from tests.fixtures_matrix import make_tinyext, tinyext_release
 

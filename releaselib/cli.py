@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import ReleaseError, UsageError
+from releaselib.core.errors import ReleaseError, UsageError
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -67,7 +67,7 @@ def outcome_table(outcomes: Sequence[Any], title: str) -> Table:
 
 # -- commands ---------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import Runner, resolve_phases
+    from releaselib.engine.runner import Runner, resolve_phases
 
     runner = Runner(
         repo=Path(args.repo),
@@ -87,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
-    from .rehearse import rehearse
+    from releaselib.local.rehearse import rehearse
 
     result = rehearse(
         args.version,
@@ -105,9 +105,9 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from . import preflight
-    from .context import start
-    from .runner import resolve_phases
+    from releaselib.phases import preflight
+    from releaselib.engine.context import start
+    from releaselib.engine.runner import resolve_phases
 
     release = start("plan", args.version, repo=args.repo, dry_run=True, outputs=_outputs(args))
     phases = resolve_phases(args.phases, release.config)
@@ -122,9 +122,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .record import Record
-    from .runner import PHASES
+    from releaselib.infra.config import load_config
+    from releaselib.record.store import Record
+    from releaselib.engine.runner import PHASES
 
     config = load_config(Path(args.repo).resolve())
     directory = _outputs(args) / config.package / args.version
@@ -150,7 +150,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from .config import write_init
+    from releaselib.infra.config import write_init
 
     path = write_init(Path(args.repo).resolve())
     console.print(f"Wrote a [tool.releaselib] table into {path}. Read it, edit it, commit it.", markup=False)
@@ -158,7 +158,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    from .manual import prepare_manual
+    from releaselib.engine.manual import prepare_manual
 
     path = prepare_manual(args.phase, args.version, repo=Path(args.repo), outputs=_outputs(args))
     if args.no_launch:
@@ -171,20 +171,20 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from releaselib.local.demo import run_demo
 
     return run_demo(version=args.version, workdir=args.workdir, keep=args.keep, console=console)
 
 
 # -- reading the record ---------------------------------------------------------
 def _release_package(args: argparse.Namespace, version: str | None) -> str:
-    from .audit import resolve_package
+    from releaselib.record.audit import resolve_package
 
     return resolve_package(_outputs(args), version, args.package, Path(args.repo))
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from .audit import review_text
+    from releaselib.record.audit import review_text
 
     package = _release_package(args, args.version)
     console.print(review_text(_outputs(args), package, args.version), markup=False, end="")
@@ -192,8 +192,8 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .audit import verify_release
-    from .errors import RecordError
+    from releaselib.record.audit import verify_release
+    from releaselib.core.errors import RecordError
 
     package = _release_package(args, args.version)
     problems = verify_release(_outputs(args), package, args.version, index=args.index, repo=Path(args.repo))
@@ -210,7 +210,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from releaselib.record.report import write_report
 
     package = _release_package(args, args.version) if args.version else args.package
     path = write_report(_outputs(args), package, args.version)
@@ -219,7 +219,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .audit import diff_text
+    from releaselib.record.audit import diff_text
 
     package = _release_package(args, args.v1)
     console.print(diff_text(_outputs(args), package, args.v1, args.v2), markup=False, end="")
@@ -227,8 +227,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
-    from .errors import PhaseFailed
-    from .manual import archive_manual
+    from releaselib.core.errors import PhaseFailed
+    from releaselib.engine.manual import archive_manual
 
     notebook = Path(args.notebook) if args.notebook else None
     entry = archive_manual(args.phase, args.version, repo=Path(args.repo), outputs=_outputs(args), notebook=notebook)
@@ -341,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _own_version() -> str:
-    from . import __version__
+    from releaselib import __version__
 
     return __version__
 

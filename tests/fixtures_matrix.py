@@ -14,8 +14,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from releaselib.config_types import Config, MatrixConfig
-from releaselib.context import Release
+from releaselib.core.config_types import Config, MatrixConfig
+from releaselib.engine.context import Release
 
 NO_EXT_ENV = "TINYEXT_NO_EXT"
 

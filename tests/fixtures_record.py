@@ -19,8 +19,8 @@ import nbformat
 import pytest
 
 from releaselib.cli import main
-from releaselib.record import GENESIS, Record, entry_hash, sha256_file
-from releaselib.sandbox import Sandbox, create_sandbox
+from releaselib.record.store import GENESIS, Record, entry_hash, sha256_file
+from releaselib.local.sandbox import Sandbox, create_sandbox
 
 GIT_PHASES = "preflight,changelog,bump,commit_tag,post_release"
 PACKAGE = "bsonlite"

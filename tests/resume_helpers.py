@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from releaselib.processes import processes_of_run
-from releaselib.publish import index_files
+from releaselib.infra.processes import processes_of_run
+from releaselib.phases.publish import index_files
 
 from .helpers import git
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from releaselib.announce import (
+from releaselib.phases.announce import (
     PREVIEW_NAME,
     SENT_MARKER_NAME,
     install_command,
@@ -20,12 +20,12 @@ from releaselib.announce import (
     render_announcement,
     write_preview,
 )
-from releaselib.config_types import AnnounceConfig, Config, PublishConfig
-from releaselib.context import Release
-from releaselib.errors import AnnounceError, SecretLeak
-from releaselib.plan import ALREADY_DONE, DONE, WOULD_DO
-from releaselib.record import FAILED, Record
-from releaselib.servers import MailCatcher, free_port
+from releaselib.core.config_types import AnnounceConfig, Config, PublishConfig
+from releaselib.engine.context import Release
+from releaselib.core.errors import AnnounceError, SecretLeak
+from releaselib.core.plan import ALREADY_DONE, DONE, WOULD_DO
+from releaselib.record.store import FAILED, Record
+from releaselib.local.servers import MailCatcher, free_port
 
 CANARY = "canary-Pw-7f3e9b1c"
 PASSWORD_ENV = "TEST_ANNOUNCE_SMTP_PASSWORD"
@@ -149,7 +149,7 @@ def test_project_template_is_used_and_an_unknown_placeholder_is_an_error(tmp_pat
 
 
 def test_missing_section_is_a_changelog_error(tmp_path: Path) -> None:
-    from releaselib.errors import ChangelogError
+    from releaselib.core.errors import ChangelogError
 
     release = make_release(tmp_path)
     (tmp_path / "doc" / "changelog.rst").write_text(CHANGELOG.split("Changes in Version 1.1")[0]
@@ -355,8 +355,8 @@ def test_no_smtp_host_or_sender_is_an_announce_error(tmp_path: Path) -> None:
 def test_dry_run_of_the_sample_quotes_the_draft_a_real_run_would_write(tmp_path: Path) -> None:
     import dataclasses
 
-    from releaselib.config import load_config
-    from releaselib.sandbox import create_sandbox
+    from releaselib.infra.config import load_config
+    from releaselib.local.sandbox import create_sandbox
 
     sandbox = create_sandbox(tmp_path)
     config = load_config(sandbox.repo)

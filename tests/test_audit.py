@@ -19,11 +19,11 @@ import nbformat
 import pytest
 import tomlkit
 
-from releaselib import audit
+from releaselib.record import audit
 from releaselib.cli import main
-from releaselib.config import load_config
-from releaselib.record import sha256_file
-from releaselib.servers import PackageIndex
+from releaselib.infra.config import load_config
+from releaselib.record.store import sha256_file
+from releaselib.local.servers import PackageIndex
 
 pytest.register_assert_rewrite("tests.fixtures_record")  # its asserts, before it is imported
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from releaselib.cli import main
-from releaselib.sandbox import create_sandbox
+from releaselib.local.sandbox import create_sandbox
 
 from .helpers import commit_all, git, repo_state
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from releaselib.build import (
+from releaselib.phases.build import (
     Artifact,
     _CurrentPython,
     build_release,
@@ -26,11 +26,11 @@ from releaselib.build import (
     twine_check,
     wheelhouse_coverage,
 )
-from releaselib.config import load_config
-from releaselib.context import Release
-from releaselib.errors import BuildError
-from releaselib.interpreters import find_interpreters
-from releaselib.sandbox import create_sandbox
+from releaselib.infra.config import load_config
+from releaselib.engine.context import Release
+from releaselib.core.errors import BuildError
+from releaselib.infra.interpreters import find_interpreters
+from releaselib.local.sandbox import create_sandbox
 
 WANTED = ("3.9", "3.12")
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from releaselib.bump import (
+from releaselib.phases.bump import (
     MarkerReplace,
     VersionFileEdit,
     changed_paths,
@@ -15,10 +15,10 @@ from releaselib.bump import (
     plan_release_bump,
     read_current_version,
 )
-from releaselib.config_types import Config, VersionFile
-from releaselib.context import Release
-from releaselib.errors import ConfigError, VersionError
-from releaselib.plan import ALREADY_DONE, DONE, WOULD_DO
+from releaselib.core.config_types import Config, VersionFile
+from releaselib.engine.context import Release
+from releaselib.core.errors import ConfigError, VersionError
+from releaselib.core.plan import ALREADY_DONE, DONE, WOULD_DO
 
 INIT = "src/pkg/__init__.py"
 VERSION_FILE = VersionFile(INIT, '__version__ = "{version}"')

@@ -1,4 +1,4 @@
-"""Tests for releaselib.changelog: real files, real git repositories in tmp_path."""
+"""Tests for releaselib.phases.changelog: real files, real git repositories in tmp_path."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from releaselib.changelog import (
+from releaselib.phases.changelog import (
     ChangelogSection,
     check_changelog,
     draft_section,
@@ -24,10 +24,10 @@ from releaselib.changelog import (
     version_in_title,
     version_sections,
 )
-from releaselib.config_types import Config
-from releaselib.context import Release
-from releaselib.errors import ChangelogError
-from releaselib.plan import ALREADY_DONE, DONE, WOULD_DO
+from releaselib.core.config_types import Config
+from releaselib.engine.context import Release
+from releaselib.core.errors import ChangelogError
+from releaselib.core.plan import ALREADY_DONE, DONE, WOULD_DO
 
 TODAY = datetime.date(2024, 5, 17)
 

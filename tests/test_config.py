@@ -1,4 +1,4 @@
-"""Tests for releaselib.config: real pyproject.toml files in tmp_path, real git repos."""
+"""Tests for releaselib.infra.config: real pyproject.toml files in tmp_path, real git repos."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from releaselib.config import (
+from releaselib.infra.config import (
     detect_config,
     load_config,
     pattern_regex,
@@ -18,7 +18,7 @@ from releaselib.config import (
     suggest,
     write_init,
 )
-from releaselib.config_types import (
+from releaselib.core.config_types import (
     AnnounceConfig,
     Config,
     DocsCheckConfig,
@@ -26,9 +26,9 @@ from releaselib.config_types import (
     PublishConfig,
     VersionFile,
 )
-from releaselib.errors import ConfigError
+from releaselib.core.errors import ConfigError
 
-SAMPLE = Path(__file__).resolve().parents[1] / "releaselib" / "sample"
+SAMPLE = Path(__file__).resolve().parents[1] / "releaselib" / "local" / "sample"
 
 PROJECT = """\
 [project]

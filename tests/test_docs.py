@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from releaselib.config_types import Config, DocsCheckConfig
-from releaselib.context import Release
-from releaselib.docs import DocsResult, shows_version, wait_for_docs
-from releaselib.errors import DocsError
-from releaselib.servers import DocsServer, free_port
+from releaselib.core.config_types import Config, DocsCheckConfig
+from releaselib.engine.context import Release
+from releaselib.phases.docs import DocsResult, shows_version, wait_for_docs
+from releaselib.core.errors import DocsError
+from releaselib.local.servers import DocsServer, free_port
 
 # --------------------------------------------------------------------------- helpers
 

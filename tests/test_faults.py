@@ -15,11 +15,11 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from releaselib.cli import main
-from releaselib.config import OVERRIDES_ENV
-from releaselib.demo import release_environment
-from releaselib.journal import SENDING, append_event
-from releaselib.sandbox import create_sandbox
-from releaselib.servers import free_port
+from releaselib.infra.config import OVERRIDES_ENV
+from releaselib.local.demo import release_environment
+from releaselib.record.journal import SENDING, append_event
+from releaselib.local.sandbox import create_sandbox
+from releaselib.local.servers import free_port
 
 from .helpers import commit_all, git
 from .resume_helpers import NO_MATRIX

@@ -1,4 +1,4 @@
-"""releaselib.git against real repositories, a real bare remote and real hanging servers."""
+"""releaselib.infra.git against real repositories, a real bare remote and real hanging servers."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from releaselib import git as rgit
-from releaselib.errors import GitError, ReleaseError, RepoStateError
-from releaselib.plan import Plan
+from releaselib.infra import git as rgit
+from releaselib.core.errors import GitError, ReleaseError, RepoStateError
+from releaselib.core.plan import Plan
 
 IDENTITY = ("Rel Ease", "rel@example.com")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from releaselib.errors import MatrixError
-from releaselib.interpreters import find_interpreter, find_interpreters, probe
+from releaselib.core.errors import MatrixError
+from releaselib.infra.interpreters import find_interpreter, find_interpreters, probe
 
 MACHINE_VERSIONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 

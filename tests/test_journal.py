@@ -6,7 +6,7 @@ import smtplib
 
 import pytest
 
-from releaselib.journal import (
+from releaselib.record.journal import (
     NOT_SENT,
     SENDING,
     SENT,

@@ -10,12 +10,12 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from releaselib import audit
+from releaselib.record import audit
 from releaselib.cli import main
-from releaselib.config import load_config
-from releaselib.errors import UsageError
-from releaselib.manual import archive_manual, notebook_parameters, prepare_manual
-from releaselib.sandbox import create_sandbox
+from releaselib.infra.config import load_config
+from releaselib.core.errors import UsageError
+from releaselib.engine.manual import archive_manual, notebook_parameters, prepare_manual
+from releaselib.local.sandbox import create_sandbox
 
 PACKAGE, VERSION = "bsonlite", "1.1"
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from releaselib.errors import MatrixError
-from releaselib.interpreters import InterpreterSet, find_interpreters
-from releaselib.matrix import (
+from releaselib.core.errors import MatrixError
+from releaselib.infra.interpreters import InterpreterSet, find_interpreters
+from releaselib.phases.matrix import (
     EXTENSION_BUILD_FAILED,
     EXTENSION_NOT_LOADED,
     CellResult,

@@ -10,9 +10,9 @@ import pytest
 import nbformat
 
 from releaselib.cli import main
-from releaselib.context import values_from_notebook
-from releaselib.interpreters import find_interpreter
-from releaselib.sandbox import create_sandbox
+from releaselib.engine.context import values_from_notebook
+from releaselib.infra.interpreters import find_interpreter
+from releaselib.local.sandbox import create_sandbox
 
 from .helpers import commit_all, git
 

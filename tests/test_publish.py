@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from releaselib.build import (
+from releaselib.phases.build import (
     Artifact,
     _clean_env,
     _CurrentPython,
@@ -21,19 +21,19 @@ from releaselib.build import (
     build_wheel,
     checkout_release,
 )
-from releaselib.config import load_config
-from releaselib.context import Release
-from releaselib.errors import PublishError
-from releaselib.plan import ALREADY_DONE, DONE
-from releaselib.publish import (
+from releaselib.infra.config import load_config
+from releaselib.engine.context import Release
+from releaselib.core.errors import PublishError
+from releaselib.core.plan import ALREADY_DONE, DONE
+from releaselib.phases.publish import (
     UploadAction,
     check_credentials,
     index_files,
     plan_upload,
     verify_from_index,
 )
-from releaselib.sandbox import create_sandbox
-from releaselib.servers import PackageIndex, free_port
+from releaselib.local.sandbox import create_sandbox
+from releaselib.local.servers import PackageIndex, free_port
 
 USER_ENV = "RELEASELIB_TEST_INDEX_USER"
 PASSWORD_ENV = "RELEASELIB_TEST_INDEX_PASSWORD"

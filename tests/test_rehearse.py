@@ -7,7 +7,7 @@ import json
 import pytest
 
 from releaselib.cli import main
-from releaselib.sandbox import create_sandbox, set_project_config
+from releaselib.local.sandbox import create_sandbox, set_project_config
 
 from .helpers import repo_state
 from .resume_helpers import NO_MATRIX

@@ -12,8 +12,8 @@ import urllib.request
 import pytest
 
 from releaselib.cli import main
-from releaselib.demo import release_environment
-from releaselib.publish import index_files
+from releaselib.local.demo import release_environment
+from releaselib.phases.publish import index_files
 
 from .helpers import commit_all, git
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from releaselib.cli import main
-from releaselib.report import write_report
+from releaselib.record.report import write_report
 
 pytest.register_assert_rewrite("tests.fixtures_record")  # its asserts, before it is imported
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from releaselib.demo import release_environment
+from releaselib.local.demo import release_environment
 
 from .resume_helpers import (
     NO_MATRIX,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from releaselib.errors import ConfigError, RepoStateError
-from releaselib.sandbox import (
+from releaselib.core.errors import ConfigError, RepoStateError
+from releaselib.local.sandbox import (
     SAMPLE_DIR,
     Sandbox,
     create_sandbox,

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from releaselib.errors import ReleaseError
-from releaselib.servers import (
+from releaselib.core.errors import ReleaseError
+from releaselib.local.servers import (
     DocsServer,
     LocalServers,
     MailCatcher,

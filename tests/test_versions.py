@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from releaselib.config_types import Config
-from releaselib.errors import ConfigError, VersionError
-from releaselib.versions import (
+from releaselib.core.config_types import Config
+from releaselib.core.errors import ConfigError, VersionError
+from releaselib.core.versions import (
     build_backend,
     check_buildable,
     check_newer,

@@ -63,7 +63,7 @@ is clean, we are on the release branch and in sync with the remote, the
 credentials are present (never shown) and the interpreters can be found. Then
 it prints the plan: what each phase will do.
 """,
-        "from releaselib import preflight, start",
+        "from releaselib.phases import preflight\nfrom releaselib import start",
         [
             md("## Where we start\n\nThe commit we release from and the last release before it, kept in the record."),
             code('release.record("start", preflight.summary(release))'),
@@ -91,7 +91,7 @@ cell that silently fell back to pure Python is a failure, not a pass. Then it
 runs the test suite and the doctests. Cells run in parallel, each with a
 timeout; the full output of each is in `logs/`, the table below is the summary.
 """,
-        "from releaselib import matrix, start",
+        "from releaselib.phases import matrix\nfrom releaselib import start",
         [
             md("## The matrix\n\nInterpreters come from `[tool.releaselib.matrix] python`, found on PATH or in pyenv."),
             code("result = matrix.run_matrix(release)\nresult"),
@@ -111,7 +111,7 @@ it), it is kept exactly as it is. Otherwise a section is drafted from the git
 log since the last release, in the file's own heading style, at the top. Then
 the file is validated, so broken markup never reaches the published docs.
 """,
-        "from releaselib import changelog, start",
+        "from releaselib.phases import changelog\nfrom releaselib import start",
         [
             md("## The section for this version\n\nKept as is if present, else drafted."),
             code("release.execute(changelog.plan_changelog(release))"),
@@ -133,7 +133,7 @@ docs and sources becomes the release version, and every version file gets the
 release version. Only that exact version is replaced: `Python 2.5+` or a
 minimum server version such as `1.3.3+` stay as they are.
 """,
-        "from releaselib import bump, start",
+        "from releaselib.phases import bump\nfrom releaselib import start",
         [
             md("## The version now"),
             code('release.record("previous_version", bump.version_before_bump(release))'),
@@ -154,7 +154,7 @@ is annotated and points at it. Nothing is pushed yet: the build phase first
 proves that this commit builds and passes its tests, so a failed build never
 leaves a pushed tag behind.
 """,
-        "from releaselib import commit, git, start",
+        "from releaselib.infra import git\nfrom releaselib.phases import commit\nfrom releaselib import start",
         [
             md("## Commit `BUMP <version>` and tag it"),
             code("release.execute(commit.plan_commit_and_tag(release))"),
@@ -179,7 +179,7 @@ platforms' CI runners and dropped in the wheelhouse. Every file passes
 and tested on its Python. A failure stops the release here, before anything
 has left this machine: the tag exists only locally.
 """,
-        "from releaselib import build, start",
+        "from releaselib.phases import build\nfrom releaselib import start",
         [
             md("## Build, repair, check, install and test"),
             code("result = build.build_release(release)\nresult"),
@@ -203,7 +203,7 @@ the release (an index never accepts a filename twice). Finally the release is
 proved from the outside: installed by name from that index alone, imported,
 and compared byte for byte with what was built.
 """,
-        "from releaselib import build, commit, publish, start",
+        "from releaselib.phases import build, commit, publish\nfrom releaselib import start",
         [
             md("## Push the branch and the tag"),
             code("release.execute(commit.plan_push(release))"),
@@ -225,7 +225,7 @@ The docs builder rebuilds the site after the push. This phase polls the
 configured page until it shows the new version, and records what it saw. A
 timeout fails the phase with the URL and what the page showed instead.
 """,
-        "from releaselib import docs, start",
+        "from releaselib.phases import docs\nfrom releaselib import start",
         [
             md("## Wait for the new version"),
             code('seen = docs.wait_for_docs(release)\nrelease.record("docs", seen.as_record())\nseen'),
@@ -242,7 +242,7 @@ the buildable `2.2+dev`), or `2.3.dev0` with the dev scheme. The commit is
 pushed together with the release tag (already on the remote if the publish
 phase ran; then only the branch moves).
 """,
-        "from releaselib import bump, commit, git, start",
+        "from releaselib.infra import git\nfrom releaselib.phases import bump, commit\nfrom releaselib import start",
         [
             md("## The next version\n\nComputed from the release unless `next_version` is set."),
             code("next_version = bump.next_version(release, next_version)\n"
@@ -268,7 +268,7 @@ section of the changelog, the install command and the links. Its Message-ID is
 recorded before it is sent, so a resumed release never mails the list twice.
 In a dry run the message is only written to the record (`announcement.eml`).
 """,
-    "from releaselib import announce, start",
+    "from releaselib.phases import announce\nfrom releaselib import start",
     [
         md("## The message"),
         code('announcement = announce.render_announcement(release)\nrelease.record("message_id", announcement.message_id)\nannouncement'),

@@ -24,7 +24,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from .errors import ConfigError, VersionError
+from releaselib.core.errors import ConfigError, VersionError
 
 SCHEMES = ("plus", "dev")
 

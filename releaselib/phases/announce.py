@@ -32,7 +32,7 @@ from email.utils import formatdate, getaddresses, parseaddr
 from pathlib import Path
 from typing import Any
 
-from .changelog import (
+from releaselib.phases.changelog import (
     MARKDOWN,
     changelog_format,
     changelog_path,
@@ -40,11 +40,11 @@ from .changelog import (
     release_notes,
     section_text,
 )
-from .errors import AnnounceError, SecretLeak
-from .journal import SENDING, SENT, UNCERTAIN, irreversible_step, step_state
-from .plan import Action, Plan
-from .record import Record, write_atomic
-from .secrets import find_secrets, secret_values
+from releaselib.core.errors import AnnounceError, SecretLeak
+from releaselib.record.journal import SENDING, SENT, UNCERTAIN, irreversible_step, step_state
+from releaselib.core.plan import Action, Plan
+from releaselib.record.store import Record, write_atomic
+from releaselib.core.secrets import find_secrets, secret_values
 
 __all__ = [
     "BUNDLED_TEMPLATE",
@@ -205,7 +205,7 @@ def render_announcement(release: Any) -> Announcement:
 
     Raises :class:`AnnounceError` when ``sender`` or ``to`` is not configured,
     the template cannot be read or uses an unknown placeholder, and
-    :class:`~releaselib.errors.ChangelogError` when the changelog has no
+    :class:`~releaselib.core.errors.ChangelogError` when the changelog has no
     section for the version.
     """
     config = release.config
@@ -487,7 +487,7 @@ def write_preview(release: Any, announcement: Announcement) -> Path:
     """Write the whole message (headers and body) to ``record_dir / "announcement.eml"``; return the path.
 
     The file holds only what :class:`Announcement` renders (never a
-    credential). Raises :class:`~releaselib.errors.SecretLeak`, writing
+    credential). Raises :class:`~releaselib.core.errors.SecretLeak`, writing
     nothing, if the value of a secret environment variable is in the text.
     """
     text = announcement.as_text()

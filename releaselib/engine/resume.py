@@ -14,9 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import git
-from .errors import GitError, PublishError, RecordError
-from .record import Record
+from releaselib.infra import git
+from releaselib.core.errors import GitError, PublishError, RecordError
+from releaselib.record.store import Record
 
 __all__ = ["ResumeConflict", "check_resume", "resume_conflicts"]
 
@@ -91,7 +91,7 @@ def resume_conflicts(record: Record, config: Any, repo: Path, version: str) -> l
 
 
 def _index_conflicts(files: list[dict[str, Any]], config: Any) -> list[str]:
-    from .publish import index_files
+    from releaselib.phases.publish import index_files
 
     try:
         listed = index_files(config.publish.index_url, config.package, timeout=10.0)

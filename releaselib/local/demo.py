@@ -21,7 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
-from .runner import Runner, available_phases
+from releaselib.engine.runner import Runner, available_phases
 
 INDEX_USER = "releaser"
 SMTP_USER = "releaser"
@@ -79,8 +79,8 @@ def release_environment(root: Path, *, project: Path | None = None, index_passwo
     Credentials are placed in the environment (the only way they reach
     kernels) for the duration of the block.
     """
-    from .sandbox import create_sandbox, install_docs_hook
-    from .servers import LocalServers
+    from releaselib.local.sandbox import create_sandbox, install_docs_hook
+    from releaselib.local.servers import LocalServers
 
     root = Path(root).resolve()
     index_password = index_password or token.token_urlsafe(16)
@@ -101,7 +101,7 @@ def release_environment(root: Path, *, project: Path | None = None, index_passwo
 def run_demo(*, version: str = "1.1", workdir: str | None = None, keep: bool = False,
              console: Console | None = None) -> int:
     """Release the sample as ``version``; print progress, the results table and where the record is."""
-    from .cli import _progress, outcome_table
+    from releaselib.cli import _progress, outcome_table
 
     console = console or Console()
     root = Path(workdir).resolve() if workdir else Path(tempfile.mkdtemp(prefix="releaselib-demo-"))
@@ -132,17 +132,17 @@ def run_demo(*, version: str = "1.1", workdir: str | None = None, keep: bool = F
 def _finish(env: Environment, version: str, console: Console) -> None:
     """Hook for what the demo shows while the servers are still up (review, verify)."""
     try:
-        from .audit import review_text, verify_release
+        from releaselib.record.audit import review_text, verify_release
     except ImportError:
         return
     console.print(review_text(env.outputs, "bsonlite", version), markup=False, highlight=False)
     problems = verify_release(env.outputs, "bsonlite", version, index=True)
     if problems:
-        from .errors import RecordError
+        from releaselib.core.errors import RecordError
 
         raise RecordError("verify found problems:\n" + "\n".join(problems))
     console.print("[green]verify --index: the record is whole[/]")
-    from .report import write_report
+    from releaselib.record.report import write_report
 
     page = write_report(env.outputs, "bsonlite", version)
     console.print(f"[bold]Report[/] {page}")

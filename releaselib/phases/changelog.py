@@ -26,8 +26,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from .errors import ChangelogError, GitError
-from .plan import Action, Plan
+from releaselib.core.errors import ChangelogError, GitError
+from releaselib.core.plan import Action, Plan
 
 RST = "rst"
 MARKDOWN = "md"

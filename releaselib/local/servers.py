@@ -53,8 +53,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from .errors import ReleaseError
-from .record import sha256_file
+from releaselib.core.errors import ReleaseError
+from releaselib.record.store import sha256_file
 
 __all__ = [
     "DocsServer",

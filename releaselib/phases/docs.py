@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from .errors import DocsError
+from releaselib.core.errors import DocsError
 
 __all__ = ["DocsResult", "fetch_page", "shows_version", "versions_in", "wait_for_docs"]
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .context import Release
-from .errors import PreflightFailed, ReleaseError, RepoStateError
-from .plan import Plan
+from releaselib.engine.context import Release
+from releaselib.core.errors import PreflightFailed, ReleaseError, RepoStateError
+from releaselib.core.plan import Plan
 
 
 @dataclass
@@ -65,7 +65,7 @@ class CheckReport:
 
 
 def _phases(phases: str | Sequence[str] | None) -> set[str]:
-    from .runner import PHASES
+    from releaselib.engine.runner import PHASES
 
     if phases is None or phases == "all":
         return set(PHASES)
@@ -75,7 +75,7 @@ def _phases(phases: str | Sequence[str] | None) -> set[str]:
 
 def last_release(release: Release) -> str | None:
     """The version of the highest release tag, or None before the first release."""
-    from .changelog import last_release_tag
+    from releaselib.phases.changelog import last_release_tag
 
     tag = last_release_tag(release.repo, release.config.tag)
     if tag is None:
@@ -86,7 +86,8 @@ def last_release(release: Release) -> str | None:
 
 def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[tuple[str, Callable[[], str]]]:
     """The preflight checks for ``release``, as (name, check) pairs; a check returns a detail or raises."""
-    from . import git, versions
+    from releaselib.infra import git
+    from releaselib.core import versions
 
     config = release.config
     wanted = _phases(phases)
@@ -129,7 +130,7 @@ def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[
 
     if wanted & {"01_test", "05_build"} and config.matrix.python:
         def interpreters() -> str:
-            from .interpreters import find_interpreters
+            from releaselib.infra.interpreters import find_interpreters
 
             found_set = find_interpreters(config.matrix.python, allow_missing=config.matrix.allow_missing)
             parts = [f"{i.requested}: {i.version}" for i in found_set.found]
@@ -140,7 +141,7 @@ def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[
 
     if "06_publish" in wanted:
         def index_credentials() -> str:
-            from .publish import check_credentials
+            from releaselib.phases.publish import check_credentials
 
             check_credentials(config)
             return f"{config.publish.username_env} and {config.publish.password_env} are set (values not shown)"
@@ -174,13 +175,14 @@ def run_checks(release: Release, phases: str | Sequence[str] | None = None) -> C
 
 def release_plan(release: Release, phases: str | Sequence[str] | None = None) -> list[Plan]:
     """What each git-side phase would do, computed without changing anything."""
-    from . import bump, commit
+    from releaselib.phases import bump
+    from releaselib.phases import commit
 
     wanted = _phases(phases)
     plans: list[Plan] = []
     expected: list[str] = []
     if "02_changelog" in wanted and release.config.changelog:
-        from .changelog import plan_changelog
+        from releaselib.phases.changelog import plan_changelog
 
         plans.append(plan_changelog(release))
         expected.append(release.config.changelog)
@@ -201,7 +203,7 @@ def release_plan(release: Release, phases: str | Sequence[str] | None = None) ->
 
 def summary(release: Release) -> dict[str, Any]:
     """The facts the record keeps about the starting point."""
-    from . import git
+    from releaselib.infra import git
 
     return {
         "package": release.config.package,

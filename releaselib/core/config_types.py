@@ -1,6 +1,6 @@
 """The frozen shape of ``[tool.releaselib]``, shared by every module.
 
-Parsing and validation live in :mod:`releaselib.config`; this module only
+Parsing and validation live in :mod:`releaselib.infra.config`; this module only
 declares what a valid configuration holds, so that every other module can
 depend on the shape without depending on the parser.
 """

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .audit import (
+from releaselib.record.audit import (
     PhaseSummary,
     _cell_counts,
     _cell_label,
@@ -32,8 +32,8 @@ from .audit import (
     release_facts,
     unusual,
 )
-from .errors import RecordError, UsageError
-from .record import SUCCEEDED, Record, write_atomic
+from releaselib.core.errors import RecordError, UsageError
+from releaselib.record.store import SUCCEEDED, Record, write_atomic
 
 __all__ = ["render_notebook", "write_index", "write_release_report", "write_report"]
 

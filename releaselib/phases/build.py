@@ -19,7 +19,7 @@ The order is the point:
    environment (the wheel from the file itself, the sdist through an isolated
    build) and runs the project's tests against what was installed.
 
-:func:`build_release` does all of it for a :class:`~releaselib.context.Release`
+:func:`build_release` does all of it for a :class:`~releaselib.engine.context.Release`
 and copies the final files to ``<record>/dist``.
 """
 
@@ -52,8 +52,8 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from .errors import BuildError, ReleaseError
-from .record import sha256_file
+from releaselib.core.errors import BuildError, ReleaseError
+from releaselib.record.store import sha256_file
 
 __all__ = [
     "Artifact",
@@ -81,7 +81,7 @@ _LEAKY_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "PYTHO
 
 
 class InterpreterLike(Protocol):
-    """What the build needs of an interpreter (:class:`releaselib.interpreters.Interpreter`)."""
+    """What the build needs of an interpreter (:class:`releaselib.infra.interpreters.Interpreter`)."""
 
     @property
     def executable(self) -> Path: ...
@@ -1016,7 +1016,7 @@ def _interpreters_for(config: Any) -> list[InterpreterLike]:
     versions = tuple(config.matrix.python)
     if not versions:
         return [_CurrentPython()]
-    from .interpreters import find_interpreters
+    from releaselib.infra.interpreters import find_interpreters
 
     # A configured Python that is missing (and not allowed to be) raises MatrixError, naming it.
     found = find_interpreters(versions, allow_missing=tuple(config.matrix.allow_missing))
@@ -1160,7 +1160,7 @@ def _check_version(artifact: Artifact, package: str, version: str) -> None:
 
 def _release_ref(release: Any) -> str:
     """The tag; in a dry run before the tag exists, HEAD (the commit the tag would name)."""
-    from .git import commit_of
+    from releaselib.infra.git import commit_of
 
     try:
         commit_of(release.repo, release.tag)
@@ -1179,8 +1179,8 @@ def _bump_export(release: Any, export: Path) -> None:
     """
     from dataclasses import replace
 
-    from .bump import plan_release_bump
-    from .config import load_config
+    from releaselib.phases.bump import plan_release_bump
+    from releaselib.infra.config import load_config
 
     config = load_config(export)
     shadow = replace(release, repo=export, config=config, dry_run=False, values={})

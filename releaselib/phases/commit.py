@@ -10,10 +10,10 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-from . import git
-from .context import Release
-from .errors import RepoStateError
-from .plan import Plan
+from releaselib.infra import git
+from releaselib.engine.context import Release
+from releaselib.core.errors import RepoStateError
+from releaselib.core.plan import Plan
 
 
 def release_files(release: Release) -> list[str]:

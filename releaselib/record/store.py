@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .errors import RecordError
+from releaselib.core.errors import RecordError
 
 SCHEMA_VERSION = 1
 RECORD_NAME = "record.json"

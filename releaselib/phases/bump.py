@@ -21,11 +21,11 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from .config import pattern_regex
-from .config_types import Config, VersionFile
-from .errors import ConfigError, VersionError
-from .plan import Action, Plan
-from .versions import (
+from releaselib.infra.config import pattern_regex
+from releaselib.core.config_types import Config, VersionFile
+from releaselib.core.errors import ConfigError, VersionError
+from releaselib.core.plan import Action, Plan
+from releaselib.core.versions import (
     check_writable,
     dev_markers,
     format_version_tuple,
@@ -320,7 +320,7 @@ def plan_release_bump(release: Any) -> Plan:
     """The plan that replaces the development version with ``release.version``.
 
     Every file the ``docs`` globs match that holds a development marker
-    (:func:`~releaselib.versions.dev_markers` of the current version) gets a
+    (:func:`~releaselib.core.versions.dev_markers` of the current version) gets a
     :class:`MarkerReplace`; then every version file gets a
     :class:`VersionFileEdit` to the release (tuples become
     ``version_tuple(release.version)``). The version files come last, so an
@@ -380,7 +380,7 @@ def next_version(release: Any, override: str | None = None) -> str:
 def plan_next_dev(release: Any, next_version: str | None = None) -> Plan:
     """The plan that sets the version files to the next development version.
 
-    ``next_version`` defaults to :func:`~releaselib.versions.next_dev_version`
+    ``next_version`` defaults to :func:`~releaselib.core.versions.next_dev_version`
     of the release (``2.2+dev``, ``2.2+`` or ``2.3.dev0``). Raises
     :class:`ConfigError` when the build could not read it, and
     :class:`VersionError` when a given ``next_version`` is not a development

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .record import now_iso
+from releaselib.record.store import now_iso
 
 __all__ = [
     "JOURNAL_NAME",

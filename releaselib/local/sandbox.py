@@ -31,8 +31,8 @@ import tomlkit
 import tomllib
 from tomlkit.exceptions import TOMLKitError
 
-from releaselib.errors import ConfigError, GitError, RepoStateError
-from releaselib.versions import format_version_tuple, version_tuple
+from releaselib.core.errors import ConfigError, GitError, RepoStateError
+from releaselib.core.versions import format_version_tuple, version_tuple
 
 __all__ = [
     "SAMPLE_DIR",
@@ -460,7 +460,7 @@ def _with_tables(pyproject: Path, tables: Mapping[str, dict[str, Any]]) -> str:
 _HOOK_BUILDER = '''\
 """Rebuild the docs page from the tip of main, as a docs builder would.
 
-Written by releaselib.sandbox.install_docs_hook; run by hooks/post-receive.
+Written by releaselib.local.sandbox.install_docs_hook; run by hooks/post-receive.
 """
 import html
 import os
@@ -520,7 +520,7 @@ if __name__ == "__main__":
 
 _HOOK_SCRIPT = """\
 #!/bin/sh
-# Rebuild the docs site when main moves (installed by releaselib.sandbox).
+# Rebuild the docs site when main moves (installed by releaselib.local.sandbox).
 status=0
 while read old new ref; do
     if [ "$ref" = "refs/heads/{branch}" ]; then

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import RecordError, UsageError
-from .plan import Plan
+from releaselib.core.errors import RecordError, UsageError
+from releaselib.core.plan import Plan
 
 #: MIME type under which a recorded value is shown in a notebook output, so the
 #: runner (and anyone later) can read values back from the executed notebook.
@@ -37,7 +37,7 @@ class Release:
 
     version: str
     repo: Path
-    config: Any  # releaselib.config_types.Config (Any to avoid an import cycle)
+    config: Any  # releaselib.core.config_types.Config (Any to avoid an import cycle)
     dry_run: bool
     record_dir: Path
     phase: str | None = None
@@ -86,7 +86,7 @@ class Release:
 
     def recorded(self, phase: str, key: str, default: Any = ...) -> Any:
         """A value an earlier phase recorded, read from ``record.json``."""
-        from .record import Record
+        from releaselib.record.store import Record
 
         record = Record.load(self.record_dir)
         return record.value(phase, key, default)
@@ -132,11 +132,11 @@ def start(
 
     Raises :class:`UsageError` when ``version`` is missing or not a string
     (papermill's ``-p version 1.10`` would give the float ``1.1``), and
-    whatever :func:`releaselib.config.load_config` and
-    :func:`releaselib.versions.parse_release` raise.
+    whatever :func:`releaselib.infra.config.load_config` and
+    :func:`releaselib.core.versions.parse_release` raise.
     """
-    from .config import load_config
-    from .versions import parse_release
+    from releaselib.infra.config import load_config
+    from releaselib.core.versions import parse_release
 
     if version is None:
         raise UsageError(

@@ -36,8 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import MatrixError
-from .interpreters import Interpreter, InterpreterSet, find_interpreters
+from releaselib.core.errors import MatrixError
+from releaselib.infra.interpreters import Interpreter, InterpreterSet, find_interpreters
 
 PASSED = "passed"
 FAILED = "failed"
@@ -736,7 +736,7 @@ def run_matrix(
 ) -> MatrixResult:
     """Run the project's tests on every interpreter, with and without the C extension.
 
-    ``release`` is a :class:`releaselib.context.Release`; its
+    ``release`` is a :class:`releaselib.engine.context.Release`; its
     ``config.matrix`` says what to run. The cells run in parallel, up to
     ``jobs`` at once (default: the number of cores), on the tree of
     ``commit`` (default: HEAD of ``release.repo``, the release commit when

@@ -1,6 +1,6 @@
 """Read ``[tool.releaselib]``: parse, check shape, check meaning, freeze.
 
-The schema is :mod:`releaselib.config_types`: every dataclass field is a key,
+The schema is :mod:`releaselib.core.config_types`: every dataclass field is a key,
 spelled with ``-`` instead of ``_`` (``commit_message`` -> ``commit-message``),
 and the nested dataclasses are the sub-tables ``[tool.releaselib.matrix]``,
 ``.publish``, ``.docs-check`` and ``.announce``. A project without the table
@@ -8,7 +8,7 @@ is autodetected (:func:`detect_config`); ``releaselib init``
 (:func:`write_init`) writes what was detected into ``pyproject.toml`` so the
 maintainer can read and adjust it.
 
-Every problem is a :class:`~releaselib.errors.ConfigError` naming the table,
+Every problem is a :class:`~releaselib.core.errors.ConfigError` naming the table,
 the key or the file, with a hint saying what to write instead.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlparse
 
-from .config_types import (
+from releaselib.core.config_types import (
     AnnounceConfig,
     Config,
     DocsCheckConfig,
@@ -34,7 +34,7 @@ from .config_types import (
     PublishConfig,
     VersionFile,
 )
-from .errors import ConfigError
+from releaselib.core.errors import ConfigError
 
 try:  # Python 3.11+
     import tomllib as _tomllib
@@ -441,7 +441,7 @@ def _check_meaning(config: Config, data: Mapping[str, Any]) -> None:
             f"got {config.plus_label!r}.",
             hint='Use plus-label = "dev" (2.1+dev), or "" for the literal 2.1+ of a legacy setup.py project.',
         )
-    from .versions import check_buildable
+    from releaselib.core.versions import check_buildable
 
     check_buildable(config)
 

@@ -23,8 +23,8 @@ from typing import Union
 import git as gitpython
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
-from .errors import GitError, RepoStateError
-from .plan import Action
+from releaselib.core.errors import GitError, RepoStateError
+from releaselib.core.plan import Action
 
 #: A repository as callers hold it: a path (the usual case) or an open GitPython repo.
 RepoLike = Union[str, "os.PathLike[str]", gitpython.Repo]

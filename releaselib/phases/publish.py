@@ -39,8 +39,8 @@ from typing import Any
 from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
 
-from .errors import PublishError
-from .plan import Action, Plan
+from releaselib.core.errors import PublishError
+from releaselib.core.plan import Action, Plan
 
 __all__ = [
     "UploadAction",
@@ -452,14 +452,14 @@ def _pick_interpreter(artifacts: Sequence[Any], interpreter: Any | None) -> Any:
     """The interpreter to verify on: the given one, else ours if a wheel fits it, else one a wheel was built for."""
     if interpreter is not None:
         return interpreter
-    from .build import _CurrentPython
+    from releaselib.phases.build import _CurrentPython
 
     current = _CurrentPython()
     ours = set(sys_tags())
     wheels = [a for a in artifacts if a.kind == "wheel"]
     if not wheels or any(ours & set(a.tags) for a in wheels):
         return current
-    from .interpreters import find_interpreter
+    from releaselib.infra.interpreters import find_interpreter
 
     for wheel in wheels:
         tag = wheel.python_tag.split(".")[0]
@@ -471,7 +471,7 @@ def _pick_interpreter(artifacts: Sequence[Any], interpreter: Any | None) -> Any:
 
 
 def _tags_of(interpreter: Any) -> set[Any]:
-    from .build import _CurrentPython
+    from releaselib.phases.build import _CurrentPython
 
     if isinstance(interpreter, _CurrentPython):
         return set(sys_tags())
@@ -539,7 +539,7 @@ def verify_from_index(
     Returns the :class:`VerifyResult`; raises :class:`PublishError` on any
     mismatch or when the install fails.
     """
-    from .build import create_venv
+    from releaselib.phases.build import create_venv
 
     config = release.config
     package, version, index_url = config.package, release.version, config.publish.index_url

@@ -7,7 +7,7 @@ keeps the first one that matches. pyenv's shims are never used: a shim runs
 whatever ``pyenv version`` selects, which may not be the version its name
 promises.
 
-The test matrix (:mod:`releaselib.matrix`) and the build phase (one wheel per
+The test matrix (:mod:`releaselib.phases.matrix`) and the build phase (one wheel per
 interpreter) both start from the :class:`InterpreterSet` returned here.
 """
 
@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import MatrixError
+from releaselib.core.errors import MatrixError
 
 # Runs on every interpreter we may meet (3.6+): no f-strings with "=", no walrus.
 _PROBE = r"""

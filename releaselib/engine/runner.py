@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import secrets as secret_scan
-from .context import values_from_notebook
-from .errors import LockHeld, PhaseFailed, RecordError, ReleaseError, SecretLeak, UsageError
-from .record import FAILED, SUCCEEDED, Record, ensure_gitattributes, now_iso, sha256_file
+from releaselib.core import secrets as secret_scan
+from releaselib.engine.context import values_from_notebook
+from releaselib.core.errors import LockHeld, PhaseFailed, RecordError, ReleaseError, SecretLeak, UsageError
+from releaselib.record.store import FAILED, SUCCEEDED, Record, ensure_gitattributes, now_iso, sha256_file
 
 #: Every phase, in the order a release runs them (DESIGN.md).
 PHASES: tuple[str, ...] = (
@@ -51,12 +51,12 @@ CORE_PARAMETERS = ("version", "repo", "dry_run", "outputs")
 # -- locating runbooks -----------------------------------------------------
 def bundled_runbooks_dir() -> Path:
     """The runbooks shipped with releaselib (installed package, or source checkout)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "runbooks", here.parent / "runbooks"):
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "runbooks", package.parent / "runbooks"):
         if any(candidate.glob("[0-9][0-9]_*.ipynb")):
             return candidate
     raise ReleaseError(
-        f"releaselib's bundled runbooks are missing (looked in {here / 'runbooks'}).",
+        f"releaselib's bundled runbooks are missing (looked in {package / 'runbooks'}).",
         hint="Reinstall releaselib: pip install --force-reinstall releaselib",
     )
 
@@ -185,7 +185,7 @@ def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
     path = package_dir / "release.lock"
     import uuid
 
-    from .processes import end_processes_of_run
+    from releaselib.infra.processes import end_processes_of_run
 
     holder = {
         "run_id": uuid.uuid4().hex,
@@ -218,7 +218,7 @@ def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
         with os.fdopen(fd, "w") as handle:
             json.dump(holder, handle)
         break
-    from .processes import RUN_ID_ENV
+    from releaselib.infra.processes import RUN_ID_ENV
 
     previous_run_id = os.environ.get(RUN_ID_ENV)
     os.environ[RUN_ID_ENV] = str(holder["run_id"])  # inherited by kernels and their children
@@ -301,8 +301,8 @@ class Runner:
     config: Any = None
 
     def __post_init__(self) -> None:
-        from .config import load_config
-        from .versions import parse_release
+        from releaselib.infra.config import load_config
+        from releaselib.core.versions import parse_release
 
         self.repo = Path(self.repo).resolve()
         self.outputs = Path(self.outputs).resolve()
@@ -349,7 +349,7 @@ class Runner:
             )
             record.save()
             if self.resume and record.entries and not self.dry_run:
-                from .resume import check_resume
+                from releaselib.engine.resume import check_resume
 
                 check_resume(record, self.config, self.repo, self.version)
             for phase in chosen:
@@ -420,7 +420,7 @@ class Runner:
         """Execute one phase's runbook in a fresh kernel and archive the attempt."""
         import papermill
 
-        from .git import head_commit
+        from releaselib.infra.git import head_commit
 
         runbook = runbook_path(phase, self.config)
         declared = runbook_parameters(runbook)
@@ -518,7 +518,7 @@ class Runner:
                 f"the executed notebook contained the value of {', '.join(leaked)}; "
                 "only a redacted copy was archived"
             )
-        from .record import write_atomic
+        from releaselib.record.store import write_atomic
 
         write_atomic(target, text.encode("utf-8"))
         return target, None
@@ -548,7 +548,7 @@ def _safe(function: Callable[[], Any]) -> Any:
 
 
 def _remote_url(repo: Path, remote: str) -> str | None:
-    from .git import remote_url
+    from releaselib.infra.git import remote_url
 
     return _safe(lambda: remote_url(repo, remote))
 

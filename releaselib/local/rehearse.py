@@ -5,7 +5,7 @@ bare copy of the real remote (``git clone --mirror``) as its remote, starts a
 local package index, SMTP catcher and docs server, and runs every phase with
 the same runbooks and the same code a real release runs. Nothing is
 committed to point the clone at those servers: the overrides travel in
-:data:`releaselib.config.OVERRIDES_ENV`, which reaches the kernels through
+:data:`releaselib.infra.config.OVERRIDES_ENV`, which reaches the kernels through
 their environment. The maintainer ends with the complete record of the
 release before doing it, and a statement, checked, that the real repository
 and remote did not change.
@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import git
-from .config import OVERRIDES_ENV, load_config
-from .errors import ReleaseError, RepoStateError
+from releaselib.infra import git
+from releaselib.infra.config import OVERRIDES_ENV, load_config
+from releaselib.core.errors import ReleaseError, RepoStateError
 
 __all__ = ["Rehearsal", "rehearse", "repository_fingerprint"]
 
@@ -150,10 +150,10 @@ def rehearse(
     the rehearsal found a problem the real release would meet), and
     :class:`ReleaseError` if the real repository or remote changed.
     """
-    from .demo import scoped_env
-    from .runner import Runner, resolve_phases
-    from .sandbox import install_docs_hook
-    from .servers import LocalServers
+    from releaselib.local.demo import scoped_env
+    from releaselib.engine.runner import Runner, resolve_phases
+    from releaselib.local.sandbox import install_docs_hook
+    from releaselib.local.servers import LocalServers
 
     repo_path = Path(repo).resolve()
     config = load_config(repo_path)

@@ -15,12 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .config import load_config
-from .context import record_dir_for, values_from_notebook
-from .errors import UsageError
-from .runner import resolve_phases, runbook_path
-from .secrets import find_secrets, redact, secret_values
-from .versions import parse_release
+from releaselib.infra.config import load_config
+from releaselib.engine.context import record_dir_for, values_from_notebook
+from releaselib.core.errors import UsageError
+from releaselib.engine.runner import resolve_phases, runbook_path
+from releaselib.core.secrets import find_secrets, redact, secret_values
+from releaselib.core.versions import parse_release
 
 
 def prepare_manual(phase: str, version: str, *, repo: Path, outputs: Path, dry_run: bool = True) -> Path:
@@ -134,8 +134,8 @@ def archive_manual(
     """
     import nbformat
 
-    from .git import head_commit
-    from .record import (
+    from releaselib.infra.git import head_commit
+    from releaselib.record.store import (
         FAILED,
         SUCCEEDED,
         Record,
@@ -144,7 +144,7 @@ def archive_manual(
         sha256_file,
         write_atomic,
     )
-    from .runner import release_lock, unfinished_cells
+    from releaselib.engine.runner import release_lock, unfinished_cells
 
     repo = Path(repo).resolve()
     outputs = Path(outputs).resolve()
@@ -201,7 +201,7 @@ def archive_manual(
     with release_lock(outputs / config.package, version):
         record = Record.load(record_dir)
         if not record.exists:
-            from .runner import _remote_url
+            from releaselib.engine.runner import _remote_url
 
             record.initialise(
                 package=config.package, version=version, repo=repo, remote=config.remote,

@@ -20,9 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import secrets as secret_scan
-from .errors import PublishError, RecordError, ReleaseError, UsageError
-from .record import FAILED, RECORD_NAME, SUCCEEDED, Record, sha256_file
+from releaselib.core import secrets as secret_scan
+from releaselib.core.errors import PublishError, RecordError, ReleaseError, UsageError
+from releaselib.record.store import FAILED, RECORD_NAME, SUCCEEDED, Record, sha256_file
 
 __all__ = [
     "PhaseSummary",
@@ -90,7 +90,7 @@ def resolve_package(outputs: Path, version: str | None, package: str | None, rep
     configured = None
     if repo is not None:
         try:
-            from .config import load_config
+            from releaselib.infra.config import load_config
 
             configured = load_config(Path(repo).resolve()).package
         except ReleaseError:
@@ -151,7 +151,7 @@ class PhaseSummary:
 
 def phase_summaries(record: Record) -> list[PhaseSummary]:
     """One summary per phase the record mentions, in release order (unknown phases last)."""
-    from .runner import PHASES
+    from releaselib.engine.runner import PHASES
 
     grouped: dict[str, list[dict[str, Any]]] = {}
     for entry in record.entries:
@@ -433,7 +433,7 @@ def review_text(outputs: Path, package: str, version: str) -> str:
 
 def _project_config(record: Record, repo: Path | None) -> Any:
     """The project's configuration, from ``repo`` or the repository the record names; None if unreadable."""
-    from .config import load_config
+    from releaselib.infra.config import load_config
 
     for candidate in (repo, (record.data.get("repo") or {}).get("path")):
         if not candidate:
@@ -448,7 +448,7 @@ def _project_config(record: Record, repo: Path | None) -> Any:
 def _secret_names(config: Any) -> tuple[str, ...]:
     if config is not None:
         return tuple(config.secret_env_names())
-    from .config_types import AnnounceConfig, PublishConfig
+    from releaselib.core.config_types import AnnounceConfig, PublishConfig
 
     return (PublishConfig().password_env, AnnounceConfig().password_env)
 
@@ -505,7 +505,7 @@ def verify_release(
 def _notebook_problems(record: Record) -> list[str]:
     import nbformat
 
-    from .runner import unfinished_cells
+    from releaselib.engine.runner import unfinished_cells
 
     problems = []
     for number, entry in enumerate(record.entries, start=1):
@@ -569,7 +569,7 @@ def _index_url(record: Record, config: Any) -> str | None:
 
 
 def _index_problems(record: Record, package: str, config: Any) -> list[str]:
-    from .publish import index_files, project_url
+    from releaselib.phases.publish import index_files, project_url
 
     phase, files = recorded_files(record)
     if not files:
@@ -634,7 +634,7 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
 
     phases_l = {s.phase: s for s in phase_summaries(left)}
     phases_r = {s.phase: s for s in phase_summaries(right)}
-    from .runner import PHASES
+    from releaselib.engine.runner import PHASES
 
     names = [p for p in PHASES if p in phases_l or p in phases_r]
     names += sorted((set(phases_l) | set(phases_r)) - set(names))
