@@ -53,6 +53,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from releaselib.core.errors import BuildError, ReleaseError
+from releaselib.phases.installed import installed_distribution, probe_argv, read_probe, shell_argv, tests_copy
 from releaselib.record.store import sha256_file
 
 __all__ = [
@@ -584,18 +585,22 @@ def repair_wheels(
 # --------------------------------------------------------------------------- twine check
 
 
-def twine_check(files: Iterable[Artifact | Path], *, log: Path | None = None, timeout: float = 300.0) -> None:
-    """Run ``twine check --strict`` on every file.
+def twine_check(
+    files: Iterable[Artifact | Path], *, log: Path | None = None, timeout: float = 300.0, strict: bool = True
+) -> list[str]:
+    """Run ``twine check --strict`` (``strict=False``: ``twine check``) on every file.
 
-    Returns None when all pass. Raises :class:`BuildError` naming each failing
-    file with twine's own words (a README that does not render on the index is
-    the usual cause).
+    Returns twine's warnings, one line per file that had any (empty when all
+    is clean); without ``strict`` a warning is returned, not raised. Raises
+    :class:`BuildError` naming each failing file with twine's own words (a
+    README that does not render on the index is the usual cause).
     """
     paths = [f.path if isinstance(f, Artifact) else Path(f) for f in files]
     failures: list[str] = []
+    warnings: list[str] = []
     for path in paths:
         proc = _run(
-            [sys.executable, "-m", "twine", "check", "--strict", path],
+            [sys.executable, "-m", "twine", "check", *(["--strict"] if strict else []), path],
             log=log,
             what=f"twine check {path.name}",
             env=_clean_env({"NO_COLOR": "1", "TERM": "dumb"}),
@@ -606,12 +611,17 @@ def twine_check(files: Iterable[Artifact | Path], *, log: Path | None = None, ti
                 line for line in proc.stdout.splitlines() if line.strip() and not line.startswith("Checking ")
             )
             failures.append(f"{path.name}: {words.strip() or f'exit {proc.returncode}'}")
+        elif "WARNING" in proc.stdout:
+            words = " ".join(line.strip() for line in proc.stdout.splitlines() if "WARNING" in line)
+            warnings.append(f"{path.name}: {words}")
     if failures:
         raise BuildError(
-            "twine check --strict failed for:\n" + "\n".join(f"  - {f}" for f in failures),
+            f"twine check{' --strict' if strict else ''} failed for:\n" + "\n".join(f"  - {f}" for f in failures),
             hint="Fix the package metadata (usually the README's markup or a missing long_description_content_type)"
-            f" at the tagged commit, then `releaselib run VERSION --resume` ({RESUME_HINT}).",
+            f" at the tagged commit, then `releaselib run VERSION --resume` ({RESUME_HINT}); a project that "
+            "accepts twine's warnings sets twine-strict = false in [tool.releaselib.matrix].",
         )
+    return warnings
 
 
 # --------------------------------------------------------------------------- install tests
@@ -627,6 +637,7 @@ class InstallTest:
     duration: float
     log: Path
     detail: str = ""
+    imported: dict[str, str] = field(default_factory=dict)  # module -> file it was imported from
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -636,6 +647,7 @@ class InstallTest:
             "duration": round(self.duration, 2),
             "log": str(self.log),
             "detail": self.detail,
+            "imported": dict(self.imported),
         }
 
 
@@ -701,6 +713,7 @@ def install_test(
     drop_env: Sequence[str] = (),
     timeout: float = 900.0,
     workdir: Path | None = None,
+    distribution: str | None = None,
 ) -> InstallTest:
     """Install ``artifact`` into a fresh venv on ``interpreter`` and run ``test_command`` against it.
 
@@ -711,7 +724,12 @@ def install_test(
     from a copy of ``repo_export`` without ``src/`` (nor a top-level package
     folder), so they can only import what was installed; the function then
     checks that ``import_name`` really resolves inside the venv and, for
-    compiled files, that ``extension_check`` prints ``True``. Returns an
+    compiled files, that ``extension_check`` prints ``True``. With
+    ``distribution`` (the project's name on the index) the copy leaves out
+    every top-level package and module the installed distribution holds, and
+    each of them, and each compiled module of a binary file, must import from
+    inside the venv (see :mod:`releaselib.phases.installed`). The test
+    command runs through ``/bin/sh -c``, as in the test matrix. Returns an
     :class:`InstallTest`; raises :class:`BuildError` naming the file, the
     Python version and the log when installing or testing fails.
     """
@@ -722,6 +740,7 @@ def install_test(
     started = time.monotonic()
     base = Path(tempfile.mkdtemp(prefix="install-test-", dir=workdir))
     what = f"the {artifact.kind} {artifact.filename}"
+    imported: dict[str, str] = {}
     try:
         python = create_venv(interpreter, base / "venv", log=log, timeout=timeout)
         env = _venv_env(python, drop=drop_env)
@@ -741,8 +760,44 @@ def install_test(
         if test_requires:
             step([python, "-m", "pip", "install", *test_requires], "test requirements install")
         step([python, "-m", "pip", "install", "--no-cache-dir", artifact.path], "installation")
-        tests_dir = _tests_copy(repo_export, base / "project", import_name)
-        if import_name:
+        installed = installed_distribution(base / "venv", distribution) if distribution else None
+        if distribution and installed is None:
+            raise BuildError(
+                f"Installing {what} on Python {interpreter.version} left no distribution {distribution!r} in the "
+                f"environment; see {log}.",
+                hint="Check [project].name against `package` in [tool.releaselib].",
+            )
+        tests_dir = (
+            tests_copy(repo_export, base / "project", installed)
+            if installed else _tests_copy(repo_export, base / "project", import_name)
+        )
+        if installed is not None:
+            compiled = artifact.kind == "sdist" or not artifact.is_pure
+            proof = read_probe(
+                step(probe_argv(python, installed, compiled=compiled), "import check", cwd=tests_dir),
+                base / "venv", installed,
+            )
+            imported.update(proof.modules)
+            if not proof.ok:
+                raise BuildError(
+                    f"{what} was not the code under test on Python {interpreter.version}: "
+                    + "; ".join(proof.problems) + f"; see {log}.",
+                    hint="Something on the path shadows the installed package (PYTHONPATH, a .pth file, a "
+                    "conftest that edits sys.path); the tests must import what was installed.",
+                )
+            if proof.dunder_version and proof.version and proof.dunder_version != proof.version:
+                raise BuildError(
+                    f"{what} installed on Python {interpreter.version} says __version__ {proof.dunder_version!r} "
+                    f"but its metadata says {proof.version!r}; see {log}.",
+                    hint="The version files disagree; fix `version-files` in [tool.releaselib] so the bump sets both.",
+                )
+            if artifact.kind == "wheel" and not artifact.is_pure and not installed.compiled:
+                raise BuildError(
+                    f"{what} installed on Python {interpreter.version} without any compiled module; see {log}.",
+                    hint="The wheel is tagged for a platform but holds only pure Python; look for the compiler "
+                    "error in the build log.",
+                )
+        elif import_name:
             where = step(
                 [python, "-c", f"import {import_name} as m, os; print(os.path.realpath(m.__file__))"],
                 "import check",
@@ -764,13 +819,13 @@ def install_test(
                     f"check printed {answer[-200:]!r}); see {log}.",
                     hint="The compiled module did not load; look for the compiler or import error in the log.",
                 )
-        argv: list[str | os.PathLike[str]] = list(shlex.split(test_command))
-        if argv and argv[0] in ("python", "python3"):
-            argv[0] = python  # the venv's own, whatever PATH lookup would find
-        step(argv, "tests", cwd=tests_dir)
+        # The venv's bin is first on PATH: `python` and `pytest` are the venv's own.
+        step(shell_argv(test_command), "tests", cwd=tests_dir)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    return InstallTest(artifact.filename, interpreter.version, True, time.monotonic() - started, log)
+    return InstallTest(
+        artifact.filename, interpreter.version, True, time.monotonic() - started, log, imported=imported
+    )
 
 
 # --------------------------------------------------------------------------- coverage
@@ -956,6 +1011,8 @@ class BuildResult:
     coverage: Coverage | None = None
     interpreters: list[str] = field(default_factory=list)
     duration: float = 0.0
+    twine_warnings: list[str] = field(default_factory=list)  # kept when twine-strict = false
+    pre_build: str | None = None  # the configured pre-build command that ran in the export
 
     @property
     def sdist(self) -> Artifact | None:
@@ -975,6 +1032,8 @@ class BuildResult:
             "coverage": self.coverage.as_record() if self.coverage else None,
             "interpreters": list(self.interpreters),
             "duration": round(self.duration, 1),
+            "twine_warnings": list(self.twine_warnings),
+            "pre_build": self.pre_build,
         }
 
     def _tests_for(self, filename: str) -> str:
@@ -987,6 +1046,10 @@ class BuildResult:
         lines = [f"{len(self.artifacts)} file(s) for version {self.version} in {self.dist_dir}"]
         for a in self.artifacts:
             lines.append(f"  {a.filename}  {a.size:>9,d} B  sha256 {a.sha256[:16]}...  {self._tests_for(a.filename)}")
+        if self.pre_build:
+            lines.append(f"pre-build step run in the export: {self.pre_build} (log: pre-build.log)")
+        for warning in self.twine_warnings:
+            lines.append(f"twine check warning (twine-strict = false): {warning}")
         if self.coverage is not None:
             lines.append(str(self.coverage))
         return "\n".join(lines)
@@ -1007,6 +1070,10 @@ class BuildResult:
             "<table><thead><tr><th>file</th><th>kind</th><th>python</th><th>platform</th><th>bytes</th>"
             f"<th>sha256</th><th>install test</th></tr></thead><tbody>{rows}</tbody></table>"
         )
+        if self.pre_build:
+            table += f"<p>Pre-build step run in the export: <code>{html.escape(self.pre_build)}</code></p>"
+        for warning in self.twine_warnings:
+            table += f"<p><strong>twine check warning</strong> (twine-strict = false): {html.escape(warning)}</p>"
         if self.coverage is not None:
             table += "<p><strong>Wheel coverage</strong></p>" + self.coverage._repr_html_()
         return table
@@ -1067,6 +1134,9 @@ def build_release(release: Any, *, interpreters: Sequence[InterpreterLike] | Non
         export = checkout_release(Path(release.repo), ref, work / "export")
         if ref == "HEAD":
             _bump_export(release, export)
+        if matrix.pre_build:
+            run_pre_build(matrix.pre_build, export, chosen[0], work / "pre-build-venv",
+                          log=logs / "pre-build.log", timeout=matrix.timeout)
         staging = work / "dist"
         sdist = build_sdist(export, staging, log=logs / "build-sdist.log", env=build_env, timeout=matrix.timeout)
         _check_version(sdist, config.package, release.version)
@@ -1083,7 +1153,7 @@ def build_release(release: Any, *, interpreters: Sequence[InterpreterLike] | Non
                 folder = Path(config.root) / folder
             ours = {w.filename for w in repaired}
             foreign = [w for w in collect_wheelhouse(folder, config.package, release.version) if w.filename not in ours]
-        twine_check([sdist, *repaired], log=logs / "twine-check.log")
+        twine_warnings = twine_check([sdist, *repaired], log=logs / "twine-check.log", strict=matrix.twine_strict)
 
         finals: list[Artifact] = []
         for artifact in [sdist, *repaired, *foreign]:
@@ -1118,6 +1188,7 @@ def build_release(release: Any, *, interpreters: Sequence[InterpreterLike] | Non
                     drop_env=drop,
                     timeout=matrix.timeout,
                     workdir=work,
+                    distribution=config.package,
                 )
             except BuildError as exc:
                 return exc
@@ -1143,9 +1214,37 @@ def build_release(release: Any, *, interpreters: Sequence[InterpreterLike] | Non
         coverage=coverage,
         interpreters=[i.version for i in chosen],
         duration=time.monotonic() - started,
+        twine_warnings=twine_warnings,
+        pre_build=matrix.pre_build,
     )
     coverage.raise_for_missing()
     return result
+
+
+def run_pre_build(
+    command: str, export: Path, interpreter: InterpreterLike, venv: Path, *, log: Path, timeout: float
+) -> None:
+    """Run the configured pre-build ``command`` in ``export`` (e.g. cythonize), logged to ``log``.
+
+    It runs through ``/bin/sh -c`` in a fresh venv on ``interpreter`` holding
+    the project's build requirements (Cython, ...), as the matrix cells do.
+    Raises :class:`BuildError` naming the log when it fails.
+    """
+    from releaselib.phases.matrix import build_requires
+
+    log.unlink(missing_ok=True)
+    python = create_venv(interpreter, venv, log=log, timeout=timeout)
+    env = _venv_env(python)
+    _run([python, "-m", "pip", "install", *build_requires(export)], log=log, what="Installing the build requirements",
+         env=env, timeout=timeout)  # fmt: skip
+    proc = _run(shell_argv(command), log=log, what=f"The pre-build step `{command}`", cwd=export, env=env,
+                timeout=timeout)  # fmt: skip
+    if proc.returncode != 0:
+        raise BuildError(
+            f"The pre-build step `{command}` failed (exit {proc.returncode}); see {log}.\n{_tail(proc.stdout, 1200)}",
+            hint="Fix `pre-build` in [tool.releaselib.matrix] or the project at the tag, then "
+            f"`releaselib run VERSION --resume` ({RESUME_HINT}).",
+        )
 
 
 def _check_version(artifact: Artifact, package: str, version: str) -> None:

@@ -378,7 +378,7 @@ class VerifyResult:
     def ok(self) -> bool:
         return (
             self.installed_version == self.version
-            and self.imported_version == self.version
+            and self.imported_version in ("", self.version)  # "": the package has no __version__
             and self.sha256 == self.expected_sha256
             and all(self.index_hashes_ok.values())
         )
@@ -406,7 +406,8 @@ class VerifyResult:
             ),
             f"  installed file  {self.file}",
             f"  sha256          {self.sha256} ({'same as built' if self.sha256 == self.expected_sha256 else 'DIFFERS'})",
-            f"  metadata version {self.installed_version}; {self.package}.__version__ {self.imported_version}",
+            f"  metadata version {self.installed_version}; {self.package}.__version__ "
+            f"{self.imported_version or '(none; the metadata version is the check)'}",
         ]
         for filename, ok in self.index_hashes_ok.items():
             lines.append(f"  index lists {filename}: {'same sha256' if ok else 'DIFFERENT sha256 or missing'}")
@@ -423,7 +424,7 @@ class VerifyResult:
             ("sha256 (downloaded)", self.sha256),
             ("sha256 (built)", self.expected_sha256),
             ("version (metadata)", self.installed_version),
-            ("version (__version__)", self.imported_version),
+            ("version (__version__)", self.imported_version or "(none; the metadata version is the check)"),
         ]
         rows += [(f"index lists {f}", "same sha256" if ok else "DIFFERENT or missing") for f, ok in self.index_hashes_ok.items()]
         body = "".join(f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(v)}</code></td></tr>" for k, v in rows)
@@ -613,7 +614,7 @@ def verify_from_index(
         index_url=index_url,
         python=seen["python"],
         installed_version=str(seen["metadata"]),
-        imported_version=str(seen["version"]),
+        imported_version="" if seen["version"] is None else str(seen["version"]),
         file=fetched.name,
         sha256=digest,
         expected_sha256=by_name[fetched.name].sha256 if fetched.name in by_name else "",
@@ -655,7 +656,11 @@ def _raise_unless_ok(result: VerifyResult) -> None:
             f"The index does not list {', '.join(wrong)} with the built sha256.",
             hint=f"Re-run the publish phase to upload what is missing, {_RESUME}.",
         )
-    for label, seen in (("installed metadata", result.installed_version), ("__version__", result.imported_version)):
+    # importlib.metadata is the version users get; __version__ is an extra check where the package has one.
+    checks = [("installed metadata", result.installed_version)]
+    if result.imported_version:
+        checks.append(("__version__", result.imported_version))
+    for label, seen in checks:
         if seen != result.version:
             raise PublishError(
                 f"{result.package} installed from {result.index_url} reports {label} {seen!r}, not {result.version!r}.",
