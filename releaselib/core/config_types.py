@@ -66,6 +66,7 @@ class DocsCheckConfig:
     url: str | None = None
     timeout: float = 600.0
     interval: float = 10.0
+    version_pattern: str | None = None  # regex finding the version the page declares (group 1)
 
 
 @dataclass(frozen=True)
