@@ -185,13 +185,14 @@ def read_probe(output: str, venv: Path, installed: InstalledDistribution) -> Imp
     data = json.loads(line[len("RELEASELIB-PROBE "):])
     inside = os.path.realpath(venv) + os.sep
     problems: list[str] = []
-    for name, error in data["errors"].items():
-        problems.append(f"importing {name} failed: {error}")
     for name, where in data["modules"].items():
         if not where.startswith(inside):
-            problems.append(
-                f"{name} was imported from {where}, not from the installed distribution in {venv}"
-            )
+            problems.append(f"{name} was imported from {where}, not from the installed distribution in {venv}")
+    for name, error in data["errors"].items():
+        if name != "<metadata>":
+            problems.append(f"importing {name} failed: {error}")
+    if "<metadata>" in data["errors"]:
+        problems.append(f"the installed metadata of {installed.name} cannot be read: {data['errors']['<metadata>']}")
     return ImportProof(
         modules=data["modules"],
         errors=data["errors"],
