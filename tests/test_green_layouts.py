@@ -75,3 +75,103 @@ def test_flat_layout_broken_compiled_module_fails_only_the_with_cells(tmp_path, 
     cells = cells_by_state(record)
     assert cells[True]["result"] == "failed" and cells[True]["tests_failed"] == 2, cells[True]
     assert cells[False]["result"] == "passed", cells[False]
+
+
+def test_pure_python_with_the_version_only_in_pyproject_rehearses_green(tmp_path, capsys):
+    project = green_project("pure_pyproject", tmp_path)
+    workdir = tmp_path / "rehearsal"
+
+    code = rehearse(project, workdir, "0.3")
+
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    record = record_of(workdir, "green-tally", "0.3")
+    [cell] = phase_values(record, "01_test")["matrix"]
+    assert cell["extension"] is None and cell["result"] == "passed" and cell["tests_passed"] == 2
+    assert_installed_imports(cell, "tally")
+    verify = phase_values(record, "06_publish")["verified"]
+    assert verify["installed_version"] == "0.3" and verify["imported_version"] == ""  # no __version__
+    docs = phase_values(record, "07_docs")["docs"]
+    assert docs["found"] and "green-tally 0.3 documentation" in docs["declared"][0]
+
+
+def test_a_runtime_dependency_is_served_by_the_rehearsal_index(tmp_path, capsys):
+    project = green_project("with_dep", tmp_path)
+    workdir = tmp_path / "rehearsal"
+
+    code = rehearse(project, workdir, "1.0")
+
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    assert "Runtime dependencies served by the local index: six-" in " ".join(out.out.split())
+    record = record_of(workdir, "green-greeting", "1.0")
+    verify = phase_values(record, "06_publish")["verified"]
+    # The release's own file came from the local index, the same bytes as built.
+    assert verify["sha256"] == verify["expected_sha256"] and verify["ok"]
+
+
+def test_two_top_level_packages_both_import_from_the_installed_distribution(tmp_path, capsys):
+    project = green_project("two_packages", tmp_path)
+    workdir = tmp_path / "rehearsal"
+
+    code = rehearse(project, workdir, "2.0")
+
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    record = record_of(workdir, "green-alphabeta", "2.0")
+    cells = cells_by_state(record)
+    assert (cells[True]["tests_passed"], cells[False]["tests_passed"]) == (3, 2)
+    for cell in cells.values():
+        assert_installed_imports(cell, "alpha", "beta")
+    assert_installed_imports(cells[True], "alpha._core")
+    build = phase_values(record, "05_build")["build"]
+    for test in build["install_tests"]:
+        assert_installed_imports(test, "alpha", "beta")
+
+
+def test_src_layout_with_a_config_setting_switch_rehearses_green(tmp_path, capsys):
+    project = green_project("src_setting", tmp_path)
+    workdir = tmp_path / "rehearsal"
+
+    code = rehearse(project, workdir, "0.5")
+
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    cells = cells_by_state(record_of(workdir, "green-srcset", "0.5"))
+    assert (cells[True]["tests_passed"], cells[False]["tests_passed"]) == (2, 1)
+    assert_installed_imports(cells[True], "srcset", "srcset._fast")
+    assert "srcset._fast" not in cells[False]["imported"]
+
+
+def test_a_project_testing_both_implementations_gets_one_cell_per_python(tmp_path, capsys):
+    project = green_project("self_tested", tmp_path)
+    workdir = tmp_path / "rehearsal"
+
+    code = rehearse(project, workdir, "3.1")
+
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    assert "the project's tests cover both" in out.out
+    [cell] = phase_values(record_of(workdir, "green-both", "3.1"), "01_test")["matrix"]
+    assert cell["extension"] is True and cell["tests_passed"] == 4
+    assert_installed_imports(cell, "both", "both._fast")
+
+
+@pytest.mark.parametrize(("name", "version", "package", "source", "old", "new"), [
+    ("two_packages", "2.0", "green-alphabeta", "alpha/_core.c", "2 * v", "3 * v"),
+    ("src_setting", "0.5", "green-srcset", "src/srcset/_fast.c", "PySet_Size(set)", "PySet_Size(set) + 1"),
+    ("self_tested", "3.1", "green-both", "both/_fast.c", "if (v > hi) v = hi;", ""),
+])
+def test_a_broken_compiled_module_fails_only_the_with_cells(tmp_path, name, version, package, source, old, new):
+    project = green_project(name, tmp_path)
+    project.edit(source, old, new)
+    project.commit("Break the C implementation")
+
+    code = main(["run", version, "--repo", str(project.repo), "--outputs", str(tmp_path / "outputs"),
+                 "--phases", "test"])
+
+    assert code != 0
+    cells = cells_by_state(record_of(tmp_path, package, version))
+    assert cells[True]["result"] == "failed" and cells[True]["tests_failed"] >= 1, cells[True]
+    if False in cells:
+        assert cells[False]["result"] == "passed", cells[False]
