@@ -175,3 +175,21 @@ def test_a_broken_compiled_module_fails_only_the_with_cells(tmp_path, name, vers
     assert cells[True]["result"] == "failed" and cells[True]["tests_failed"] >= 1, cells[True]
     if False in cells:
         assert cells[False]["result"] == "passed", cells[False]
+
+
+def test_a_cython_extension_generated_by_the_pre_build_step_rehearses_green(tmp_path, capsys):
+    project = green_project("cython", tmp_path)
+    assert not (project.repo / "cyt" / "_fast.c").exists()  # generated, never in git
+    workdir = tmp_path / "rehearsal"
+
+    code = rehearse(project, workdir, "0.9")
+
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    record = record_of(workdir, "green-cyt", "0.9")
+    cells = cells_by_state(record)
+    assert (cells[True]["tests_passed"], cells[False]["tests_passed"]) == (2, 1)
+    assert_installed_imports(cells[True], "cyt._fast")
+    build = phase_values(record, "05_build")["build"]
+    assert build["pre_build"] == "cython -3 cyt/_fast.pyx"
+    assert (workdir / "outputs" / "green-cyt" / "0.9" / "logs" / "pre-build.log").is_file()
