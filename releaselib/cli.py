@@ -126,6 +126,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_runbook(args: argparse.Namespace) -> int:
+    from releaselib.engine.contract import require_contract
+
+    for path in args.paths:
+        require_contract(path)
+        console.print(f"{path}: keeps the runbook contract", markup=False)
+    return 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from releaselib.infra.config import write_init
 
@@ -263,6 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version")
     common(p)
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("check-runbook", help="check notebooks against the runbook contract (for a project's own phases)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(func=cmd_check_runbook)
 
     p = sub.add_parser("init", help="write a detected [tool.releaselib] table into pyproject.toml")
     p.add_argument("--repo", default=".")

@@ -118,3 +118,22 @@ def test_a_plugin_package_adds_phases_through_an_entry_point(tmp_path, monkeypat
     names = phase_names(None)
     assert names.index("05a_conda") == names.index("05_build") + 1
     sys.modules.pop("condaphase", None)
+
+
+def test_a_project_phase_that_breaks_the_contract_is_refused_before_anything_runs(sandbox, capsys) -> None:
+    from .helpers import repo_state
+
+    runbook = sandbox.repo / "release" / "10_github_release.ipynb"
+    nb = nbformat.read(runbook, as_version=4)
+    nb.cells[-1].source = "import sys\nsys.exit(0)"
+    nbformat.write(nb, runbook)
+    commit_all(sandbox.repo, "Break the phase")
+    git(sandbox.repo, "push", "-q", "origin", "HEAD")
+    before = repo_state(sandbox.repo, sandbox.origin)
+    outputs = sandbox.root / "outputs"
+    code = main(["run", "1.1", "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", PHASES])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "10_github_release.ipynb breaks the runbook contract" in err and "sys.exit" in err
+    assert repo_state(sandbox.repo, sandbox.origin) == before
+    assert not (outputs / "bsonlite" / "1.1" / "record.json").exists()

@@ -27,7 +27,8 @@ from typing import Any, Iterator
 
 from releaselib.core import secrets as secret_scan
 from releaselib.core.errors import LockHeld, PhaseFailed, SecretLeak, UsageError
-from releaselib.core.registry import phase_names, runbook_path
+from releaselib.core.registry import phase_names, phases_for, runbook_path
+from releaselib.engine.contract import require_contract
 from releaselib.record.notebooks import unfinished_cells, values_from_notebook
 from releaselib.record.store import (
     FAILED,
@@ -250,6 +251,9 @@ class Runner:
         The record is written after every attempt, failed ones included.
         """
         chosen = list(phases) if phases is not None else phase_names(self.config)
+        for phase in phases_for(self.config):
+            if phase.name in chosen and phase.origin != "bundled":
+                require_contract(phase.runbook)  # a project's own runbook, before anything changes
         self._check_parameter_names(chosen)
         outcomes: list[PhaseOutcome] = []
         with release_lock(self.outputs / self.config.package, self.version):
