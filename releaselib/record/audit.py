@@ -190,10 +190,9 @@ def _skipped_interpreters(record: Record) -> list[str]:
     skipped: list[str] = []
     for entry in record.entries:
         values = entry.get("values") or {}
-        for key in ("skipped_interpreters", "matrix_skipped"):
-            for item in values.get(key) or ():
-                if str(item) not in skipped:
-                    skipped.append(str(item))
+        for item in values.get("matrix_skipped") or ():
+            if str(item) not in skipped:
+                skipped.append(str(item))
     return skipped
 
 
@@ -207,10 +206,7 @@ def _message_id(record: Record) -> str | None:
 
 def _docs(record: Record) -> dict[str, Any] | None:
     value = record.value(DOCS, "docs", None)
-    if isinstance(value, dict):
-        return value
-    url = record.value(DOCS, "url", None) or record.value(DOCS, "docs_url", None)
-    return {"url": url} if url else None
+    return value if isinstance(value, dict) else None
 
 
 def docs_summary(docs: Mapping[str, Any]) -> str:
