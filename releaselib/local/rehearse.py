@@ -31,21 +31,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets as token
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import re
-import sys
-
+from releaselib.core.errors import ReleaseError, RepoStateError, UsageError
 from releaselib.infra import git
 from releaselib.infra.config import OVERRIDES_ENV, load_config, pattern_regex
-from releaselib.core.errors import ReleaseError, RepoStateError, UsageError
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
 
 __all__ = ["Rehearsal", "RehearsalFailed", "rehearse", "repository_fingerprint", "serve_runtime_dependencies"]
 
@@ -116,7 +118,7 @@ def _ls_remote_all(repo: Path, remote: str, timeout: float) -> str:
     return _git_out(repo, "ls-remote", remote, timeout=timeout)
 
 
-def _clone(repo: Path, config: Any, workdir: Path) -> tuple[Path, Path]:
+def _clone(repo: Path, config: Config, workdir: Path) -> tuple[Path, Path]:
     """The throwaway clone and the bare copy of the remote it pushes to."""
     url = git.remote_url(repo, config.remote)
     if url is None:
@@ -141,7 +143,7 @@ def _clone(repo: Path, config: Any, workdir: Path) -> tuple[Path, Path]:
     return clone, mirror
 
 
-def _overrides(config: Any, servers: Any) -> dict[str, Any]:
+def _overrides(config: Config, servers: Any) -> dict[str, Any]:
     return {
         "publish": {"repository-url": servers.index.upload_url, "index-url": servers.index.simple_url},
         "docs-check": {"url": servers.docs.url, "timeout": DOCS_TIMEOUT, "interval": 0.2},
@@ -180,8 +182,9 @@ def rehearse(
     :class:`ReleaseError` if the real repository or remote changed, and
     :class:`UsageError` when there is nothing to resume.
     """
+    from releaselib.core.registry import resolve_phases
+    from releaselib.engine.runner import Runner
     from releaselib.local.demo import scoped_env
-    from releaselib.engine.runner import Runner, resolve_phases
     from releaselib.local.sandbox import install_docs_hook
     from releaselib.local.servers import LocalServers
 
