@@ -203,7 +203,7 @@ def rehearse(
     outputs = root / "outputs"
     index_password, smtp_password = token.token_urlsafe(16), token.token_urlsafe(16)
     rehearsal = Rehearsal(version, outputs, root)
-    failure: BaseException | None = None
+    failure: ReleaseError | None = None
     try:
         with LocalServers(root / "servers", index_password=index_password, smtp_password=smtp_password,
                           index_username=_USER, smtp_username=_USER) as servers:
