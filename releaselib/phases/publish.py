@@ -469,14 +469,16 @@ def verify_from_index(
 
     In a fresh virtual environment (pip's configuration, environment
     variables, extra indexes, find-links and cache all off): installs the
-    release, imports ``config.import_name``, compares ``__version__`` and the
-    installed metadata version with ``release.version``, downloads the file
+    release, imports every top-level name of the installed distribution (from
+    the environment, never elsewhere), compares the installed metadata version
+    (and ``__version__`` where the package has one) with ``release.version``, downloads the file
     pip chose and compares its sha256 with the built artifact of that name,
     and checks that the index lists every artifact with its built sha256.
     Returns the :class:`VerifyResult`; raises :class:`PublishError` on any
     mismatch or when the install fails.
     """
     from releaselib.phases.build import create_venv
+    from releaselib.phases.installed import installed_distribution, probe_argv, read_probe
 
     config = release.config
     package, version, index_url = config.package, release.version, config.publish.index_url
@@ -519,14 +521,19 @@ def verify_from_index(
                 hint=f"See {log}.",
             )
         digest = hashlib.sha256(fetched.read_bytes()).hexdigest()
-        probe = (
-            "import importlib.metadata as md, json, os, sys\n"
-            f"import {config.import_name} as m\n"
-            f"print(json.dumps({{'version': getattr(m, '__version__', None), 'metadata': md.version({package!r}), "
-            "'file': os.path.realpath(m.__file__), 'python': '.'.join(map(str, sys.version_info[:3]))}))"
-        )
+        # Every top-level name the installed distribution holds must import from the environment;
+        # the version is the distribution's metadata (importlib.metadata), __version__ only where it exists.
+        installed = installed_distribution(base / "venv", package)
+        if installed is None:
+            raise PublishError(
+                f"pip installed {package}=={version} from {index_url}, but no distribution {package!r} is in the "
+                f"environment; see {log}.",
+                hint="Check [project].name against `package` in [tool.releaselib].",
+            )
+        argv = probe_argv(python, installed, compiled=False)
+        argv.insert(1, "-I")  # neither the working directory nor PYTHON* variables on the path
         proc = subprocess.run(
-            [str(python), "-I", "-c", probe],
+            argv,
             check=False,
             cwd=base,
             env=env,
@@ -535,20 +542,22 @@ def verify_from_index(
             timeout=timeout,
         )
         with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"$ python -I -c <import check>\n{proc.stdout}{proc.stderr}\n# exit {proc.returncode}\n")
-        if proc.returncode != 0:
+            handle.write(f"$ python -I -c <import check> {' '.join(argv[4:])}\n{proc.stdout}{proc.stderr}\n"
+                         f"# exit {proc.returncode}\n")
+        proof = read_probe(proc.stdout, base / "venv", installed)
+        if proc.returncode != 0 or not proof.ok:
             raise PublishError(
-                f"{package} {version} installed from {index_url} but `import {config.import_name}` failed:\n"
-                + "\n".join(proc.stderr.strip().splitlines()[-5:]),
+                f"{package} {version} installed from {index_url} but its import check failed: "
+                + "; ".join(proof.problems or [proc.stderr.strip()[-500:]]),
                 hint="The uploaded files are broken; release a post-release with the fix.",
             )
-        seen = json.loads(proc.stdout.strip().splitlines()[-1])
+        seen = {"version": proof.dunder_version, "metadata": proof.version, "python": str(chosen.version)}
     listed = index_files(config.publish.index_url, package)
     result = VerifyResult(
         package=package,
         version=version,
         index_url=index_url,
-        python=seen["python"],
+        python=str(seen["python"]),
         installed_version=str(seen["metadata"]),
         imported_version="" if seen["version"] is None else str(seen["version"]),
         file=fetched.name,
