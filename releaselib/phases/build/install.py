@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from releaselib.core.errors import BuildError
+from releaselib.infra import processes, venv
 from releaselib.phases.build.artifacts import RESUME_HINT, Artifact, InterpreterLike
 from releaselib.phases.build.steps import _clean_env, _run, _tail
 
@@ -42,38 +42,21 @@ class InstallTest:
         }
 
 
-def create_venv(interpreter: InterpreterLike, dest: Path, *, log: Path | None = None, timeout: float = 300.0) -> Path:
-    """A fresh virtual environment at ``dest`` on ``interpreter``; returns its python.
+def create_venv(
+    interpreter: InterpreterLike, dest: Path, *, log: Path | None = None, timeout: float = 300.0, with_pip: bool = True
+) -> Path:
+    """A fresh virtual environment at ``dest`` on ``interpreter`` (pip inside unless ``with_pip`` is false).
 
-    Uses virtualenv when available (0.5 s, seeded from its app-data cache)
-    and falls back to ``-m venv`` (3 s, ensurepip). Raises :class:`BuildError`
-    when neither works.
+    Made by :func:`releaselib.infra.venv.create` (uv, else ``-m venv``);
+    returns its python. Raises :class:`BuildError` when it cannot be made.
     """
+    what = f"Creating a virtual environment on Python {interpreter.version}"
     try:
-        import virtualenv  # noqa: F401
-
-        command: list[str | os.PathLike[str]] = [
-            sys.executable, "-m", "virtualenv", "--quiet", "--no-periodic-update",
-            "--python", interpreter.executable, dest,
-        ]  # fmt: skip
-    except ImportError:  # pragma: no cover - virtualenv is a dependency
-        command = [interpreter.executable, "-m", "venv", dest]
-    proc = _run(command, log=log, what=f"Creating a virtual environment on Python {interpreter.version}", timeout=timeout)
-    python = dest / ("Scripts" if os.name == "nt" else "bin") / ("python.exe" if os.name == "nt" else "python")
-    if proc.returncode != 0 or not python.exists():
-        raise BuildError(
-            f"Could not create a virtual environment on Python {interpreter.version} at {dest}: "
-            f"{_tail(proc.stdout, 800)}",
-            hint="Check that the interpreter has venv and ensurepip (Debian: apt install python3-venv).",
-        )
-    return python
-
-
-def _venv_env(python: Path, extra: Mapping[str, str] | None = None, drop: Iterable[str] = ()) -> dict[str, str]:
-    env = _clean_env(extra, drop=drop)
-    env["VIRTUAL_ENV"] = str(python.parent.parent)
-    env["PATH"] = str(python.parent) + os.pathsep + env["PATH"]
-    return env
+        return venv.create(interpreter.executable, dest, log=log, timeout=timeout, with_pip=with_pip).python
+    except venv.VenvError as exc:
+        raise BuildError(exc.message, hint=exc.hint) from exc
+    except processes.CommandTimeout as exc:
+        raise BuildError(f"{what} did not finish within {timeout:.0f} s.", hint="Check the disk and the load.") from exc
 
 
 def _tests_copy(repo_export: Path, dest: Path, import_name: str | None) -> Path:
@@ -126,12 +109,25 @@ def install_test(
     base = Path(tempfile.mkdtemp(prefix="install-test-", dir=workdir))
     what = f"the {artifact.kind} {artifact.filename}"
     try:
-        python = create_venv(interpreter, base / "venv", log=log, timeout=timeout)
-        env = _venv_env(python, drop=drop_env)
+        python = create_venv(interpreter, base / "venv", log=log, timeout=timeout, with_pip=False)
+        env_dir = venv.VirtualEnv(base / "venv")
+        env = {**_clean_env(drop=drop_env), "VIRTUAL_ENV": str(env_dir.root)}
+        env["PATH"] = f"{env_dir.bin}{os.pathsep}{env['PATH']}"
 
-        def step(command: Sequence[str | os.PathLike[str]], label: str, cwd: Path | None = None) -> str:
-            proc = _run(command, log=log, what=f"{label} ({what}, Python {interpreter.version})", cwd=cwd,
-                        env=env, timeout=timeout)  # fmt: skip
+        def step(
+            command: Sequence[str | os.PathLike[str]], label: str, cwd: Path | None = None, *,
+            install: bool = False, no_cache: bool = False,
+        ) -> str:  # fmt: skip
+            title = f"{label} ({what}, Python {interpreter.version})"
+            if install:  # through the one installer: uv where available, else the venv's pip
+                try:
+                    proc = venv.install(env_dir, command, log=log, timeout=timeout, title=title, env=env,
+                                        no_cache=no_cache)  # fmt: skip
+                except processes.CommandTimeout as exc:
+                    raise BuildError(f"{title} did not finish within {timeout:.0f} s; see {log}.",
+                                     hint="Check the index and the load, then resume.") from exc  # fmt: skip
+            else:
+                proc = _run(command, log=log, what=title, cwd=cwd, env=env, timeout=timeout)
             if proc.returncode != 0:
                 raise BuildError(
                     f"{what[0].upper()}{what[1:]} failed its {label} on Python {interpreter.version}; see {log}.\n"
@@ -142,8 +138,9 @@ def install_test(
             return proc.stdout
 
         if test_requires:
-            step([python, "-m", "pip", "install", *test_requires], "test requirements install")
-        step([python, "-m", "pip", "install", "--no-cache-dir", artifact.path], "installation")
+            step(list(test_requires), "test requirements install", install=True)
+        # The project never comes from a cache: it is the file just built, built again here for an sdist.
+        step([artifact.path], "installation", install=True, no_cache=True)
         tests_dir = _tests_copy(repo_export, base / "project", import_name)
         if import_name:
             where = step(

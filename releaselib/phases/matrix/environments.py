@@ -1,74 +1,38 @@
-"""How the matrix runs commands and makes environments: logs, deadlines, seeds, the export."""
+"""How the matrix runs commands and makes environments: logs, deadlines, seeds, the export.
+
+Every command goes through :mod:`releaselib.infra.processes` (a session of its
+own, the cell's deadline as its timeout, the whole group killed on timeout or
+interrupt) and every environment through :mod:`releaselib.infra.venv` (uv,
+else venv + pip).
+"""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import shlex
 import shutil
-import signal
-import subprocess
-import sys
-import tarfile
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from releaselib.core.errors import MatrixError
+from releaselib.core.errors import GitError, MatrixError
+from releaselib.infra import export, processes, venv
 from releaselib.infra.interpreters import Interpreter
 
 # Build requirements assumed by pip for a project without [build-system].
 _LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
 
-# Variables that would let the caller's environment leak into a cell.
-_SCRUBBED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYENV_VERSION", "__PYVENV_LAUNCHER__")
+#: Every command of the matrix runs in this scope: an interrupt stops them all (and no new one starts).
+_Running = processes.Scope
+_Stopped = processes.Stopped
 
 
 # -- running -----------------------------------------------------------------
 class _CellTimeout(Exception):
     def __init__(self, step: str) -> None:
         self.step = step
-
-
-class _Stopped(Exception):
-    """The whole matrix is being stopped (an interrupted kernel, a failure in the caller)."""
-
-
-class _Running:
-    """Every subprocess the matrix has running, so an interrupt can end them all.
-
-    Cells run in sessions of their own (so a timeout can kill a test run's
-    children too), which also means an interrupted kernel would not take them
-    down: :meth:`stop` does.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._procs: set[subprocess.Popen[Any]] = set()
-        self.stopped = False
-
-    def start(self, argv: Sequence[str] | str, **kwargs: Any) -> subprocess.Popen[Any]:
-        with self._lock:
-            if self.stopped:
-                raise _Stopped()
-            proc = subprocess.Popen(argv, **kwargs)
-            self._procs.add(proc)
-            return proc
-
-    def done(self, proc: subprocess.Popen[Any]) -> None:
-        with self._lock:
-            self._procs.discard(proc)
-
-    def stop(self) -> None:
-        with self._lock:
-            self.stopped = True
-            procs = list(self._procs)
-        for proc in procs:
-            _kill_group(proc)
 
 
 @dataclass
@@ -78,126 +42,78 @@ class _Step:
 
 
 class _CellRun:
-    """The log of one cell and the subprocesses it runs, all under one deadline."""
+    """The log of one cell and the commands it runs, all under one deadline."""
 
-    def __init__(self, log_path: Path, deadline: float, env: dict[str, str], running: _Running) -> None:
+    def __init__(self, log_path: Path, deadline: float, env: dict[str, str], running: processes.Scope) -> None:
         self.log_path = log_path
         self.deadline = deadline
         self.env = env
         self.running = running
-        self.log = log_path.open("w", encoding="utf-8")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("", encoding="utf-8")
 
     def note(self, text: str) -> None:
-        self.log.write(text.rstrip("\n") + "\n")
-        self.log.flush()
+        with self.log_path.open("a", encoding="utf-8") as log:
+            log.write(text.rstrip("\n") + "\n")
 
     def run(self, step: str, argv: Sequence[str] | str, cwd: Path, *, shell: bool = False) -> _Step:
         """Run one command, its output appended to the log; raise _CellTimeout past the deadline."""
-        shown = argv if isinstance(argv, str) else shlex.join(argv)
-        self.note(f"\n===== {step}: $ {shown}\n      (cwd {cwd})")
-        self.log.flush()
-        start_offset = self.log.tell()
-        started = time.monotonic()
-        remaining = self.deadline - started
+        return self._finish(step, lambda remaining: processes.run(
+            argv, cwd=cwd, env=self.env, shell=shell, timeout=remaining, log=self.log_path, title=step,
+            scope=self.running))  # fmt: skip
+
+    def install(self, step: str, environment: venv.VirtualEnv, args: Sequence[str], cwd: Path, **options: bool) -> _Step:
+        """``pip install ARGS`` into ``environment`` through the one installer (uv, else pip), under the deadline."""
+        return self._finish(step, lambda remaining: venv.install(
+            environment, args, cwd=cwd, env=self.env, timeout=remaining, log=self.log_path, title=step,
+            scope=self.running, **options))  # fmt: skip
+
+    def _finish(self, step: str, start: object) -> _Step:
+        remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise _CellTimeout(step)
-        # A session of its own, so a timeout kills pytest's children too.
-        proc = self.running.start(
-            argv,
-            cwd=cwd,
-            env=self.env,
-            shell=shell,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
         try:
-            returncode = proc.wait(timeout=remaining)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            self.note(f"===== {step}: killed after the cell's deadline")
+            done = start(remaining)  # type: ignore[operator]
+        except processes.CommandTimeout:
+            self.note(f"## {step}: killed at the cell's deadline")
             raise _CellTimeout(step) from None
-        finally:
-            self.running.done(proc)
-        if self.running.stopped:
-            self.note(f"===== {step}: stopped (the matrix was interrupted)")
-            raise _Stopped()
-        self.log.flush()
-        with self.log_path.open("r", encoding="utf-8", errors="replace") as reader:
-            reader.seek(start_offset)
-            output = reader.read()
-        self.note(f"===== {step}: exit {returncode} in {time.monotonic() - started:.1f}s")
-        return _Step(returncode, output)
+        except processes.Stopped:
+            self.note(f"## {step}: stopped (the matrix was interrupted)")
+            raise
+        return _Step(done.returncode, done.stdout)
 
     def close(self) -> None:
-        self.log.close()
+        """Nothing to release: the log is opened for each write."""
 
 
-def _kill_group(proc: subprocess.Popen[Any]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
-    proc.wait()
-
-
-def _clean_env(venv: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
-    env["PYTHONNOUSERSITE"] = "1"
-    env["PIP_NO_INPUT"] = "1"
-    env.pop("VIRTUAL_ENV", None)
-    if venv is not None:
-        env["VIRTUAL_ENV"] = str(venv)
-        env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    return env
+def _clean_env(venv_dir: Path | None = None) -> dict[str, str]:
+    return processes.child_env(venv=venv_dir)
 
 
 def _head_commit(repo: Path) -> str:
     try:
-        proc = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--verify", "HEAD^{commit}"],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise MatrixError(f"Cannot run git in {repo}: {exc}", hint="Install git and check the repository path.") from exc
-    if proc.returncode != 0:
+        commit = export.resolve_commit(repo, "HEAD")
+    except GitError as exc:
+        raise MatrixError(exc.message, hint=exc.hint) from exc
+    if commit is None:
         raise MatrixError(
-            f"{repo} has no commit to test: {proc.stderr.strip()}",
+            f"{repo} has no commit to test.",
             hint="Run the test phase in the project's git repository, after the release commit is made.",
         )
-    return proc.stdout.strip()
+    return commit
 
 
 def export_commit(repo: Path, commit: str) -> bytes:
     """The tree of ``commit`` as a tar archive (``git archive``): tracked files only."""
     try:
-        proc = subprocess.run(
-            ["git", "-C", str(repo), "archive", "--format=tar", commit], check=False, capture_output=True, timeout=300
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise MatrixError(f"git archive of {commit} failed: {exc}", hint="Check the repository with `git fsck`.") from exc
-    if proc.returncode != 0:
-        raise MatrixError(
-            f"git archive of {commit} failed: {proc.stderr.decode(errors='replace').strip()}",
-            hint="Check that the commit exists in the repository.",
-        )
-    return proc.stdout
+        return export.archive_of(repo, commit)
+    except GitError as exc:
+        raise MatrixError(exc.message, hint="Check that the commit exists in the repository.") from exc
 
 
 def _extract(archive: bytes, dest: Path) -> None:
     dest.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        if hasattr(tarfile, "data_filter"):  # 3.12, and backported to 3.10.12 / 3.11.4
-            tar.extractall(dest, filter="data")
-        else:  # pragma: no cover - depends on the running Python
-            tar.extractall(dest)  # our own git archive
+    export.extract(archive, dest)
 
 
 def build_requires(project: Path) -> tuple[str, ...]:
@@ -217,6 +133,7 @@ def build_requires(project: Path) -> tuple[str, ...]:
         ) from exc
     requires = data.get("build-system", {}).get("requires")
     return tuple(requires) if requires else _LEGACY_BUILD_REQUIRES
+
 
 
 class _Seeds:
@@ -252,42 +169,26 @@ class _Seeds:
             return seed
 
     def _create(self, interpreter: Interpreter, seed: Path, log_path: Path) -> None:
-        env = _clean_env()
         deadline = time.monotonic() + self.timeout
-        run = _CellRun(log_path, deadline, env, self.running)
+        run = _CellRun(log_path, deadline, _clean_env(), self.running)
         try:
             try:
-                # virtualenv seeds pip from its app-data in a fraction of a second;
-                # the stdlib venv (ensurepip) is the fallback.
-                made = False
-                if _has_virtualenv():
-                    step = run.run(
-                        "virtualenv",
-                        [sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update",
-                         "-p", str(interpreter.executable), str(seed)],
-                        self.root,
-                    )
-                    made = step.returncode == 0
-                if not made:
-                    shutil.rmtree(seed, ignore_errors=True)
-                    step = run.run("venv", [str(interpreter.executable), "-m", "venv", str(seed)], self.root)
-                    if step.returncode != 0:
-                        raise MatrixError(
-                            f"Cannot create a virtual environment with {interpreter.executable}.",
-                            hint=f"Check that this Python can run `-m venv` (log: {log_path}).",
-                        )
-                step = run.run(
-                    "seed",
-                    [str(seed / "bin" / "python"), "-m", "pip", "install", "-q", *self.requirements],
-                    self.root,
-                )
-            except _CellTimeout as exc:
+                environment = venv.create(interpreter.executable, seed, log=log_path, timeout=self.timeout)
+            except venv.VenvError as exc:
                 raise MatrixError(
-                    f"Preparing the test environment for Python {interpreter.requested} timed out.",
-                    hint="Check the network access to the package index, or raise matrix timeout.",
+                    f"Cannot create a virtual environment with {interpreter.executable}.",
+                    hint=f"Check that this Python can run `-m venv` (log: {log_path}).",
                 ) from exc
-        finally:
-            run.close()
+            except processes.CommandTimeout as exc:
+                raise _CellTimeout("venv") from exc
+            # Bytecode compiled once here serves every cell (their copies share the files).
+            run.env = environment.env()
+            step = run.install("seed", environment, list(self.requirements), self.root, compile_bytecode=True)
+        except _CellTimeout as exc:
+            raise MatrixError(
+                f"Preparing the test environment for Python {interpreter.requested} timed out.",
+                hint="Check the network access to the package index, or raise matrix timeout.",
+            ) from exc
         if step.returncode != 0:
             tail = "\n".join(step.output.strip().splitlines()[-5:])
             raise MatrixError(
@@ -295,21 +196,6 @@ class _Seeds:
                 f"{interpreter.requested}:\n{tail}",
                 hint="Check test-requires in [tool.releaselib.matrix] and the access to the package index.",
             )
-
-
-_virtualenv_available: bool | None = None
-
-
-def _has_virtualenv() -> bool:
-    global _virtualenv_available
-    if _virtualenv_available is None:
-        try:
-            import virtualenv  # noqa: F401
-        except ImportError:
-            _virtualenv_available = False
-        else:
-            _virtualenv_available = True
-    return _virtualenv_available
 
 
 def _link_or_copy(src: str, dst: str) -> None:
