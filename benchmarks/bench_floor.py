@@ -14,7 +14,7 @@ machine is shared: a figure means little without it), and where each side's
 time went: the floor's per category, and releaselib's overhead (its wall time
 minus the floor's) split into the categories its logs show.
 
-    python benchmarks/bench_floor.py [--rounds 3] [--pythons 3.9,3.10,3.11,3.12,3.13]
+    python benchmarks/bench_floor.py [--rounds 3] [--phases test,build]
 """
 
 from __future__ import annotations
@@ -81,12 +81,8 @@ def categories_of(logs: Path) -> dict[str, float]:
     return dict(spent)
 
 
-def releaselib_phase(repo: Path, phase: str, outputs: Path, pythons: str) -> dict[str, float]:
+def releaselib_phase(repo: Path, phase: str, outputs: Path) -> dict[str, float]:
     runner = Runner(repo=repo, version=VERSION, outputs=outputs)
-    if pythons:
-        from dataclasses import replace
-
-        runner.config = replace(runner.config, matrix=replace(runner.config.matrix, python=tuple(pythons.split(","))))
     started = time.perf_counter()
     [outcome] = runner.run([PHASE[phase]])
     wall = time.perf_counter() - started
@@ -98,7 +94,6 @@ def releaselib_phase(repo: Path, phase: str, outputs: Path, pythons: str) -> dic
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pythons", default="", help="default: the sample's configured list")
     parser.add_argument("--phases", default="test,build")
     args = parser.parse_args()
     phases = args.phases.split(",")
@@ -106,14 +101,15 @@ def main() -> int:
         root = Path(tmp)
         sandbox = create_sandbox(root / "sandbox")
         Runner(repo=sandbox.repo, version=VERSION, outputs=root / "setup").run(["02_changelog", "03_bump", "04_commit_tag"])
-        pythons = args.pythons or ",".join(Runner(repo=sandbox.repo, version=VERSION, outputs=root / "x").config.matrix.python)
+        # Both sides test the sample's configured Pythons (the runbooks read the project's own configuration).
+        pythons = ",".join(Runner(repo=sandbox.repo, version=VERSION, outputs=root / "x").config.matrix.python)
         before = load()
         print(f"{os.cpu_count()} cores; Pythons {pythons}; load average before: {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}")
         runs: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
         for n in range(args.rounds):
             for phase in phases:
                 a = floor(sandbox.repo, phase, pythons)
-                b = releaselib_phase(sandbox.repo, phase, root / f"out-{phase}-{n}", pythons)
+                b = releaselib_phase(sandbox.repo, phase, root / f"out-{phase}-{n}")
                 runs[("floor", phase)].append(a)
                 runs[("releaselib", phase)].append(b)
                 print(f"round {n + 1} {phase:5}: floor {a['wall']:6.1f}s  releaselib {b['wall']:6.1f}s  "
