@@ -10,12 +10,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from releaselib.core.errors import BuildError, ReleaseError
+from releaselib.core.registry import BUILD
 from releaselib.phases.build.artifacts import Artifact, InterpreterLike, _CurrentPython
 from releaselib.phases.build.coverage import Coverage, collect_wheelhouse, wheelhouse_coverage
 from releaselib.phases.build.install import InstallTest, install_test
@@ -30,6 +31,10 @@ from releaselib.phases.build.steps import (
     repair_wheels,
     twine_check,
 )
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
+    from releaselib.engine.context import Release
 
 # --------------------------------------------------------------------------- the phase
 
@@ -101,7 +106,7 @@ class BuildResult:
         return table
 
 
-def _interpreters_for(config: Any) -> list[InterpreterLike]:
+def _interpreters_for(config: Config) -> list[InterpreterLike]:
     versions = tuple(config.matrix.python)
     if not versions:
         return [_CurrentPython()]
@@ -117,7 +122,7 @@ def _interpreters_for(config: Any) -> list[InterpreterLike]:
     return list(found.found)
 
 
-def build_release(release: Any, *, interpreters: Sequence[InterpreterLike] | None = None) -> BuildResult:
+def build_release(release: Release, *, interpreters: Sequence[InterpreterLike] | None = None) -> BuildResult:
     """Build, repair, check and install-test every file of ``release`` from its tag.
 
     Exports ``release.tag``, builds the sdist, one wheel per configured
@@ -247,7 +252,7 @@ def _check_version(artifact: Artifact, package: str, version: str) -> None:
         )
 
 
-def _release_ref(release: Any) -> str:
+def _release_ref(release: Release) -> str:
     """The tag; in a dry run before the tag exists, HEAD (the commit the tag would name)."""
     from releaselib.infra.git import commit_of
 
@@ -260,7 +265,7 @@ def _release_ref(release: Any) -> str:
     return str(release.tag)
 
 
-def _bump_export(release: Any, export: Path) -> None:
+def _bump_export(release: Release, export: Path) -> None:
     """In a dry run, set the release version in the export (never in the repository).
 
     The build then makes exactly the files a real run would, from the commit
@@ -276,13 +281,13 @@ def _bump_export(release: Any, export: Path) -> None:
     plan_release_bump(shadow).execute(dry_run=False)
 
 
-def recorded_artifacts(release: Any) -> list[Artifact]:
+def recorded_artifacts(release: Release) -> list[Artifact]:
     """The files the build phase recorded, checked unchanged on disk since (for publish)."""
-    build = release.recorded("05_build", "build")
+    build = release.recorded(BUILD, "build")
     return built_artifacts(release, build["files"])
 
 
-def built_artifacts(release: Any, recorded: Sequence[Mapping[str, Any]] | None = None) -> list[Artifact]:
+def built_artifacts(release: Release, recorded: Sequence[Mapping[str, Any]] | None = None) -> list[Artifact]:
     """The files the build phase left in ``release.record_dir / "dist"``, for the publish phase.
 
     With ``recorded`` (the ``files`` list of :meth:`BuildResult.as_record`, as

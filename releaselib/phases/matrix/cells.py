@@ -10,7 +10,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from releaselib.core.errors import MatrixError
 from releaselib.infra.interpreters import InterpreterSet, find_interpreters
@@ -41,6 +41,9 @@ from releaselib.phases.matrix.results import (
     parse_doctest_summary,
     parse_pytest_summary,
 )
+
+if TYPE_CHECKING:
+    from releaselib.engine.context import Release
 
 # What setuptools prints when a compiler step of build_ext fails.
 _C_BUILD_FAILED = re.compile(r"error: command .*(gcc|cc|clang|cl\.exe|x86_64-linux-gnu-gcc).* failed|building '[\w.]+' extension")
@@ -182,7 +185,7 @@ def _run_cell(
 
 
 def run_matrix(
-    release: Any,
+    release: Release,
     *,
     jobs: int | None = None,
     interpreters: InterpreterSet | None = None,
