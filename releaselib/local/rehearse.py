@@ -34,7 +34,6 @@ import os
 import re
 import secrets as token
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from releaselib.core.errors import ReleaseError, RepoStateError, UsageError
-from releaselib.infra import git
+from releaselib.infra import git, processes
 from releaselib.infra.config import OVERRIDES_ENV, load_config, pattern_regex
 
 if TYPE_CHECKING:
@@ -103,9 +102,13 @@ def repository_fingerprint(repo: Path, remote: str, timeout: float = 60.0) -> di
 
 
 def _git_out(cwd: Path, *args: str, timeout: float = 120.0) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=git.network_env(), capture_output=True, text=True, timeout=timeout, check=False
-    )
+    try:
+        proc = processes.run(["git", *args], cwd=cwd, env=git.network_env(), timeout=timeout, merge_stderr=False)
+    except processes.CommandTimeout as exc:
+        raise RepoStateError(
+            f"`git {' '.join(args)}` did not finish within {timeout:g} s in {cwd}.",
+            hint="Check the repository and its remote with the same git command.",
+        ) from exc
     if proc.returncode != 0:
         raise RepoStateError(
             f"`git {' '.join(args)}` failed in {cwd}: {proc.stderr.strip() or proc.returncode}",
@@ -136,8 +139,8 @@ def _clone(repo: Path, config: Config, workdir: Path) -> tuple[Path, Path]:
     _git_out(clone, "branch", "--quiet", "--set-upstream-to", f"{config.remote}/{config.branch}")
     # The identity the real release would commit and tag with.
     for key in ("user.name", "user.email"):
-        value = subprocess.run(["git", "config", "--get", key], cwd=repo, capture_output=True, text=True,
-                               check=False).stdout.strip()
+        value = processes.run(["git", "config", "--get", key], cwd=repo, timeout=60,
+                              merge_stderr=False).stdout.strip()  # fmt: skip
         if value:
             _git_out(clone, "config", key, value)
     return clone, mirror
@@ -341,10 +344,12 @@ def _has_no_dependencies(project: Path) -> bool:
 
 def _pip(args: list[str], log: Path, what: str) -> None:
     command = [sys.executable, "-m", "pip", *args]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=CLONE_TIMEOUT, check=False,
-                          stdin=subprocess.DEVNULL, env={**os.environ, "PIP_NO_INPUT": "1"})
-    with open(log, "a", encoding="utf-8") as handle:
-        handle.write(f"$ {' '.join(command)}\n{proc.stdout}{proc.stderr}# exit {proc.returncode}\n")
+    try:
+        proc = processes.run(command, timeout=CLONE_TIMEOUT, log=log, title=what, merge_stderr=False,
+                             env={**os.environ, "PIP_NO_INPUT": "1"})
+    except processes.CommandTimeout as exc:
+        raise ReleaseError(f"The rehearsal timed out {what}; see {log}.",
+                           hint="Check that pip can reach the project's usual index.") from exc
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
         raise ReleaseError(
