@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -354,21 +355,24 @@ def repair_wheels(
 
 
 def _twine_words_by_file(output: str, paths: Sequence[Path]) -> dict[str, str | None]:
-    """``{filename: twine's words about it}`` for each file twine did not pass (None for those it passed).
+    """``{filename: twine's words about it}`` for each file twine did not pass clean (None for those it passed).
 
-    twine prints ``Checking <path>: PASSED`` or ``FAILED`` per file, the reasons below a failed one.
+    twine prints ``Checking <path>: PASSED`` (``PASSED with warnings``, ``FAILED``) per file, the reasons
+    below. Without a terminal it wraps at 80 columns, so a long path may be split over lines: the
+    header is read up to its verdict with the line breaks taken out.
     """
     words: dict[str, str | None] = {}
-    current: str | None = None
-    for line in output.splitlines():
-        if line.startswith("Checking "):
-            head = line[len("Checking "):]
-            current = next((p.name for p in paths if head.startswith(str(p)) or f"{p.name}:" in head), None)
-            if current is not None:
-                words[current] = None if head.rstrip().endswith("PASSED") else ""
+    for block in re.split(r"(?m)^Checking\s", output)[1:]:
+        verdict = re.search(r":\s*(PASSED|FAILED)([^\n]*)", block)
+        if verdict is None:
             continue
-        if current is not None and words.get(current) is not None and line.strip():
-            words[current] = (str(words[current]) + "\n" + line.strip()).strip()
+        head = "".join(block[: verdict.start()].split())
+        name = next((p.name for p in paths if head.endswith(p.name) or head == str(p)), None)
+        if name is None:
+            continue
+        text = "\n".join(line.strip() for line in block[verdict.end():].splitlines() if line.strip())
+        clean = verdict.group(1) == "PASSED" and not verdict.group(2).strip()
+        words[name] = None if clean else text
     return words
 
 
