@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 from releaselib.cli import main
-from releaselib.record.store import GENESIS, Record, entry_hash, sha256_file
+from releaselib.record.store import Record, entry_hash, genesis, sha256_file
 from releaselib.local.sandbox import Sandbox, create_sandbox
 
 GIT_PHASES = "preflight,changelog,bump,commit_tag,post_release"
@@ -74,7 +74,7 @@ def record(released: Released, tmp_path: Path) -> RecordCopy:
 
 def rechain(data: dict[str, Any]) -> dict[str, Any]:
     """Recompute every entry's ``prev`` and ``hash``: what a forger who knows the scheme would do."""
-    prev = GENESIS
+    prev = genesis(data)
     for entry in data["entries"]:
         entry["prev"] = prev
         entry["hash"] = entry_hash(entry)

@@ -18,6 +18,7 @@ and checks that the file pip chose is byte-for-byte the one that was built.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import json
@@ -40,6 +41,7 @@ from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
 
 from releaselib.core.errors import PublishError
+from releaselib.core.secrets import strip_userinfo, url_credentials
 from releaselib.core.plan import Action, Plan
 
 __all__ = [
@@ -91,8 +93,14 @@ def index_files(simple_url: str, package: str, timeout: float = 30.0) -> dict[st
     (404) is an empty dict. Raises :class:`PublishError` naming the URL when
     the index cannot be reached or answers with another error.
     """
-    url = project_url(simple_url, package)
-    request = urllib.request.Request(url, headers={"Accept": "text/html", "Cache-Control": "no-cache"})
+    # Credentials in the URL (https://user:TOKEN@host/simple/) go into a header, never into a message.
+    clean, user, password = url_credentials(simple_url)
+    url = project_url(clean, package)
+    headers = {"Accept": "text/html", "Cache-Control": "no-cache"}
+    if user is not None or password is not None:
+        token = base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read().decode("utf-8", errors="replace")
@@ -191,7 +199,7 @@ class UploadAction(Action):
         return self.path.name
 
     def describe(self) -> str:
-        return f"upload {self.filename} (sha256 {self.sha256[:12]}…) to {self.repository_url}"
+        return f"upload {self.filename} (sha256 {self.sha256[:12]}…) to {strip_userinfo(self.repository_url)}"
 
     def is_done(self) -> bool:
         """True when the index lists this filename with this sha256.
@@ -208,13 +216,13 @@ class UploadAction(Action):
             return True
         if not there:
             raise PublishError(
-                f"{self.filename} is already on {self.simple_url} but the index gives no sha256 for it, so "
+                f"{self.filename} is already on {strip_userinfo(self.simple_url)} but the index gives no sha256 for it, so "
                 "releaselib cannot tell whether it is the file built here.",
                 hint="Configure the index to publish sha256 fragments (pypiserver: --hash-algo sha256), or "
                 "compare the files by hand.",
             )
         raise PublishError(
-            f"{self.filename} is already on {self.simple_url} with different content "
+            f"{self.filename} is already on {strip_userinfo(self.simple_url)} with different content "
             f"(index sha256 {there[:16]}…, built file {self.sha256[:16]}…). An index never accepts a "
             "filename twice.",
             hint="Release a post-release instead (e.g. VERSION.post1), or, on a private index, delete the file "
@@ -246,7 +254,7 @@ class UploadAction(Action):
         down = _reachable(self.repository_url)
         if down is not None:
             raise PublishError(
-                f"Cannot reach the upload URL {self.repository_url}: {down}.",
+                f"Cannot reach the upload URL {strip_userinfo(self.repository_url)}: {down}.",
                 hint=f"Start the index or fix [tool.releaselib.publish] repository-url, {_RESUME}; nothing was "
                 "uploaded by this step.",
             )
@@ -270,7 +278,7 @@ class UploadAction(Action):
             )
         except subprocess.TimeoutExpired as exc:
             raise PublishError(
-                f"Uploading {self.filename} to {self.repository_url} did not finish within {self.timeout:.0f} s.",
+                f"Uploading {self.filename} to {strip_userinfo(self.repository_url)} did not finish within {self.timeout:.0f} s.",
                 hint=f"Check the index, {_RESUME}; a file that did arrive is then skipped.",
             ) from exc
         output = proc.stdout
@@ -283,7 +291,7 @@ class UploadAction(Action):
         listed = index_files(self.simple_url, self.package)
         if listed.get(self.filename) != self.sha256:
             raise PublishError(
-                f"twine uploaded {self.filename} to {self.repository_url}, but {self.simple_url} then lists "
+                f"twine uploaded {self.filename} to {strip_userinfo(self.repository_url)}, but {strip_userinfo(self.simple_url)} then lists "
                 f"{'no such file' if self.filename not in listed else 'it with another sha256'}.",
                 hint="Check that repository-url and index-url in [tool.releaselib.publish] name the same index.",
             )
@@ -294,7 +302,7 @@ class UploadAction(Action):
             status, reason = int(match.group(1)), match.group(2).strip()
             meaning = _STATUS_MEANING.get(status, "")
             message = (
-                f"The index at {self.repository_url} refused the upload of {self.filename}: {status} {reason}"
+                f"The index at {strip_userinfo(self.repository_url)} refused the upload of {self.filename}: {status} {reason}"
                 + (f" — {meaning}" if meaning else "")
                 + "."
             )
@@ -308,13 +316,13 @@ class UploadAction(Action):
             return PublishError(message, hint=hint)
         if "Connection refused" in output or "ConnectionError" in output or "Max retries" in output:
             return PublishError(
-                f"Cannot reach the upload URL {self.repository_url} (connection refused) while uploading "
+                f"Cannot reach the upload URL {strip_userinfo(self.repository_url)} (connection refused) while uploading "
                 f"{self.filename}.",
                 hint=f"Start the index or fix [tool.releaselib.publish] repository-url, {_RESUME}.",
             )
         last = [line for line in output.strip().splitlines() if line.strip()][-5:]
         return PublishError(
-            f"twine upload of {self.filename} to {self.repository_url} failed (exit {code}):\n" + "\n".join(last),
+            f"twine upload of {self.filename} to {strip_userinfo(self.repository_url)} failed (exit {code}):\n" + "\n".join(last),
             hint=f"See the log{f' ({self.log})' if self.log else ''}, {_RESUME}.",
         )
 
@@ -338,7 +346,7 @@ def plan_upload(release: Any, artifacts: Sequence[Any]) -> Plan:
     """One :class:`UploadAction` per artifact (wheels first, then the sdist), to ``config.publish``."""
     publish = release.config.publish
     logs = Path(release.record_dir) / "logs"
-    plan = Plan(f"Upload {release.config.package} {release.version} to {publish.repository_url}")
+    plan = Plan(f"Upload {release.config.package} {release.version} to {strip_userinfo(publish.repository_url)}")
     for artifact in sorted(artifacts, key=_upload_order):
         plan.add(
             UploadAction(
@@ -572,7 +580,7 @@ def verify_from_index(
         downloaded = sorted(download.iterdir())
         if len(downloaded) != 1:
             raise PublishError(
-                f"pip download of {package}=={version} from {index_url} gave {len(downloaded)} files.",
+                f"pip download of {package}=={version} from {strip_userinfo(index_url)} gave {len(downloaded)} files.",
                 hint=f"See {log}.",
             )
         fetched = downloaded[0]
@@ -601,7 +609,7 @@ def verify_from_index(
             handle.write(f"$ python -I -c <import check>\n{proc.stdout}{proc.stderr}\n# exit {proc.returncode}\n")
         if proc.returncode != 0:
             raise PublishError(
-                f"{package} {version} installed from {index_url} but `import {config.import_name}` failed:\n"
+                f"{package} {version} installed from {strip_userinfo(index_url)} but `import {config.import_name}` failed:\n"
                 + "\n".join(proc.stderr.strip().splitlines()[-5:]),
                 hint="The uploaded files are broken; release a post-release with the fix.",
             )
@@ -610,7 +618,7 @@ def verify_from_index(
     result = VerifyResult(
         package=package,
         version=version,
-        index_url=index_url,
+        index_url=strip_userinfo(index_url),
         python=seen["python"],
         installed_version=str(seen["metadata"]),
         imported_version=str(seen["version"]),
