@@ -88,7 +88,10 @@ def test_an_edited_entry_breaks_the_chain(record):
 
     problems = verify(record)
 
-    assert problems == ["record.json: entry 4 (04_commit_tag attempt 1): its content does not match its hash (it was edited)"]
+    assert problems == [
+        "record.json: entry 4 (04_commit_tag attempt 1): its content does not match its hash (it was edited)",
+        "entry 4 (04_commit_tag attempt 1): value 'bump_commit' differs from what its notebook shows",
+    ]
 
 
 def test_a_removed_entry_breaks_the_chain(record):
@@ -100,7 +103,9 @@ def test_a_removed_entry_breaks_the_chain(record):
 
     assert problems == [
         ("record.json: entry 2 (03_bump attempt 1): does not chain to the entry before it "
-         "(an entry was removed or reordered)")
+         "(an entry was removed or reordered)"),
+        "02_changelog.ipynb: a notebook no entry of the record names (an entry was removed?)",
+        f"entry 2 (03_bump attempt 1): differs from the anchor on {record.sandbox.origin} (the record was rewritten)",
     ]
 
 
@@ -126,7 +131,14 @@ def test_a_cell_left_unexecuted_is_named_even_with_hashes_fixed(record):
     entry["notebook_sha256"] = sha256_file(path)
     record.write(rechain(data))
 
-    assert verify(record) == [f"02_changelog.ipynb: cell {index}: not executed (recorded as succeeded)"]
+    assert verify(record, anchor=False) == [
+        f"02_changelog.ipynb: cell {index}: not executed (recorded as succeeded)",
+        "entry 2 (02_changelog attempt 1): value 'changelog_section' is not in its notebook's outputs",
+    ]
+    # The anchor on the remote pinned the entry as it was.
+    assert verify(record)[-1] == (
+        f"entry 2 (02_changelog attempt 1): differs from the anchor on {record.sandbox.origin} (the record was rewritten)"
+    )
 
 
 def test_a_secret_in_a_log_is_named(record, monkeypatch):

@@ -182,7 +182,8 @@ def read_remote_anchor(url: str, tag: str, scratch: Path) -> tuple[Anchor | None
     for line in listed.stdout.splitlines():
         sha, _, name = line.partition("\t")
         refs[name] = sha
-    wanted = [f"+{ref}:{ref}" for ref in refs if ref == NOTES_REF or ref.startswith(("refs/heads/", "refs/tags/"))]
+    wanted = [f"+{ref}:{ref}" for ref in refs
+              if (ref == NOTES_REF or ref.startswith(("refs/heads/", "refs/tags/"))) and not ref.endswith("^{}")]
     if wanted:
         _run(["git", "fetch", "--quiet", url, *wanted], scratch)
     tag_object = refs.get(f"refs/tags/{tag}")
