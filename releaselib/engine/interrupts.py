@@ -96,6 +96,7 @@ def end_phase_processes(run_id: str | None = None, timeout: float = 15.0) -> lis
     if not run_id:
         return []
     own_group = os.getpgrp()
+    ended = []
     for pid in processes_of_run(run_id):
         try:
             group = os.getpgid(pid)
@@ -104,9 +105,11 @@ def end_phase_processes(run_id: str | None = None, timeout: float = 15.0) -> lis
         if group == pid and group != own_group:
             try:
                 os.killpg(group, signal.SIGKILL)
+                ended.append(pid)
             except (ProcessLookupError, PermissionError):
                 pass
-    return end_processes_of_run(run_id, timeout=timeout)
+    ended += [pid for pid in end_processes_of_run(run_id, timeout=timeout) if pid not in ended]
+    return ended
 
 
 def interrupted_reason(exc: BaseException, nb: Any, ended: list[int]) -> str:
@@ -114,12 +117,18 @@ def interrupted_reason(exc: BaseException, nb: Any, ended: list[int]) -> str:
     name = getattr(exc, "signal_name", "SIGINT")
     running = ""
     if nb is not None:
-        for index, cell in enumerate(nb.cells):
-            status = cell.get("metadata", {}).get("papermill", {}).get("status")
-            if cell.get("cell_type") == "code" and status == "running":
-                first = next((line for line in cell.get("source", "").splitlines() if line.strip()), "")
-                running = f" during cell {index} ({first.strip()[:80]})"
-                break
+        # The cell papermill marked running; else (papermill may mark it completed on its way out)
+        # the last cell that started.
+        code = [(index, cell) for index, cell in enumerate(nb.cells) if cell.get("cell_type") == "code"]
+        started = [(index, cell) for index, cell in code if cell.get("execution_count") is not None
+                   or cell.get("metadata", {}).get("papermill", {}).get("status") == "running"]
+        flagged = [(index, cell) for index, cell in code
+                   if cell.get("metadata", {}).get("papermill", {}).get("status") == "running"]
+        chosen = (flagged or started[-1:] or [None])[0]
+        if chosen is not None:
+            index, cell = chosen
+            first = next((line for line in cell.get("source", "").splitlines() if line.strip()), "")
+            running = f" during cell {index} ({first.strip()[:80]})"
     processes = f"; {len(ended)} process(es) of the phase ended" if ended else ""
     return f"interrupted by {name}{running}{processes}"
 
