@@ -271,11 +271,16 @@ def _secret_problems(directory: Path, known: Mapping[str, str]) -> list[str]:
 
 def _anchor_check(record: Record, url: str | None, result: Verification, allowed_signers: Path | None) -> None:
     """Compare the record with the anchor note on the remote and with the git objects it names."""
-    if not anchors.has_remote_effects(record):
-        return
+    # Checked whenever there is a tag to hold a note, not only when the record says the remote was
+    # changed: a forger who cuts off the tail removes exactly the entries that say so.
     tag = record.value("04_commit_tag", "tag", None)
-    if not url or not tag:
-        result.unchecked.append("anchor: the record names no remote URL or no tag, so nothing was compared")
+    pushed = anchors.has_remote_effects(record)
+    if not tag:
+        if pushed:
+            result.problems.append("anchor: the record says the release changed the remote but names no tag")
+        return
+    if not url:
+        result.unchecked.append("anchor: the record names no remote URL, so nothing was compared")
         return
     shown = secret_scan.strip_userinfo(url)
     with tempfile.TemporaryDirectory(prefix="releaselib-verify-") as folder:
@@ -285,12 +290,13 @@ def _anchor_check(record: Record, url: str | None, result: Verification, allowed
             result.unchecked.append(f"anchor: the remote {shown} could not be read, so the record was not "
                                     f"compared with it ({exc.message})")
             return
-        result.checked.append(f"the anchor on {shown}")
         problems = result.problems
         if found is None:
-            problems.append(f"anchor: {shown} has no releaselib anchor ({anchors.NOTES_REF}) on tag {tag}, "
-                            "though the record says the release changed the remote")
+            if pushed:
+                problems.append(f"anchor: {shown} has no releaselib anchor ({anchors.NOTES_REF}) on tag {tag}, "
+                                "though the record says the release changed the remote")
             return
+        result.checked.append(f"the anchor on {shown}")
         problems += _anchor_problems(record, found.anchor, shown)
         problems += _object_problems(record, refs, Path(folder) / "remote.git", shown)
         if allowed_signers is not None:
