@@ -174,27 +174,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-@contextmanager
-def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
-    """One release per package at a time; the lock file names its holder.
-
-    A lock left by a process that died on this host is taken over; a live
-    holder raises :class:`LockHeld` naming it.
-    """
-    package_dir.mkdir(parents=True, exist_ok=True)
-    path = package_dir / "release.lock"
-    import uuid
-
+def _acquire(path: Path, holder: dict[str, Any], what: str) -> None:
+    """Create the lock file ``path`` for ``holder``; take over a dead holder's; LockHeld for a live one."""
     from releaselib.infra.processes import end_processes_of_run
 
-    holder = {
-        "run_id": uuid.uuid4().hex,
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "version": version,
-        "started": now_iso(),
-        "user": os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown",
-    }
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -210,14 +193,57 @@ def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
                 path.unlink(missing_ok=True)
                 continue
             raise LockHeld(
-                f"Another release of {package_dir.name} is running: version {current.get('version')} "
+                f"Another release of {what} is running: version {current.get('version')} "
                 f"by {current.get('user')} on {current.get('host')} (pid {current.get('pid')}, "
                 f"since {current.get('started')}).",
                 hint=f"Wait for it to finish. If that process is gone, remove {path}.",
             ) from None
         with os.fdopen(fd, "w") as handle:
             json.dump(holder, handle)
-        break
+        return
+
+
+def _repo_lock_path(repo: Path) -> Path | None:
+    """``<git dir>/releaselib.lock`` (the common dir, shared by worktrees); None outside a git repository."""
+    import subprocess
+
+    result = subprocess.run(["git", "rev-parse", "--git-common-dir"], cwd=str(repo), capture_output=True,
+                            text=True, check=False, stdin=subprocess.DEVNULL)
+    if result.returncode != 0 or not result.stdout.strip():
+        return None
+    return (Path(repo) / result.stdout.strip()).resolve() / "releaselib.lock"
+
+
+@contextmanager
+def release_lock(package_dir: Path, version: str, repo: Path | None = None) -> Iterator[Path]:
+    """One release per package at a time, and one per repository; the lock files name their holder.
+
+    The lock is held in the outputs folder (``<package>/release.lock``) and,
+    given ``repo``, inside the repository's git folder too (``releaselib.lock``),
+    so two runs of one repository with different ``--outputs`` cannot both
+    commit. A lock left by a process that died on this host is taken over; a
+    live holder raises :class:`LockHeld` naming it.
+    """
+    package_dir.mkdir(parents=True, exist_ok=True)
+    path = package_dir / "release.lock"
+    import uuid
+
+    holder = {
+        "run_id": uuid.uuid4().hex,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "version": version,
+        "started": now_iso(),
+        "user": os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown",
+    }
+    _acquire(path, holder, package_dir.name)
+    repo_path = _repo_lock_path(repo) if repo is not None else None
+    if repo_path is not None:
+        try:
+            _acquire(repo_path, holder, f"the repository {repo}")
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
     from releaselib.infra.processes import RUN_ID_ENV
 
     previous_run_id = os.environ.get(RUN_ID_ENV)
@@ -229,6 +255,8 @@ def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
             os.environ.pop(RUN_ID_ENV, None)
         else:
             os.environ[RUN_ID_ENV] = previous_run_id
+        if repo_path is not None:
+            repo_path.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
 
 
@@ -329,8 +357,8 @@ class Runner:
         chosen = list(phases) if phases is not None else available_phases(self.config)
         self._check_parameter_names(chosen)
         outcomes: list[PhaseOutcome] = []
-        with interrupts.signals_interrupt(), release_lock(self.outputs / self.config.package, self.version), \
-                _run_tmpdir():
+        lock = release_lock(self.outputs / self.config.package, self.version, self.repo)
+        with interrupts.signals_interrupt(), lock, _run_tmpdir():
             ensure_gitattributes(self.outputs)
             record = Record.load(self.record_dir)
             record.secrets = dict(self.secrets)
@@ -580,19 +608,32 @@ class Runner:
         return target, None
 
     def _scan_logs(self) -> str | None:
-        logs = self.record_dir / "logs"
-        if not self.secrets or not logs.exists():
+        """Scan every other file the phase wrote under the record (logs, the announcement copy, dist/...).
+
+        A text file holding a secret, in any form, is redacted in place; any
+        other file holding one is removed. Either way the phase fails, naming the files.
+        """
+        if not self.secrets or not self.record_dir.exists():
             return None
         leaked_in = []
-        for path in sorted(logs.rglob("*")):
-            if not path.is_file():
+        for path in sorted(self.record_dir.rglob("*")):
+            if not path.is_file() or path.suffix == ".ipynb" or path.name == "record.json":
                 continue
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if secret_scan.find_secrets(text, self.secrets):
-                path.write_text(secret_scan.redact(text, self.secrets), encoding="utf-8")
-                leaked_in.append(path.name)
+            data = path.read_bytes()
+            text = data.decode("utf-8", errors="replace")
+            if not secret_scan.find_secrets(text, self.secrets):
+                continue
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                path.unlink()
+            else:
+                from releaselib.record.store import write_atomic
+
+                write_atomic(path, secret_scan.redact(text, self.secrets).encode("utf-8"))
+            leaked_in.append(str(path.relative_to(self.record_dir)))
         if leaked_in:
-            return f"a log contained a secret and was redacted: {', '.join(leaked_in)}"
+            return f"a file of the record contained a secret and was redacted or removed: {', '.join(leaked_in)}"
         return None
 
 
