@@ -159,3 +159,10 @@ def test_a_signed_anchor_verifies_against_the_allowed_signers_only(record, tmp_p
     assert json.loads(subprocess.run(
         ["git", "-C", str(origin), "notes", "--ref", anchors.NOTES_REF, "show", "refs/tags/1.1"],
         capture_output=True, text=True, check=True).stdout.splitlines()[1])["head"] == record.load().entries[-1]["hash"]
+
+
+def test_the_tag_message_names_the_record_format_and_its_anchor(record):
+    message = subprocess.run(["git", "-C", str(record.sandbox.origin), "tag", "-l", "--format=%(contents)", "1.1"],
+                             capture_output=True, text=True, check=True).stdout
+    assert message.startswith(f"{PACKAGE} {VERSION}\n")
+    assert anchors.ANCHOR_FORMAT in message and anchors.NOTES_REF in message

@@ -418,7 +418,7 @@ class Runner:
         if not any(entry.get("phase") in REMOTE_PHASES and not entry.get("dry_run") for entry in record.entries):
             return
         try:
-            push_anchor(record, self.repo, self.config.remote)
+            push_anchor(record, self.repo, self.config.remote, timeout=self.config.push_timeout)
         except ReleaseError as exc:
             if required:
                 raise ReleaseError(

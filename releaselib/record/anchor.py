@@ -115,7 +115,7 @@ def note_text(anchor: dict[str, Any], signer: str) -> str:
     return text
 
 
-def push_anchor(record: Record, repo: Path, remote: str) -> str | None:
+def push_anchor(record: Record, repo: Path, remote: str, timeout: float = _TIMEOUT) -> str | None:
     """Write the record's anchor as a note on the release tag and push ``refs/notes/releaselib``.
 
     Returns the tag object the note is on, or None when there is no tag yet
@@ -131,15 +131,17 @@ def push_anchor(record: Record, repo: Path, remote: str) -> str | None:
     signer = f"{operator.get('git_name') or operator.get('os_user') or 'unknown'} <{operator.get('git_email') or ''}>"
     text = note_text(anchor_of(record), signer)
     for _ in range(3):  # another release may push notes between our fetch and our push
-        fetched = _run(["git", "fetch", "--quiet", remote, f"+{NOTES_REF}:{NOTES_REF}"], repo, check=False)
+        fetched = _run(["git", "fetch", "--quiet", remote, f"+{NOTES_REF}:{NOTES_REF}"], repo, check=False,
+                       timeout=timeout)
         if fetched.returncode != 0 and "couldn't find remote ref" not in fetched.stderr.lower():
-            _run(["git", "fetch", "--quiet", remote, f"+{NOTES_REF}:{NOTES_REF}"], repo)
+            _run(["git", "fetch", "--quiet", remote, f"+{NOTES_REF}:{NOTES_REF}"], repo, timeout=timeout)
         _run(["git", "-c", "user.useConfigOnly=false", "notes", "--ref", NOTES_REF, "add", "-f", "-F", "-", target],
              repo, input_text=text)
-        pushed = _run(["git", "push", "--quiet", remote, f"{NOTES_REF}:{NOTES_REF}"], repo, check=False)
+        pushed = _run(["git", "push", "--quiet", remote, f"{NOTES_REF}:{NOTES_REF}"], repo, check=False,
+                      timeout=timeout)
         if pushed.returncode == 0:
             return target
-    _run(["git", "push", "--quiet", remote, f"{NOTES_REF}:{NOTES_REF}"], repo)
+    _run(["git", "push", "--quiet", remote, f"{NOTES_REF}:{NOTES_REF}"], repo, timeout=timeout)
     return target
 
 
