@@ -19,7 +19,7 @@ import nbformat
 import pytest
 import tomlkit
 
-from releaselib.record import audit
+from releaselib.record import audit, verify as verifying
 from releaselib.cli import main
 from releaselib.infra.config import load_config
 from releaselib.record.store import sha256_file
@@ -42,7 +42,7 @@ pytest_plugins = ["tests.fixtures_record"]  # the `released` and `record` fixtur
 
 
 def verify(copy: RecordCopy, **kwargs) -> list[str]:
-    return audit.verify_release(copy.outputs, PACKAGE, VERSION, **kwargs)
+    return verifying.verify_release(copy.outputs, PACKAGE, VERSION, **kwargs)
 
 
 def cli(copy: RecordCopy, *args: str) -> int:
@@ -279,7 +279,7 @@ def test_review_shows_matrix_files_announcement_and_the_unusual(record):
     unusual = text.split("Unusual\n", 1)[1]
     assert "01_test attempt 1 failed: 1 matrix cell failed" in unusual
     assert "interpreters skipped by the test matrix: 3.9" in unusual
-    assert audit.verify_release(record.outputs, PACKAGE, VERSION) == []
+    assert verifying.verify_release(record.outputs, PACKAGE, VERSION) == []
 
 
 def test_review_of_a_missing_release_says_where_it_looked(record, capsys):

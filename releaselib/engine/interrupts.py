@@ -124,9 +124,9 @@ def interrupted_reason(exc: BaseException, nb: Any, ended: list[int]) -> str:
                    or cell.get("metadata", {}).get("papermill", {}).get("status") == "running"]
         flagged = [(index, cell) for index, cell in code
                    if cell.get("metadata", {}).get("papermill", {}).get("status") == "running"]
-        chosen = (flagged or started[-1:] or [None])[0]
-        if chosen is not None:
-            index, cell = chosen
+        candidates = flagged or started[-1:]
+        if candidates:
+            index, cell = candidates[0]
             first = next((line for line in cell.get("source", "").splitlines() if line.strip()), "")
             running = f" during cell {index} ({first.strip()[:80]})"
     processes = f"; {len(ended)} process(es) of the phase ended" if ended else ""

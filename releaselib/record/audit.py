@@ -1,13 +1,11 @@
-"""Read a release record back: review it, verify it is whole, compare two releases.
+"""Read a release record back: review it, compare two releases.
 
-Everything here reads ``outputs/<package>/<version>/`` and nothing else (the
-package index too, for ``verify_release(..., index=True)``). Nothing here
+Everything here reads ``outputs/<package>/<version>/`` and nothing else.
+:mod:`releaselib.record.verify` checks that a record is whole. Nothing here
 writes to a record: a reviewer months later must be able to run these on a
 record copied out of version control.
 
 - :func:`review_text`: the release at a glance, as plain text.
-- :func:`verify_release` (in :mod:`releaselib.record.verify`, re-exported here):
-  every reason the record is not whole, one per line.
 - :func:`diff_text`: two releases side by side.
 
 The shape of ``record.json`` is documented in ``docs/record.md``.
@@ -19,11 +17,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from releaselib.core import secrets as secret_scan
 from releaselib.core.errors import RecordError, ReleaseError, UsageError
+from releaselib.core.registry import (
+    ANNOUNCE,
+    BUILD,
+    COMMIT_TAG,
+    DOCS,
+    POST_RELEASE,
+    PUBLISH,
+    TEST,
+    phase_order,
+)
 from releaselib.record.store import FAILED, RECORD_NAME, SUCCEEDED, Record
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
 
 __all__ = [
     "PhaseSummary",
@@ -35,11 +46,10 @@ __all__ = [
     "recorded_files",
     "resolve_package",
     "review_text",
-    "verify_release",
 ]
 
 #: Phases whose ``files`` value lists the distribution files, most authoritative first.
-FILE_PHASES = ("06_publish", "05_build")
+FILE_PHASES = (PUBLISH, BUILD)
 
 
 # --------------------------------------------------------------------------- locating records
@@ -152,13 +162,10 @@ class PhaseSummary:
 
 def phase_summaries(record: Record) -> list[PhaseSummary]:
     """One summary per phase the record mentions, in release order (unknown phases last)."""
-    from releaselib.engine.runner import PHASES
-
     grouped: dict[str, list[dict[str, Any]]] = {}
     for entry in record.entries:
         grouped.setdefault(str(entry.get("phase")), []).append(entry)
-    order = {phase: n for n, phase in enumerate(PHASES)}
-    names = sorted(grouped, key=lambda p: (order.get(p, len(order)), p))
+    names = sorted(grouped, key=phase_order)
     return [PhaseSummary(name, tuple(grouped[name])) for name in names]
 
 
@@ -172,10 +179,10 @@ def recorded_files(record: Record) -> tuple[str | None, list[dict[str, Any]]]:
 
 
 def _matrix(record: Record) -> list[dict[str, Any]]:
-    cells = record.value("01_test", "matrix", None)
+    cells = record.value(TEST, "matrix", None)
     if cells is None:
         # A failed test phase still tells the reviewer which cells failed.
-        latest = record.latest("01_test")
+        latest = record.latest(TEST)
         cells = (latest or {}).get("values", {}).get("matrix")
     return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
 
@@ -184,27 +191,23 @@ def _skipped_interpreters(record: Record) -> list[str]:
     skipped: list[str] = []
     for entry in record.entries:
         values = entry.get("values") or {}
-        for key in ("skipped_interpreters", "matrix_skipped"):
-            for item in values.get(key) or ():
-                if str(item) not in skipped:
-                    skipped.append(str(item))
+        for item in values.get("matrix_skipped") or ():
+            if str(item) not in skipped:
+                skipped.append(str(item))
     return skipped
 
 
 def _message_id(record: Record) -> str | None:
     for key in ("sent_message_id", "message_id"):
-        value = record.value("09_announce", key, None)
+        value = record.value(ANNOUNCE, key, None)
         if value:
             return str(value)
     return None
 
 
 def _docs(record: Record) -> dict[str, Any] | None:
-    value = record.value("07_docs", "docs", None)
-    if isinstance(value, dict):
-        return value
-    url = record.value("07_docs", "url", None) or record.value("07_docs", "docs_url", None)
-    return {"url": url} if url else None
+    value = record.value(DOCS, "docs", None)
+    return value if isinstance(value, dict) else None
 
 
 def docs_summary(docs: Mapping[str, Any]) -> str:
@@ -309,10 +312,10 @@ def release_facts(record: Record) -> dict[str, Any]:
         # Manual entries may not know a commit: take the first and last that do.
         "commit_before": next((e["commit_before"] for e in entries if e.get("commit_before")), None),
         "commit_after": next((e["commit_after"] for e in reversed(entries) if e.get("commit_after")), None),
-        "bump_commit": record.value("04_commit_tag", "bump_commit", None),
-        "tag": record.value("04_commit_tag", "tag", None),
-        "next_version": record.value("08_post_release", "next_version", None),
-        "post_release_commit": record.value("08_post_release", "post_release_commit", None),
+        "bump_commit": record.value(COMMIT_TAG, "bump_commit", None),
+        "tag": record.value(COMMIT_TAG, "tag", None),
+        "next_version": record.value(POST_RELEASE, "next_version", None),
+        "post_release_commit": record.value(POST_RELEASE, "post_release_commit", None),
         "matrix": _matrix(record),
         "skipped_interpreters": _skipped_interpreters(record),
         "files_phase": files_phase,
@@ -466,10 +469,7 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
 
     phases_l = {s.phase: s for s in phase_summaries(left)}
     phases_r = {s.phase: s for s in phase_summaries(right)}
-    from releaselib.engine.runner import PHASES
-
-    names = [p for p in PHASES if p in phases_l or p in phases_r]
-    names += sorted((set(phases_l) | set(phases_r)) - set(names))
+    names = sorted(set(phases_l) | set(phases_r), key=phase_order)
 
     # Durations always move a little: a row is marked when the outcome differs
     # (result, attempts, by hand; a matrix cell's result and counts; a file's presence).
@@ -539,13 +539,3 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
         v2,
     )
     return "\n".join(out).rstrip() + "\n"
-
-
-
-def __getattr__(name: str) -> Any:
-    # verify_release lives in releaselib.record.verify, which imports this module.
-    if name == "verify_release":
-        from releaselib.record.verify import verify_release
-
-        return verify_release
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,14 +29,12 @@ from releaselib.core import secrets as secret_scan
 from releaselib.core.errors import GitError, PublishError, RecordError, ReleaseError
 from releaselib.record import anchor as anchors
 from releaselib.record.audit import _short, recorded_files, release_dir
+from releaselib.record.notebooks import VALUE_MIME, unfinished_cells
+from releaselib.record.notebooks import values_from_notebook as notebook_values
 from releaselib.record.store import RECORD_NAME, SUCCEEDED, Record, sha256_file
 
-__all__ = ["Verification", "notebook_values", "verify_record", "verify_release"]
+__all__ = ["VALUE_MIME", "Verification", "notebook_values", "verify_record", "verify_release"]
 
-#: The MIME type a recorded value carries in a notebook output (docs/record.md, "Values").
-VALUE_MIME = "application/vnd.releaselib.value+json"
-#: Files a record folder holds besides the entries' notebooks.
-_KNOWN_FILES = {RECORD_NAME, "report.html", ".gitattributes"}
 
 
 @dataclass
@@ -171,23 +169,9 @@ def _remote_url(record: Record, config: Any, repo: Path | None) -> str | None:
     return (record.data.get("repo") or {}).get("remote_url")
 
 
-def notebook_values(nb: Any) -> dict[str, Any]:
-    """Every value recorded in an executed notebook (its :data:`VALUE_MIME` outputs), later ones winning."""
-    values: dict[str, Any] = {}
-    for cell in nb.cells:
-        if cell.get("cell_type") != "code":
-            continue
-        for output in cell.get("outputs", []):
-            item = (output.get("data") or {}).get(VALUE_MIME)
-            if isinstance(item, dict) and "key" in item:
-                values[item["key"]] = item.get("value")
-    return values
-
-
 def _notebook_problems(record: Record) -> list[str]:
     import nbformat
 
-    from releaselib.engine.runner import unfinished_cells
 
     problems = []
     for number, entry in enumerate(record.entries, start=1):
@@ -359,7 +343,7 @@ def _index_url(record: Record, config: Any) -> str | None:
 
 
 def _index_problems(record: Record, package: str, config: Any) -> list[str]:
-    from releaselib.phases.publish import index_files, project_url
+    from releaselib.infra.index import index_files, project_url
 
     phase, files = recorded_files(record)
     if not files:
