@@ -33,6 +33,7 @@ from releaselib.record.audit import (
     release_facts,
     unusual,
 )
+from releaselib.core.secrets import strip_userinfo
 from releaselib.record.store import SUCCEEDED, Record, write_atomic
 
 __all__ = ["render_notebook", "write_index", "write_release_report", "write_report"]
@@ -233,7 +234,7 @@ def _summary(record: Record) -> str:
     people = [
         ("operator", _e(_who(facts["operator"]))),
         ("repository", f'<span class="mono">{_e(repo.get("path"))}</span>'),
-        ("remote", f'{_e(repo.get("remote"))} <span class="mono">{_e(repo.get("remote_url") or "(no URL)")}</span>'),
+        ("remote", f'{_e(repo.get("remote"))} <span class="mono">{_e(strip_userinfo(repo.get("remote_url") or "(no URL)"))}</span>'),
         ("tools", _e(", ".join(f"{k} {v}" for k, v in facts["tools"].items()))),
     ]
     parts += ["<h2>Who, where, with what</h2>", _facts_list(people)]
