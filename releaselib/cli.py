@@ -121,6 +121,34 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    from releaselib.infra.config import load_config
+    from releaselib.core.versions import parse_release
+    from releaselib.phases.api import check_api, ledger_cache_dir
+
+    parse_release(args.version)
+    config = load_config(Path(args.repo).resolve())
+    report = check_api(config.root, config, args.version, ref=args.ref, against=args.against,
+                       cache_dir=ledger_cache_dir(_outputs(args), config.package))
+    table = Table(title=f"{config.package} {args.version} against {report.against or '(no earlier release)'}")
+    for column in ("change", "object", "where", "detail", "verdict"):
+        table.add_column(column)
+    for row in report.rows():
+        style = "red" if row[4].startswith("REFUSED") else ""
+        table.add_row(*(escape(cell) for cell in row), style=style)
+    console.print(table)
+    if report.ledger.entries:
+        ledger = Table(title="Deprecation ledger")
+        ledger.add_column("release")
+        ledger.add_column("deprecated names")
+        for tag, names in report.ledger_rows():
+            ledger.add_row(escape(tag), escape(names))
+        console.print(ledger)
+    console.print(f"{report.summary()} ({report.seconds:.1f}s)", markup=False)
+    report.raise_for_violations()
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from releaselib.infra.config import load_config
     from releaselib.record.store import Record
@@ -281,6 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--phases", default=None)
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("api", help="the public API against the last release, judged by the compatibility policy")
+    p.add_argument("version", help='the release version, e.g. "2.2"')
+    common(p)
+    p.add_argument("--ref", default=None, help="the commit to check (default: the working tree)")
+    p.add_argument("--against", default=None, help="the tag to compare with (default: the last release below VERSION)")
+    p.set_defaults(func=cmd_api)
 
     p = sub.add_parser("status", help="which phases of a release are done")
     p.add_argument("version")

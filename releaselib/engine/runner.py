@@ -33,6 +33,7 @@ from releaselib.record.store import FAILED, SUCCEEDED, Record, ensure_gitattribu
 #: Every phase, in the order a release runs them (DESIGN.md).
 PHASES: tuple[str, ...] = (
     "00_preflight",
+    "00a_api",
     "01_test",
     "02_changelog",
     "03_bump",
@@ -88,10 +89,11 @@ def resolve_phases(spec: str | Sequence[str] | None, config: Any) -> list[str]:
         matches = [
             phase
             for phase in PHASES
-            if raw in (phase, phase[3:]) or (raw.isdigit() and int(raw) == int(phase[:2]))
+            if raw in (phase, phase.split("_", 1)[1], phase.split("_", 1)[0])
+            or (raw.isdigit() and phase[:2].isdigit() and phase[2] == "_" and int(raw) == int(phase[:2]))
         ]
         if not matches:
-            names = ", ".join(phase[3:] for phase in PHASES)
+            names = ", ".join(phase.split("_", 1)[1] for phase in PHASES)
             raise UsageError(f"Unknown phase {raw!r}.", hint=f"Use a name or number: {names}.")
         if matches[0] not in available:
             raise UsageError(

@@ -139,6 +139,16 @@ def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[
 
         found.append(("interpreters found", interpreters))
 
+    if "00a_api" in wanted and config.api.check:
+        def api_policy() -> str:
+            from releaselib.phases.api import check_release
+
+            report = check_release(release)
+            report.raise_for_violations()
+            return report.summary()
+
+        found.append(("public API follows the compatibility policy", api_policy))
+
     if "06_publish" in wanted:
         def index_credentials() -> str:
             from releaselib.phases.publish import check_credentials

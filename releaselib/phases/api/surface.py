@@ -1,0 +1,277 @@
+"""A package's public API at one git reference, loaded statically with griffe.
+
+Nothing is imported or executed: griffe reads the source. A tag's source is
+exported with ``git archive`` into a temporary folder (the repository itself
+is never touched: no worktree, no branch); the release commit is read from
+the working tree, which preflight has proved clean.
+
+Public means what the project exports: ``__all__`` where a module has one,
+else names without a leading underscore, in modules whose own name has no
+leading underscore (griffe's rule). Class members count too, except dunder
+methods other than ``__init__``, ``__new__`` and ``__call__``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import io
+import logging
+import tarfile
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from releaselib.core.errors import ConfigError, GitError
+from releaselib.phases.api.deprecations import Deprecation, module_deprecations
+
+if TYPE_CHECKING:
+    import griffe
+
+__all__ = ["ApiObject", "Surface", "git_bytes", "load_surface", "package_folder"]
+
+_KEPT_DUNDERS = {"__init__", "__new__", "__call__"}
+
+
+@dataclass(frozen=True)
+class ApiObject:
+    """One public name: its public path, kind, where it is defined, and its deprecation if any."""
+
+    path: str
+    kind: str
+    file: str
+    line: int | None
+    canonical: str  # where it is defined (the target of a re-export)
+    deprecated: Deprecation | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass
+class Surface:
+    """The public API of the package at ``ref`` (None: the working tree)."""
+
+    ref: str | None
+    root: griffe.Object | griffe.Alias
+    objects: dict[str, ApiObject] = field(default_factory=dict)
+
+    def deprecated(self) -> dict[str, ApiObject]:
+        return {path: obj for path, obj in self.objects.items() if obj.deprecated is not None}
+
+    def public_paths(self, canonical: str) -> list[str]:
+        """Public paths of the object defined at ``canonical`` (itself, or its re-exports)."""
+        return [path for path, obj in self.objects.items() if obj.canonical == canonical]
+
+
+def git_bytes(repo: Path, *args: str) -> bytes:
+    from releaselib.infra.git import open_repo
+
+    from git.exc import GitCommandError
+
+    handle = open_repo(repo)
+    try:
+        return bytes(handle.git.execute(["git", *args], stdout_as_string=False))
+    except GitCommandError as exc:
+        raise GitError(
+            f"`git {' '.join(args)}` failed in {repo}: {exc.stderr!s}".strip(),
+            hint="Check that the tag exists (`git tag --list`) and the repository is intact (`git fsck`).",
+        ) from exc
+    finally:
+        handle.close()
+
+
+def _exists_at(repo: Path, ref: str | None, relative: str) -> bool:
+    if ref is None:
+        return (repo / relative).exists()
+    listed = git_bytes(repo, "ls-tree", "--name-only", ref, "--", relative)
+    return bool(listed.strip())
+
+
+def package_folder(repo: Path, import_name: str, ref: str | None, source: str | None = None) -> tuple[str, str]:
+    """``(folder, entry)``: the repository folder holding the package at ``ref`` and the
+    package's own path in it (``("src", "src/pkg")``, ``("", "pkg.py")``).
+
+    ``source`` (``[tool.releaselib.api] source``) names the folder; else ``src/``
+    and the root are tried. Raises :class:`ConfigError` when the package is in neither.
+    """
+    folders = [source.strip("/")] if source is not None else ["src", ""]
+    for folder in folders:
+        for entry in (import_name, f"{import_name}.py"):
+            relative = f"{folder}/{entry}" if folder else entry
+            if _exists_at(repo, ref, relative):
+                return folder, relative
+    where = ref or "the working tree"
+    raise ConfigError(
+        f"The package {import_name} is not in {', '.join(repr(f or '.') for f in folders)} at {where}.",
+        hint='Set source = "<folder holding the package>" in [tool.releaselib.api], or import-name in [tool.releaselib].',
+    )
+
+
+@contextlib.contextmanager
+def _exported(repo: Path, ref: str, entry: str) -> Iterator[Path]:
+    """The tree of ``entry`` at ``ref``, exported into a temporary folder (removed afterwards)."""
+    data = git_bytes(repo, "archive", "--format=tar", ref, "--", entry)
+    with tempfile.TemporaryDirectory(prefix="releaselib-api-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            tar.extractall(tmp, filter="data")
+        yield Path(tmp)
+
+
+def load_surface(
+    repo: Path,
+    import_name: str,
+    ref: str | None = None,
+    *,
+    source: str | None = None,
+    exclude: Iterable[str] = (),
+    helpers: Iterable[str] = (),
+) -> Surface:
+    """The public API of ``import_name`` at ``ref`` (a tag or commit), or in the working tree.
+
+    ``exclude`` holds module globs (``pkg.testing``, ``pkg.vendor.*``) left
+    out with everything below them; ``helpers`` are the project's own
+    deprecation helpers. Raises :class:`ConfigError` when the package is not
+    found and :class:`GitError` when ``ref`` cannot be exported.
+    """
+    import griffe
+
+    repo = Path(repo)
+    folder, entry = package_folder(repo, import_name, ref, source)
+    with contextlib.ExitStack() as stack:
+        base = repo if ref is None else stack.enter_context(_exported(repo, ref, entry))
+        search = base / folder if folder else base
+        logger = logging.getLogger("griffe")
+        level = logger.level
+        logger.setLevel(logging.ERROR)  # unresolvable imports are the norm in a static load
+        try:
+            root = griffe.load(import_name, search_paths=[search], allow_inspection=False, resolve_aliases=False)
+        except (ImportError, OSError) as exc:
+            raise ConfigError(
+                f"griffe could not load {import_name} from {search} ({ref or 'working tree'}): {exc}",
+                hint='Check import-name in [tool.releaselib] and source in [tool.releaselib.api].',
+            ) from exc
+        finally:
+            logger.setLevel(level)
+        deprecations = _scan_deprecations(root, list(helpers))
+        surface = Surface(ref=ref, root=root)
+        patterns = tuple(exclude)
+        _walk(root, surface.objects, folder, patterns, deprecations, set())
+        _add_virtual(root, surface.objects, folder, patterns, deprecations)
+    return surface
+
+
+def _all_modules(module: griffe.Object) -> Iterator[griffe.Object]:
+    yield module
+    for sub in module.modules.values():
+        if not sub.is_alias:
+            yield from _all_modules(sub)
+
+
+def _scan_deprecations(root: griffe.Object | griffe.Alias, helpers: list[str]) -> dict[str, Deprecation]:
+    found: dict[str, Deprecation] = {}
+    for module in _all_modules(root):  # type: ignore[arg-type]
+        path = module.filepath
+        if not isinstance(path, Path) or path.suffix != ".py":
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        found.update(module_deprecations(text, module.path, helpers))
+    return found
+
+
+def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(path, p) or path.startswith(p + ".") for p in patterns)
+
+
+def _location(obj: griffe.Object, folder: str) -> tuple[str, int | None]:
+    try:
+        relative = str(obj.relative_package_filepath)
+    except (ValueError, AttributeError):
+        relative = str(obj.filepath)
+    return (f"{folder}/{relative}" if folder else relative), obj.lineno
+
+
+def _walk(
+    obj: griffe.Object | griffe.Alias,
+    objects: dict[str, ApiObject],
+    folder: str,
+    exclude: tuple[str, ...],
+    deprecations: dict[str, Deprecation],
+    walked: set[str],
+) -> None:
+    import griffe
+
+    prefix = obj.path
+    for name, member in list(obj.members.items()):
+        path = f"{prefix}.{name}"
+        if _excluded(path, exclude):
+            continue
+        try:
+            public = member.is_public
+        except griffe.AliasResolutionError:
+            public = False
+        if not public:
+            continue
+        if obj.is_class and name.startswith("__") and name.endswith("__") and name not in _KEPT_DUNDERS:
+            continue
+        target = member
+        if member.is_alias:
+            try:
+                target = member.final_target
+            except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+                # A re-export of another distribution's name: public here, defined elsewhere.
+                file, _ = _location(obj, folder)  # type: ignore[arg-type]
+                objects[path] = ApiObject(path, "alias", file, member.alias_lineno, member.target_path)
+                continue
+        canonical = target.path
+        file, line = _location(target, folder)  # type: ignore[arg-type]
+        kind = target.kind.value
+        objects[path] = ApiObject(path, kind, file, line, canonical, deprecations.get(canonical))
+        # Walk into modules and classes once, by their definition, so a cycle of re-exports ends.
+        if kind in ("module", "class") and not (member.is_alias and kind == "module") and canonical not in walked:
+            walked.add(canonical)
+            _walk_as(target, path, objects, folder, exclude, deprecations, walked)
+
+
+def _walk_as(target, path, objects, folder, exclude, deprecations, walked) -> None:  # type: ignore[no-untyped-def]
+    """Walk ``target``'s members under the public ``path`` (a class re-exported elsewhere)."""
+    before = set(objects)
+    scratch: dict[str, ApiObject] = {}
+    _walk(target, scratch, folder, exclude, deprecations, walked)
+    for inner_path, inner in scratch.items():
+        public_path = path + inner_path[len(target.path):]
+        if public_path not in before:
+            objects[public_path] = ApiObject(
+                public_path, inner.kind, inner.file, inner.line, inner.canonical, inner.deprecated
+            )
+
+
+def _add_virtual(
+    root: griffe.Object | griffe.Alias,
+    objects: dict[str, ApiObject],
+    folder: str,
+    exclude: tuple[str, ...],
+    deprecations: dict[str, Deprecation],
+) -> None:
+    """Names only a module ``__getattr__`` serves (with a deprecation warning) are public too."""
+    modules = {root.path: root}
+    for path, obj in objects.items():
+        if obj.kind == "module" and obj.canonical == path:
+            modules[path] = root.modules_collection.get_member(path) if hasattr(root, "modules_collection") else None  # type: ignore[union-attr]
+    for canonical, deprecation in deprecations.items():
+        module, _, name = canonical.rpartition(".")
+        if module not in modules or canonical in objects or _excluded(canonical, exclude):
+            continue
+        if name.startswith("_") and not (name.startswith("__") and name.endswith("__")):
+            continue
+        owner = modules[module]
+        if owner is not None and name in owner.members:
+            continue  # a real member, private by __all__: not served by __getattr__
+        file, _ = _location(owner or root, folder)  # type: ignore[arg-type]
+        objects[canonical] = ApiObject(canonical, "attribute", file, deprecation.line, canonical, deprecation)
