@@ -176,9 +176,12 @@ def module_deprecations(source: str, module: str, helpers: Iterable[str] = ()) -
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             constants[stmt.targets[0].id] = stmt.value
 
-    def visit(body: list[ast.stmt], prefix: str) -> None:
+    def visit(body: list[ast.stmt], prefix: str, in_class: bool = False) -> None:
         for stmt in body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if in_class and stmt.name in _CONSTRUCTORS:
+                    continue  # a warning there deprecates the class, found below
+
                 hit = _function(stmt, helper_names)
                 if hit:
                     found[f"{prefix}.{stmt.name}"] = Deprecation(*hit)
@@ -186,9 +189,9 @@ def module_deprecations(source: str, module: str, helpers: Iterable[str] = ()) -
                 hit = _class(stmt, helper_names)
                 if hit:
                     found[f"{prefix}.{stmt.name}"] = Deprecation(*hit)
-                visit(stmt.body, f"{prefix}.{stmt.name}")
+                visit(stmt.body, f"{prefix}.{stmt.name}", in_class=True)
             elif isinstance(stmt, (ast.If, ast.Try)):  # if TYPE_CHECKING / try-except ImportError definitions
-                visit(stmt.body, prefix)
+                visit(stmt.body, prefix, in_class)
 
     visit(tree.body, module)
     for stmt in tree.body:
