@@ -136,7 +136,9 @@ def cmd_api(args: argparse.Namespace) -> int:
     for row in report.rows():
         style = "red" if row[4].startswith("REFUSED") else ""
         table.add_row(*(escape(cell) for cell in row), style=style)
-    console.print(table)
+    console.print(table if report.changes else f"{table.title}: no change to the public API", markup=False)
+    for name, since, count in report.removable():
+        console.print(f"{name} may be removed now: deprecated since {since}, in {count} releases", markup=False)
     if report.ledger.entries:
         ledger = Table(title="Deprecation ledger")
         ledger.add_column("release")

@@ -229,3 +229,23 @@ def test_the_api_command_prints_the_table_and_fails_on_a_violation(tmp_path: Pat
     # Between two tags of the history: 0.1 -> 0.2 deprecated dumps, allowed for a minor release.
     assert main(["api", "0.2", "--repo", str(repo), "--ref", "0.2", "--outputs", str(tmp_path / "outputs")]) == 0
     assert "0 additions, 1 deprecation, 0 removals — allowed for a minor release" in capsys.readouterr().out
+
+
+def test_the_phase_runs_headless_and_review_shows_the_waiver(tmp_path: Path, capsys) -> None:
+    table = ('\n[[tool.releaselib.api.waivers]]\nobject = "fixpkg.dumps"\nversion = "1.1"\n'
+             'reason = "dumps was never documented"\n')
+    repo = make_project(tmp_path, BASE + PLAIN_DUMPS, table=table)
+    release(repo, "1.0")
+    set_module(repo, BASE + DEPRECATED_DUMPS.replace("dumps", "loads") + "\n\ndef encode_all(values):\n    return values\n")
+    commit_all(repo, "Remove dumps, deprecate loads (added deprecated), add encode_all")
+    outputs = tmp_path / "outputs"
+    assert main(["run", "1.1", "--repo", str(repo), "--outputs", str(outputs), "--phases", "api"]) == 0
+    record = json.loads((outputs / "fixpkg" / "1.1" / "record.json").read_text())
+    api = next(e for e in record["entries"] if e["phase"] == "00a_api")["values"]["api"]
+    assert api["summary"] == "2 additions, 1 deprecation, 1 removal — allowed for a minor release with 1 waiver"
+    assert [w["object"] for w in api["waivers"]] == ["fixpkg.dumps"]
+    capsys.readouterr()
+    assert main(["review", "1.1", "--repo", str(repo), "--outputs", str(outputs)]) == 0
+    text = capsys.readouterr().out
+    assert "API  2 additions, 1 deprecation, 1 removal — allowed for a minor release with 1 waiver  (against 1.0)" in text
+    assert "waived   fixpkg.dumps (removed): dumps was never documented" in text

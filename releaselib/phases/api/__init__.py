@@ -76,6 +76,7 @@ def check_api(
         violations=apply_waivers(found, settings.waivers, version),
         ledger=ledger,
         enforce=settings.check,
+        still_deprecated=sorted(new.deprecated()),
     )
     report.seconds = time.perf_counter() - started
     return report

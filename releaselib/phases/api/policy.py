@@ -134,6 +134,7 @@ class ApiReport:
     ledger: Ledger = field(default_factory=Ledger)
     seconds: float = 0.0
     enforce: bool = True  # [tool.releaselib.api] check = false: report, never refuse
+    still_deprecated: list[str] = field(default_factory=list)  # deprecated names the release still has
 
     def count(self, *kinds: str) -> int:
         return sum(1 for c in self.changes if c.kind in kinds)
@@ -193,6 +194,7 @@ class ApiReport:
             "violations": [v.as_record() for v in self.blocking],
             "waivers": [v.as_record() for v in self.waived],
             "ledger": self.ledger.as_record(),
+            "removable": [name for name, _, _ in self.removable()],
             "seconds": round(self.seconds, 3),
         }
 
@@ -210,6 +212,15 @@ class ApiReport:
             rows.append((c.kind, c.path, c.where, c.detail, verdict))
         return rows
 
+    def removable(self) -> list[tuple[str, str, int]]:
+        """``(name, since, releases)`` of names deprecated long enough to be removed in this release."""
+        found = []
+        for path in self.still_deprecated:
+            releases = self.ledger.releases_deprecated(path)
+            if len(releases) >= self.period and self.kind != BUGFIX:
+                found.append((path, releases[0], len(releases)))
+        return found
+
     def ledger_rows(self) -> list[tuple[str, str]]:
         return [(e.tag, ", ".join(sorted(e.deprecated)) or "-") for e in self.ledger.entries]
 
@@ -225,6 +236,8 @@ class ApiReport:
             lines.append("  no change to the public API")
         for v in self.blocking:
             lines.append(f"  TODO {v.change.path}: {v.todo}")
+        for name, since, count in self.removable():
+            lines.append(f"  {name} may be removed now: deprecated since {since}, in {count} releases")
         if self.ledger.entries:
             lines.append("Deprecation ledger (names deprecated in each release):")
             lines += [f"  {tag:<12} {names}" for tag, names in self.ledger_rows()]
@@ -246,6 +259,10 @@ class ApiReport:
             out.append("</tbody></table>")
         for v in self.blocking:
             out.append(f"<p>❌ <code>{e(v.change.path)}</code> ({e(v.change.where)}): {e(v.rule)}. {e(v.todo)}</p>")
+        for name, since, count in self.removable():
+            out.append(f"<p><code>{e(name)}</code> may be removed now: deprecated since {e(since)}, in {count} releases.</p>")
+        if not self.changes:
+            out.append("<p>No change to the public API.</p>")
         if self.ledger.entries:
             out.append("<p><b>Deprecation ledger</b></p><table><thead><tr><th>release</th><th>deprecated names</th>"
                        "</tr></thead><tbody>")
