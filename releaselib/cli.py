@@ -137,6 +137,10 @@ def cmd_api(args: argparse.Namespace) -> int:
         style = "red" if row[4].startswith("REFUSED") else ""
         table.add_row(*(escape(cell) for cell in row), style=style)
     console.print(table if report.changes else f"{table.title}: no change to the public API", markup=False)
+    for violation in report.blocking:
+        change = violation.change
+        console.print(f"[red]✘ {escape(change.path)}[/] ({escape(change.where)}): {escape(violation.rule)}. "
+                      f"{escape(violation.todo)}")
     for name, since, count in report.removable():
         console.print(f"{name} may be removed now: deprecated since {since}, in {count} releases", markup=False)
     if report.ledger.entries:
@@ -145,7 +149,10 @@ def cmd_api(args: argparse.Namespace) -> int:
         ledger.add_column("deprecated names")
         for tag, names in report.ledger_rows():
             ledger.add_row(escape(tag), escape(names))
-        console.print(ledger)
+        if report.ledger_rows():
+            console.print(ledger)
+        if report.ledger_note():
+            console.print(report.ledger_note(), markup=False)
     console.print(f"{report.summary()} ({report.seconds:.1f}s)", markup=False)
     report.raise_for_violations()
     return 0

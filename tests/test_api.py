@@ -217,6 +217,70 @@ def __getattr__(name):
     assert found["m.decorated"].how == "@deprecated"
 
 
+def test_deprecated_bases_proxies_and_modules_found_statically() -> None:
+    source = """
+import warnings
+
+class Base:
+    def __init__(self):
+        warnings.warn("Base", DeprecationWarning)
+
+class Keeps(Base):
+    def __init__(self, x):
+        super().__init__()
+
+class Replaces(Base):
+    def __init__(self):
+        pass
+
+class Proxy:
+    def __getattribute__(self, item):
+        warnings.warn("moved", DeprecationWarning)
+        return 1
+
+json = Proxy()
+warnings.warn("this module is deprecated", DeprecationWarning)
+"""
+    found = module_deprecations(source, "m")
+    assert sorted(found) == ["m", "m.Base", "m.Keeps", "m.json"]
+    assert found["m.Keeps"].how == "inherits the warning of Base"
+    assert found["m"].how == "warns DeprecationWarning on import"
+
+
+def test_a_removed_module_whose_names_were_all_deprecated_long_enough_may_go(tmp_path: Path) -> None:
+    repo = make_project(tmp_path)
+    write(repo, "src/fixpkg/legacy.py", "import warnings\nfrom fixpkg._impl import helper\n\n"
+          "def old():\n    warnings.warn('old', DeprecationWarning)\n\n"
+          "class Older:\n    def __init__(self):\n        warnings.warn('Older', DeprecationWarning)\n")
+    write(repo, "src/fixpkg/_impl.py", "def helper():\n    return 1\n")
+    commit_all(repo, "legacy module, deprecated")
+    for version in ("1.0", "1.1", "1.2"):
+        release(repo, version)
+    (repo / "src/fixpkg/legacy.py").unlink()
+    commit_all(repo, "Remove the legacy module")
+    three = check(repo, "1.3", tmp_path)
+    assert [(c.kind, c.path, c.members) for c in three.changes] == [
+        ("removed", "fixpkg.legacy", ("fixpkg.legacy.Older", "fixpkg.legacy.old"))
+    ]
+    assert "fixpkg.legacy was deprecated in 3 releases (1.0, 1.1, 1.2)" in refused(three, "fixpkg.legacy")
+    git(repo, "tag", "-a", "1.2.1", "-m", "1.2.1", "HEAD~1")  # a fourth release with the module deprecated
+    allowed(check(repo, "1.3", tmp_path))
+
+
+def test_names_imported_from_the_package_are_public_without_all(tmp_path: Path) -> None:
+    repo = make_project(tmp_path, BASE.replace("import warnings\n", "import warnings\nimport re\n"
+                                                "from fixpkg._native import escape as escape\n"))
+    write(repo, "src/fixpkg/_native.py", "def escape(s):\n    return s\n")
+    commit_all(repo, "escape, re-exported")
+    release(repo, "1.0")
+    write(repo, "src/fixpkg/_native.py", "def escape(s, quote):\n    return s\n")
+    set_module(repo, BASE.replace("import warnings\n", "import warnings\nimport json\n"
+                                  "from fixpkg._native import escape as escape\n"))
+    commit_all(repo, "escape needs quote; json instead of re")
+    report = check(repo, "1.1", tmp_path)
+    assert [(c.kind, c.path) for c in report.changes] == [("incompatible", "fixpkg.escape")]  # re, json: not ours
+
+
 def test_the_api_command_prints_the_table_and_fails_on_a_violation(tmp_path: Path, capsys) -> None:
     repo = history_deprecating_dumps(tmp_path, deprecated_in=2)
     code = main(["api", "0.4", "--repo", str(repo), "--outputs", str(tmp_path / "outputs")])

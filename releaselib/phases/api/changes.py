@@ -42,6 +42,7 @@ class ApiChange:
     file: str
     line: int | None
     detail: str = ""
+    members: tuple[str, ...] = ()  # of a removed module or class: the public names defined in it
 
     @property
     def where(self) -> str:
@@ -69,7 +70,11 @@ def compare(old: Surface, new: Surface) -> list[ApiChange]:
     changes: list[ApiChange] = []
     for path in _outermost(set(old.objects) - set(new.objects)):
         obj = old.objects[path]
-        changes.append(ApiChange(REMOVED, path, obj.kind, obj.file, obj.line))
+        members = tuple(sorted(
+            p for p, o in old.objects.items()
+            if p.startswith(path + ".") and "." not in p[len(path) + 1:] and o.canonical == p
+        ))
+        changes.append(ApiChange(REMOVED, path, obj.kind, obj.file, obj.line, members=members))
     for path in _outermost(set(new.objects) - set(old.objects)):
         obj = new.objects[path]
         changes.append(ApiChange(ADDED, path, obj.kind, obj.file, obj.line))

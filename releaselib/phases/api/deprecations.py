@@ -9,9 +9,13 @@ A name counts as deprecated when calling or constructing it always warns:
 - a function or class decorated with ``@deprecated`` (``warnings.deprecated``,
   ``typing_extensions.deprecated``, the ``deprecation`` and ``Deprecated``
   packages) or with one of the project's helpers;
-- a class whose ``__init__``, ``__new__`` or ``__post_init__`` warns so;
+- a class whose ``__init__``, ``__new__`` or ``__post_init__`` warns so, and
+  its subclasses in the same module that keep calling that constructor;
+- a module attribute holding an instance of a class that warns on every
+  attribute read (``json = DeprecatedJSON("json")``);
 - a module attribute that the module's ``__getattr__`` serves with such a
-  warning (``if name == "X": warnings.warn(...)``).
+  warning (``if name == "X": warnings.warn(...)``);
+- a module that warns so, unconditionally, when it is imported.
 
 A warning inside an ``if`` of a function deprecates one way of calling it (a
 parameter, a value), not the function: those are left out on purpose.
@@ -29,6 +33,7 @@ __all__ = ["Deprecation", "module_deprecations"]
 _CATEGORY = re.compile(r"(DeprecationWarning|FutureWarning)$")
 _DECORATORS = frozenset({"deprecated"})
 _CONSTRUCTORS = ("__init__", "__new__", "__post_init__")
+_PROXY_METHODS = ("__getattribute__", "__getattr__")  # a class that warns on every attribute read
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,33 @@ def _class(node: ast.ClassDef, helpers: frozenset[str]) -> tuple[str, int] | Non
     return None
 
 
+def _proxy(node: ast.ClassDef, helpers: frozenset[str]) -> tuple[str, int] | None:
+    """A warning on every attribute read (an object standing in for a deprecated module)."""
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef) and item.name in _PROXY_METHODS:
+            warned = _top_level_warning(item.body, helpers)
+            if warned:
+                return f"{warned[0]} on every attribute ({node.name}.{item.name})", warned[1]
+    return None
+
+
+def _inherits(node: ast.ClassDef, deprecated: dict[str, Deprecation], prefix: str) -> tuple[str, int] | None:
+    """A subclass of a deprecated class of the same module warns too, unless its constructor
+    replaces the base's without calling it."""
+    bases = [b.id for b in node.bases if isinstance(b, ast.Name) and f"{prefix}.{b.id}" in deprecated]
+    if not bases:
+        return None
+    for item in node.body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name in _CONSTRUCTORS:
+            calls_super = any(
+                isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == item.name
+                for sub in ast.walk(item)
+            )
+            if not calls_super:
+                return None
+    return f"inherits the warning of {bases[0]}", node.lineno
+
+
 def _literal_names(node: ast.AST, constants: dict[str, ast.AST]) -> list[str]:
     """Strings in a literal ``"X"``, ``("X", "Y")``, ``{"X": ...}``, or a module constant holding one."""
     if isinstance(node, ast.Name) and node.id in constants:
@@ -171,6 +203,7 @@ def module_deprecations(source: str, module: str, helpers: Iterable[str] = ()) -
     except (SyntaxError, ValueError):
         return {}
     found: dict[str, Deprecation] = {}
+    proxies: dict[str, tuple[str, int]] = {}
     constants: dict[str, ast.AST] = {}
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
@@ -179,14 +212,17 @@ def module_deprecations(source: str, module: str, helpers: Iterable[str] = ()) -
     def visit(body: list[ast.stmt], prefix: str, in_class: bool = False) -> None:
         for stmt in body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                if in_class and stmt.name in _CONSTRUCTORS:
-                    continue  # a warning there deprecates the class, found below
+                if in_class and stmt.name.startswith("__") and stmt.name.endswith("__"):
+                    continue  # a constructor's warning deprecates the class (found below); other dunders name nothing
 
                 hit = _function(stmt, helper_names)
                 if hit:
                     found[f"{prefix}.{stmt.name}"] = Deprecation(*hit)
             elif isinstance(stmt, ast.ClassDef):
-                hit = _class(stmt, helper_names)
+                hit = _class(stmt, helper_names) or _inherits(stmt, found, prefix)
+                proxy = _proxy(stmt, helper_names)
+                if proxy:
+                    proxies[stmt.name] = proxy
                 if hit:
                     found[f"{prefix}.{stmt.name}"] = Deprecation(*hit)
                 visit(stmt.body, f"{prefix}.{stmt.name}", in_class=True)
@@ -194,6 +230,12 @@ def module_deprecations(source: str, module: str, helpers: Iterable[str] = ()) -
                 visit(stmt.body, prefix, in_class)
 
     visit(tree.body, module)
+    for name, value in constants.items():  # json = DeprecatedJSON("json")
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in proxies:
+            found.setdefault(f"{module}.{name}", Deprecation(*proxies[value.func.id]))
+    warned = _top_level_warning(tree.body, helper_names)
+    if warned:  # importing the module warns: the module is deprecated
+        found[module] = Deprecation(f"{warned[0]} on import", warned[1])
     for stmt in tree.body:
         if isinstance(stmt, ast.FunctionDef) and stmt.name == "__getattr__":
             for name, hit in _getattr_names(stmt, constants, helper_names).items():

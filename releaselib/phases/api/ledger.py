@@ -28,7 +28,7 @@ from releaselib.phases.api.surface import Surface, load_surface
 __all__ = ["Ledger", "LedgerEntry", "build_ledger", "release_tags", "tag_version"]
 
 #: Bump when the entry's shape or the detection changes, so old caches are recomputed.
-LEDGER_FORMAT = 1
+LEDGER_FORMAT = 5
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,11 @@ class LedgerEntry:
     commit: str
     deprecated: dict[str, dict[str, Any]]  # path -> {"how", "file", "line"}
     public: int  # how many public names the tag had
+    unreadable: str | None = None  # why the tag's source could not be read (then nothing is known)
 
     def as_json(self) -> dict[str, Any]:
         return {"tag": self.tag, "version": self.version, "commit": self.commit, "public": self.public,
-                "deprecated": self.deprecated}
+                "deprecated": self.deprecated, "unreadable": self.unreadable}
 
 
 @dataclass
@@ -53,17 +54,23 @@ class Ledger:
     entries: list[LedgerEntry] = field(default_factory=list)
     computed: list[str] = field(default_factory=list)  # tags computed now (not from the cache)
 
-    def releases_deprecated(self, path: str) -> list[str]:
-        """The tags in which ``path`` (or a module or class holding it) was deprecated."""
+    def releases_deprecated(self, path: str, members: tuple[str, ...] = ()) -> list[str]:
+        """The tags in which ``path`` (or a module or class holding it) was deprecated; for a
+        module or class that was not, the tags in which every one of its ``members`` was."""
         parents = _ancestors(path)
-        return [e.tag for e in self.entries if any(p in e.deprecated for p in parents)]
+        tags = [e.tag for e in self.entries if any(p in e.deprecated for p in parents)]
+        if tags or not members:
+            return tags
+        each = [set(self.releases_deprecated(member)) for member in members]
+        return [e.tag for e in self.entries if all(e.tag in found for found in each)]
 
     def since(self, path: str) -> str | None:
         tags = self.releases_deprecated(path)
         return tags[0] if tags else None
 
     def as_record(self) -> list[dict[str, Any]]:
-        return [{"tag": e.tag, "commit": e.commit, "deprecated": sorted(e.deprecated)} for e in self.entries]
+        return [{"tag": e.tag, "commit": e.commit, "deprecated": sorted(e.deprecated),
+                 **({"unreadable": e.unreadable} if e.unreadable else {})} for e in self.entries]
 
 
 def _ancestors(path: str) -> list[str]:
@@ -154,15 +161,16 @@ def build_ledger(
         cached = _read_cache(cache_dir, tag, commit, key) if cache_dir else None
         if cached is None:
             surface = (loaded or {}).get(tag)
+            unreadable = None
             if surface is None:
                 if progress:
                     progress(tag)
                 try:
                     surface = load_surface(repo, import_name, tag, source=source, exclude=exclude, helpers=helpers)
-                except ConfigError:
-                    surface = None
+                except ConfigError as exc:  # no package yet at that tag, or source this Python cannot parse
+                    unreadable = exc.message
             cached = (_entry_from(surface, tag, str(version), commit) if surface is not None
-                      else LedgerEntry(tag, str(version), commit, {}, 0))
+                      else LedgerEntry(tag, str(version), commit, {}, 0, unreadable))
             ledger.computed.append(tag)
             if cache_dir:
                 _write_cache(cache_dir, cached, key)
@@ -177,7 +185,8 @@ def _read_cache(cache_dir: Path, tag: str, commit: str, key: str) -> LedgerEntry
         return None
     if data.get("settings") != key or data.get("commit") != commit or data.get("tag") != tag:
         return None
-    return LedgerEntry(tag, str(data["version"]), commit, dict(data["deprecated"]), int(data.get("public", 0)))
+    return LedgerEntry(tag, str(data["version"]), commit, dict(data["deprecated"]), int(data.get("public", 0)),
+                       data.get("unreadable"))
 
 
 def _write_cache(cache_dir: Path, entry: LedgerEntry, key: str) -> None:

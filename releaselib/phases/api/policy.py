@@ -92,7 +92,7 @@ def violations(
             continue
         if not change.breaks or kind == FIRST or (kind == MAJOR and major_may_break):
             continue
-        releases = ledger.releases_deprecated(change.path)
+        releases = ledger.releases_deprecated(change.path, change.members)
         if len(releases) >= period:
             continue
         so_far = (f"deprecated in {len(releases)} release{'s' if len(releases) != 1 else ''} "
@@ -205,10 +205,10 @@ class ApiReport:
         rows = []
         for c in self.changes:
             v = by_path.get((c.kind, c.path))
-            verdict = "" if v is None else (f"waived: {v.waiver}" if v.waiver else f"REFUSED: {v.rule}")
+            verdict = "" if v is None else (f"waived: {v.waiver}" if v.waiver else "REFUSED (see below)")
             if v is None and c.breaks:
-                since = self.ledger.since(c.path)
-                verdict = f"ok: deprecated since {since}" if since else f"ok: {self.kind} release"
+                since = self.ledger.releases_deprecated(c.path, c.members)
+                verdict = f"ok: deprecated since {since[0]}" if since else f"ok: {self.kind} release"
             rows.append((c.kind, c.path, c.where, c.detail, verdict))
         return rows
 
@@ -222,7 +222,19 @@ class ApiReport:
         return found
 
     def ledger_rows(self) -> list[tuple[str, str]]:
-        return [(e.tag, ", ".join(sorted(e.deprecated)) or "-") for e in self.ledger.entries]
+        """``(tag, deprecated names)`` of the releases that deprecated something; the rest are counted
+        by :meth:`ledger_note`."""
+        return [(e.tag, ", ".join(sorted(e.deprecated))) for e in self.ledger.entries if e.deprecated]
+
+    def ledger_note(self) -> str:
+        quiet = [e.tag for e in self.ledger.entries if not e.deprecated and not e.unreadable]
+        unreadable = [e.tag for e in self.ledger.entries if e.unreadable]
+        notes = []
+        for tags, what in ((quiet, "deprecated nothing"), (unreadable, "could not be read (counted as no deprecation)")):
+            if tags:
+                span = tags[0] if len(tags) == 1 else f"{tags[0]} … {tags[-1]}"
+                notes.append(f"{len(tags)} of {len(self.ledger.entries)} releases {what} ({span})")
+        return "; ".join(notes)
 
     def __str__(self) -> str:
         head = f"{self.package} {self.version} against {self.against or '(no earlier release)'}: {self.summary()}"
@@ -235,12 +247,14 @@ class ApiReport:
         else:
             lines.append("  no change to the public API")
         for v in self.blocking:
-            lines.append(f"  TODO {v.change.path}: {v.todo}")
+            lines.append(f"  REFUSED {v.change.path} ({v.change.where}): {v.rule}. {v.todo}")
         for name, since, count in self.removable():
             lines.append(f"  {name} may be removed now: deprecated since {since}, in {count} releases")
         if self.ledger.entries:
             lines.append("Deprecation ledger (names deprecated in each release):")
             lines += [f"  {tag:<12} {names}" for tag, names in self.ledger_rows()]
+            if self.ledger_note():
+                lines.append(f"  {self.ledger_note()}")
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -268,4 +282,6 @@ class ApiReport:
                        "</tr></thead><tbody>")
             out += [f"<tr><td>{e(t)}</td><td>{e(n)}</td></tr>" for t, n in self.ledger_rows()]
             out.append("</tbody></table>")
+            if self.ledger_note():
+                out.append(f"<p>{e(self.ledger_note())}</p>")
         return "".join(out)

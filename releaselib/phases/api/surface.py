@@ -146,9 +146,16 @@ def load_surface(
         search = base / folder if folder else base
         logger = logging.getLogger("griffe")
         level = logger.level
-        logger.setLevel(logging.ERROR)  # unresolvable imports are the norm in a static load
+        # Unresolvable imports are the norm in a static load; a failure is raised below, not logged.
+        logger.setLevel(logging.CRITICAL)
         try:
             root = griffe.load(import_name, search_paths=[search], allow_inspection=False, resolve_aliases=False)
+        except griffe.LoadingError as exc:
+            raise ConfigError(
+                f"The source of {import_name} at {ref or 'the working tree'} cannot be read: {exc}",
+                hint="A syntax this Python cannot parse (Python 2 code in an old tag?). Compare with a later "
+                "tag: releaselib api VERSION --against TAG.",
+            ) from exc
         except (ImportError, OSError) as exc:
             raise ConfigError(
                 f"griffe could not load {import_name} from {search} ({ref or 'working tree'}): {exc}",
@@ -197,6 +204,24 @@ def _location(obj: griffe.Object, folder: str) -> tuple[str, int | None]:
     return (f"{folder}/{relative}" if folder else relative), obj.lineno
 
 
+def _is_public(member: griffe.Object | griffe.Alias, owner: griffe.Object | griffe.Alias) -> bool:
+    """griffe's rule, plus: in a module without ``__all__``, a name without a leading
+    underscore imported from the package itself is public (``from ._native import escape``)."""
+    import griffe
+
+    try:
+        if member.is_public:
+            return True
+    except griffe.AliasResolutionError:
+        return False
+    if not member.is_alias or member.name.startswith("_") or not owner.is_module or owner.exports:
+        return False
+    if member.target_path.split(".")[0] != owner.path.split(".")[0]:
+        return False
+    member.public = True  # so griffe's own comparison (find_breaking_changes) looks at it too
+    return True
+
+
 def _walk(
     obj: griffe.Object | griffe.Alias,
     objects: dict[str, ApiObject],
@@ -211,12 +236,10 @@ def _walk(
     for name, member in list(obj.members.items()):
         path = f"{prefix}.{name}"
         if _excluded(path, exclude):
+            if not member.inherited:
+                member.public = False  # griffe's comparison skips it too
             continue
-        try:
-            public = member.is_public
-        except griffe.AliasResolutionError:
-            public = False
-        if not public:
+        if not _is_public(member, obj):
             continue
         if obj.is_class and name.startswith("__") and name.endswith("__") and name not in _KEPT_DUNDERS:
             continue
