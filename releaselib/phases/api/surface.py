@@ -58,13 +58,17 @@ class Surface:
     ref: str | None
     root: griffe.Object | griffe.Alias
     objects: dict[str, ApiObject] = field(default_factory=dict)
+    _by_canonical: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def deprecated(self) -> dict[str, ApiObject]:
         return {path: obj for path, obj in self.objects.items() if obj.deprecated is not None}
 
     def public_paths(self, canonical: str) -> list[str]:
         """Public paths of the object defined at ``canonical`` (itself, or its re-exports)."""
-        return [path for path, obj in self.objects.items() if obj.canonical == canonical]
+        if not self._by_canonical:
+            for path, obj in self.objects.items():
+                self._by_canonical.setdefault(obj.canonical, []).append(path)
+        return self._by_canonical.get(canonical, [])
 
 
 def git_bytes(repo: Path, *args: str) -> bytes:
@@ -164,11 +168,10 @@ def load_surface(
         finally:
             logger.setLevel(level)
         deprecations = _scan_deprecations(root, list(helpers))
-        surface = Surface(ref=ref, root=root)
-        patterns = tuple(exclude)
-        _walk(root, surface.objects, folder, patterns, deprecations, set())
-        _add_virtual(root, surface.objects, folder, patterns, deprecations)
-    return surface
+        walker = _Walker(folder, tuple(exclude), deprecations)
+        walker.walk(root, root.path)
+        walker.add_virtual(root)
+    return Surface(ref=ref, root=root, objects=walker.objects)
 
 
 def _all_modules(module: griffe.Object) -> Iterator[griffe.Object]:
@@ -180,6 +183,7 @@ def _all_modules(module: griffe.Object) -> Iterator[griffe.Object]:
 
 def _scan_deprecations(root: griffe.Object | griffe.Alias, helpers: list[str]) -> dict[str, Deprecation]:
     found: dict[str, Deprecation] = {}
+    needles = ("warn", "deprecat", *(h.rsplit(".", 1)[-1] for h in helpers))
     for module in _all_modules(root):  # type: ignore[arg-type]
         path = module.filepath
         if not isinstance(path, Path) or path.suffix != ".py":
@@ -188,20 +192,14 @@ def _scan_deprecations(root: griffe.Object | griffe.Alias, helpers: list[str]) -
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
-        found.update(module_deprecations(text, module.path, helpers))
+        # Parsing is the cost; a module that never says warn, deprecate or a helper's name has nothing to find.
+        if any(word in text for word in needles):
+            found.update(module_deprecations(text, module.path, helpers))
     return found
 
 
 def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(path, p) or path.startswith(p + ".") for p in patterns)
-
-
-def _location(obj: griffe.Object, folder: str) -> tuple[str, int | None]:
-    try:
-        relative = str(obj.relative_package_filepath)
-    except (ValueError, AttributeError):
-        relative = str(obj.filepath)
-    return (f"{folder}/{relative}" if folder else relative), obj.lineno
 
 
 def _is_public(member: griffe.Object | griffe.Alias, owner: griffe.Object | griffe.Alias) -> bool:
@@ -222,79 +220,72 @@ def _is_public(member: griffe.Object | griffe.Alias, owner: griffe.Object | grif
     return True
 
 
-def _walk(
-    obj: griffe.Object | griffe.Alias,
-    objects: dict[str, ApiObject],
-    folder: str,
-    exclude: tuple[str, ...],
-    deprecations: dict[str, Deprecation],
-    walked: set[str],
-) -> None:
-    import griffe
+class _Walker:
+    """Collects the public names below a module, under their public paths."""
 
-    prefix = obj.path
-    for name, member in list(obj.members.items()):
-        path = f"{prefix}.{name}"
-        if _excluded(path, exclude):
-            if not member.inherited:
-                member.public = False  # griffe's comparison skips it too
-            continue
-        if not _is_public(member, obj):
-            continue
-        if obj.is_class and name.startswith("__") and name.endswith("__") and name not in _KEPT_DUNDERS:
-            continue
-        target = member
-        if member.is_alias:
+    def __init__(self, folder: str, exclude: tuple[str, ...], deprecations: dict[str, Deprecation]) -> None:
+        self.folder = folder
+        self.exclude = exclude
+        self.deprecations = deprecations
+        self.objects: dict[str, ApiObject] = {}
+        self.walked: set[str] = set()  # definitions already walked, so a cycle of re-exports ends
+        self.files: dict[str, str] = {}
+
+    def location(self, obj: griffe.Object | griffe.Alias) -> tuple[str, int | None]:
+        """``(repository-relative file, line)`` of ``obj``."""
+        key = str(obj.filepath)
+        if key not in self.files:
             try:
-                target = member.final_target
-            except (griffe.AliasResolutionError, griffe.CyclicAliasError):
-                # A re-export of another distribution's name: public here, defined elsewhere.
-                file, _ = _location(obj, folder)  # type: ignore[arg-type]
-                objects[path] = ApiObject(path, "alias", file, member.alias_lineno, member.target_path)
+                relative = str(obj.relative_package_filepath)
+            except (ValueError, AttributeError):
+                relative = key
+            self.files[key] = f"{self.folder}/{relative}" if self.folder else relative
+        return self.files[key], obj.lineno
+
+    def walk(self, obj: griffe.Object | griffe.Alias, prefix: str) -> None:
+        import griffe
+
+        for name, member in list(obj.members.items()):
+            path = f"{prefix}.{name}"
+            if _excluded(path, self.exclude):
+                if not member.inherited:
+                    member.public = False  # griffe's comparison skips it too
                 continue
-        canonical = target.path
-        file, line = _location(target, folder)  # type: ignore[arg-type]
-        kind = target.kind.value
-        objects[path] = ApiObject(path, kind, file, line, canonical, deprecations.get(canonical))
-        # Walk into modules and classes once, by their definition, so a cycle of re-exports ends.
-        if kind in ("module", "class") and not (member.is_alias and kind == "module") and canonical not in walked:
-            walked.add(canonical)
-            _walk_as(target, path, objects, folder, exclude, deprecations, walked)
+            if not _is_public(member, obj) or path in self.objects:
+                continue
+            if obj.is_class and name.startswith("__") and name.endswith("__") and name not in _KEPT_DUNDERS:
+                continue
+            target = member
+            if member.is_alias:
+                try:
+                    target = member.final_target
+                except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+                    # A re-export of another distribution's name: public here, defined elsewhere.
+                    file, _ = self.location(obj)
+                    self.objects[path] = ApiObject(path, "alias", file, member.alias_lineno, member.target_path)
+                    continue
+            canonical = target.path
+            file, line = self.location(target)
+            kind = target.kind.value
+            self.objects[path] = ApiObject(path, kind, file, line, canonical, self.deprecations.get(canonical))
+            if kind in ("module", "class") and not (member.is_alias and kind == "module") and canonical not in self.walked:
+                self.walked.add(canonical)
+                self.walk(target, path)
 
-
-def _walk_as(target, path, objects, folder, exclude, deprecations, walked) -> None:  # type: ignore[no-untyped-def]
-    """Walk ``target``'s members under the public ``path`` (a class re-exported elsewhere)."""
-    before = set(objects)
-    scratch: dict[str, ApiObject] = {}
-    _walk(target, scratch, folder, exclude, deprecations, walked)
-    for inner_path, inner in scratch.items():
-        public_path = path + inner_path[len(target.path):]
-        if public_path not in before:
-            objects[public_path] = ApiObject(
-                public_path, inner.kind, inner.file, inner.line, inner.canonical, inner.deprecated
-            )
-
-
-def _add_virtual(
-    root: griffe.Object | griffe.Alias,
-    objects: dict[str, ApiObject],
-    folder: str,
-    exclude: tuple[str, ...],
-    deprecations: dict[str, Deprecation],
-) -> None:
-    """Names only a module ``__getattr__`` serves (with a deprecation warning) are public too."""
-    modules = {root.path: root}
-    for path, obj in objects.items():
-        if obj.kind == "module" and obj.canonical == path:
-            modules[path] = root.modules_collection.get_member(path) if hasattr(root, "modules_collection") else None  # type: ignore[union-attr]
-    for canonical, deprecation in deprecations.items():
-        module, _, name = canonical.rpartition(".")
-        if module not in modules or canonical in objects or _excluded(canonical, exclude):
-            continue
-        if name.startswith("_") and not (name.startswith("__") and name.endswith("__")):
-            continue
-        owner = modules[module]
-        if owner is not None and name in owner.members:
-            continue  # a real member, private by __all__: not served by __getattr__
-        file, _ = _location(owner or root, folder)  # type: ignore[arg-type]
-        objects[canonical] = ApiObject(canonical, "attribute", file, deprecation.line, canonical, deprecation)
+    def add_virtual(self, root: griffe.Object | griffe.Alias) -> None:
+        """Names only a module ``__getattr__`` serves (with a deprecation warning) are public too."""
+        modules = {root.path: root}
+        for path, obj in self.objects.items():
+            if obj.kind == "module" and obj.canonical == path:
+                modules[path] = root.modules_collection.get_member(path)
+        for canonical, deprecation in self.deprecations.items():
+            module, _, name = canonical.rpartition(".")
+            if module not in modules or canonical in self.objects or _excluded(canonical, self.exclude):
+                continue
+            if name.startswith("_") and not (name.startswith("__") and name.endswith("__")):
+                continue
+            owner = modules[module]
+            if name in owner.members:
+                continue  # a real member, private by __all__: not served by __getattr__
+            file, _ = self.location(owner)
+            self.objects[canonical] = ApiObject(canonical, "attribute", file, deprecation.line, canonical, deprecation)
