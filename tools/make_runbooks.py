@@ -113,7 +113,7 @@ the object and a reason. It is kept in the record with the release.
             code("report = api.check_release(release)\nreport"),
             md("## For the record\n\nThe changes, the ledger and any waiver (with its reason) go into the release record; "
                "`releaselib review` shows the summary line."),
-            code('release.record("api", report.as_record())'),
+            code('recorded = release.record("api", report.as_record())'),
             md("## Verdict\n\nA refused change stops the release here, before anything was changed. "
                "Each refusal says what to do: deprecate first, release as a minor or major version, "
                "or add a waiver with a reason."),

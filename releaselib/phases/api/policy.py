@@ -261,26 +261,29 @@ class ApiReport:
 
     def _repr_html_(self) -> str:
         e = html.escape
+        left = " style='text-align:left'"
         colour = "#1a7f37" if self.ok else "#cf222e"
         out = [f"<p><b style='color:{colour}'>{e(self.summary())}</b> "
                f"({e(self.package)} {e(self.version)} against {e(self.against or 'no earlier release')})</p>"]
         if self.changes:
-            out.append("<table><thead><tr><th>change</th><th>object</th><th>where</th><th>detail</th>"
-                       "<th>verdict</th></tr></thead><tbody>")
+            heads = "".join(f"<th{left}>{h}</th>" for h in ("change", "object", "where", "detail", "verdict"))
+            out.append(f"<table><thead><tr>{heads}</tr></thead><tbody>")
             for row in self.rows():
-                style = " style='color:#cf222e'" if row[4].startswith("REFUSED") else ""
-                out.append("<tr>" + "".join(f"<td{style if i == 4 else ''}>{e(x)}</td>" for i, x in enumerate(row)) + "</tr>")
+                red = " style='text-align:left;color:#cf222e'" if row[4].startswith("REFUSED") else left
+                out.append("<tr>" + "".join(f"<td{red if i == 4 else left}>{e(x)}</td>" for i, x in enumerate(row)) + "</tr>")
             out.append("</tbody></table>")
+        else:
+            out.append("<p>No change to the public API.</p>")
         for v in self.blocking:
             out.append(f"<p>❌ <code>{e(v.change.path)}</code> ({e(v.change.where)}): {e(v.rule)}. {e(v.todo)}</p>")
+        for v in self.waived:
+            out.append(f"<p>⚠️ <code>{e(v.change.path)}</code> ({e(v.change.where)}): {e(v.rule)}; waived: {e(v.waiver or '')}</p>")
         for name, since, count in self.removable():
             out.append(f"<p><code>{e(name)}</code> may be removed now: deprecated since {e(since)}, in {count} releases.</p>")
-        if not self.changes:
-            out.append("<p>No change to the public API.</p>")
         if self.ledger.entries:
-            out.append("<p><b>Deprecation ledger</b></p><table><thead><tr><th>release</th><th>deprecated names</th>"
-                       "</tr></thead><tbody>")
-            out += [f"<tr><td>{e(t)}</td><td>{e(n)}</td></tr>" for t, n in self.ledger_rows()]
+            out.append(f"<p><b>Deprecation ledger</b></p><table><thead><tr><th{left}>release</th>"
+                       f"<th{left}>deprecated names</th></tr></thead><tbody>")
+            out += [f"<tr><td{left}>{e(t)}</td><td{left}>{e(n)}</td></tr>" for t, n in self.ledger_rows()]
             out.append("</tbody></table>")
             if self.ledger_note():
                 out.append(f"<p>{e(self.ledger_note())}</p>")

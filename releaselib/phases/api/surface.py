@@ -212,7 +212,7 @@ def _is_public(member: griffe.Object | griffe.Alias, owner: griffe.Object | grif
             return True
     except griffe.AliasResolutionError:
         return False
-    if not member.is_alias or member.name.startswith("_") or not owner.is_module or owner.exports:
+    if not isinstance(member, griffe.Alias) or member.name.startswith("_") or not owner.is_module or owner.exports:
         return False
     if member.target_path.split(".")[0] != owner.path.split(".")[0]:
         return False
@@ -255,8 +255,8 @@ class _Walker:
                 continue
             if obj.is_class and name.startswith("__") and name.endswith("__") and name not in _KEPT_DUNDERS:
                 continue
-            target = member
-            if member.is_alias:
+            target: griffe.Object | griffe.Alias = member
+            if isinstance(member, griffe.Alias):
                 try:
                     target = member.final_target
                 except (griffe.AliasResolutionError, griffe.CyclicAliasError):
