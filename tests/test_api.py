@@ -313,3 +313,17 @@ def test_the_phase_runs_headless_and_review_shows_the_waiver(tmp_path: Path, cap
     text = capsys.readouterr().out
     assert "API  2 additions, 1 deprecation, 1 removal — allowed for a minor release with 1 waiver  (against 1.0)" in text
     assert "waived   fixpkg.dumps (removed): dumps was never documented" in text
+
+
+def test_preflight_and_plan_run_the_api_check_when_the_run_has_the_phase(tmp_path: Path) -> None:
+    from releaselib.core.registry import API, PREFLIGHT
+    from releaselib.engine.context import start
+    from releaselib.phases import preflight
+
+    repo = history_deprecating_dumps(tmp_path, deprecated_in=2)
+    release = start(PREFLIGHT, "0.4", repo=repo, dry_run=True, outputs=tmp_path / "outputs")
+    name = "public API follows the compatibility policy"
+    result = next(r for r in preflight.run_checks(release, [PREFLIGHT, API]).results if r.name == name)
+    assert not result.ok
+    assert "fixpkg.dumps" in result.detail and "deprecated in 2 releases (0.2, 0.3)" in result.detail
+    assert name not in [r.name for r in preflight.run_checks(release, [PREFLIGHT]).results]
