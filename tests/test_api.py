@@ -313,6 +313,7 @@ def test_the_phase_runs_headless_and_review_shows_the_waiver(tmp_path: Path, cap
     text = capsys.readouterr().out
     assert "API  2 additions, 1 deprecation, 1 removal — allowed for a minor release with 1 waiver  (against 1.0)" in text
     assert "waived   fixpkg.dumps (removed): dumps was never documented" in text
+    assert "ledger   1 earlier release; deprecated in them: nothing" in text
 
 
 def test_preflight_and_plan_run_the_api_check_when_the_run_has_the_phase(tmp_path: Path) -> None:

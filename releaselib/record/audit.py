@@ -24,6 +24,7 @@ from releaselib.core import secrets as secret_scan
 from releaselib.core.errors import PublishError, RecordError, ReleaseError, UsageError
 from releaselib.core.registry import (
     ANNOUNCE,
+    API,
     BUILD,
     COMMIT_TAG,
     DOCS,
@@ -198,9 +199,9 @@ def _skipped_interpreters(record: Record) -> list[str]:
 
 def _api(record: Record) -> dict[str, Any] | None:
     """The API check (phase 00a): its summary, waivers and violations, also from a refused attempt."""
-    value = record.value("00a_api", "api", None)
+    value = record.value(API, "api", None)
     if value is None:
-        value = ((record.latest("00a_api") or {}).get("values") or {}).get("api")
+        value = ((record.latest(API) or {}).get("values") or {}).get("api")
     return value if isinstance(value, dict) else None
 
 
@@ -411,6 +412,13 @@ def review_text(outputs: Path, package: str, version: str) -> str:
             add(f"  waived   {item.get('object')} ({item.get('kind')}): {item.get('waiver')}")
         for item in api.get("violations") or ():
             add(f"  refused  {item.get('object')} ({item.get('file')}:{item.get('line')}): {item.get('rule')}")
+        ledger = [entry for entry in api.get("ledger") or () if isinstance(entry, dict)]
+        deprecated = sorted({name for entry in ledger for name in entry.get("deprecated") or ()})
+        if ledger:
+            releases = f"{len(ledger)} earlier release{'s' if len(ledger) != 1 else ''}"
+            add(f"  ledger   {releases}; deprecated in them: {', '.join(deprecated) or 'nothing'}")
+        if api.get("removable"):
+            add(f"  may go   {', '.join(api['removable'])} (deprecated long enough to be removed)")
 
     matrix = facts["matrix"]
     if matrix:
