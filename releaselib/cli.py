@@ -130,7 +130,15 @@ def cmd_api(args: argparse.Namespace) -> int:
         if report.ledger_note():
             console.print(report.ledger_note(), markup=False)
     console.print(f"{report.summary()} ({report.seconds:.1f}s)", markup=False)
-    report.raise_for_violations()
+    if report.blocking and report.enforce:
+        from releaselib.core.errors import CompatibilityError
+
+        raise CompatibilityError(
+            f"{config.package} {args.version} breaks the compatibility policy: {len(report.blocking)} change(s) "
+            "marked ✘ above.",
+            hint="Each ✘ line says what to do: deprecate first, release as a minor or major version, or add a "
+            "[[tool.releaselib.api.waivers]] entry with the object and a reason.",
+        )
     return 0
 
 

@@ -275,16 +275,17 @@ class ApiReport:
         else:
             out.append("<p>No change to the public API.</p>")
         for v in self.blocking:
-            out.append(f"<p>❌ <code>{e(v.change.path)}</code> ({e(v.change.where)}): {e(v.rule)}. {e(v.todo)}</p>")
+            out.append(f"<p style='color:#cf222e'>✘ <code>{e(v.change.path)}</code> ({e(v.change.where)}): {e(v.rule)}. {e(v.todo)}</p>")
         for v in self.waived:
-            out.append(f"<p>⚠️ <code>{e(v.change.path)}</code> ({e(v.change.where)}): {e(v.rule)}; waived: {e(v.waiver or '')}</p>")
+            out.append(f"<p>⚠ <code>{e(v.change.path)}</code> ({e(v.change.where)}): {e(v.rule)}; waived: {e(v.waiver or '')}</p>")
         for name, since, count in self.removable():
             out.append(f"<p><code>{e(name)}</code> may be removed now: deprecated since {e(since)}, in {count} releases.</p>")
         if self.ledger.entries:
-            out.append(f"<p><b>Deprecation ledger</b></p><table><thead><tr><th{left}>release</th>"
-                       f"<th{left}>deprecated names</th></tr></thead><tbody>")
+            out.append("<p><b>Deprecation ledger</b></p>")
+        if self.ledger_rows():
+            out.append(f"<table><thead><tr><th{left}>release</th><th{left}>deprecated names</th></tr></thead><tbody>")
             out += [f"<tr><td{left}>{e(t)}</td><td{left}>{e(n)}</td></tr>" for t, n in self.ledger_rows()]
             out.append("</tbody></table>")
-            if self.ledger_note():
-                out.append(f"<p>{e(self.ledger_note())}</p>")
+        if self.ledger_note():
+            out.append(f"<p>{e(self.ledger_note())}</p>")
         return "".join(out)
