@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from releaselib.core import secrets as secret_scan
 from releaselib.core.errors import PublishError, RecordError, ReleaseError, UsageError
@@ -34,6 +34,9 @@ from releaselib.core.registry import (
     phase_order,
 )
 from releaselib.record.store import FAILED, RECORD_NAME, SUCCEEDED, Record, sha256_file
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
 
 __all__ = [
     "PhaseSummary",
@@ -474,7 +477,7 @@ def _project_config(record: Record, repo: Path | None) -> Any:
     return None
 
 
-def _secret_names(config: Any) -> tuple[str, ...]:
+def _secret_names(config: Config) -> tuple[str, ...]:
     if config is not None:
         return tuple(config.secret_env_names())
     from releaselib.core.config_types import AnnounceConfig, PublishConfig
@@ -588,7 +591,7 @@ def _secret_problems(directory: Path, known: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def _index_url(record: Record, config: Any) -> str | None:
+def _index_url(record: Record, config: Config) -> str | None:
     if config is not None:
         return str(config.publish.index_url)
     verified = record.value(PUBLISH, "verified", None)
@@ -597,7 +600,7 @@ def _index_url(record: Record, config: Any) -> str | None:
     return None
 
 
-def _index_problems(record: Record, package: str, config: Any) -> list[str]:
+def _index_problems(record: Record, package: str, config: Config) -> list[str]:
     from releaselib.infra.index import index_files, project_url
 
     phase, files = recorded_files(record)
