@@ -195,10 +195,10 @@ def cmd_open(args: argparse.Namespace) -> int:
     if args.no_launch:
         console.print(str(path))
         return 0
-    import subprocess
+    from releaselib.infra import processes
 
     console.print(f"Opening {path} in JupyterLab (Ctrl-C to stop it).")
-    return subprocess.call([sys.executable, "-m", "jupyter", "lab", str(path)], cwd=str(Path(args.repo).resolve()))
+    return processes.run_in_terminal([sys.executable, "-m", "jupyter", "lab", str(path)], cwd=Path(args.repo).resolve())
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -12,7 +12,17 @@ from releaselib.core.errors import CompatibilityError, ConfigError
 from releaselib.infra.config import load_config
 from releaselib.phases.api import check_api
 from releaselib.phases.api.deprecations import module_deprecations
-from tests.fixtures_api import BASE, DEPRECATED_DUMPS, PLAIN_DUMPS, commit_all, history_deprecating_dumps, make_project, release, set_module, write
+from tests.fixtures_api import (
+    BASE,
+    DEPRECATED_DUMPS,
+    PLAIN_DUMPS,
+    commit_all,
+    history_deprecating_dumps,
+    make_project,
+    release,
+    set_module,
+    write,
+)
 from tests.helpers import git
 
 

@@ -263,8 +263,8 @@ class ApiReport:
         e = html.escape
         left = " style='text-align:left'"
         colour = "#1a7f37" if self.ok else "#cf222e"
-        out = [f"<p><b style='color:{colour}'>{e(self.summary())}</b> "
-               f"({e(self.package)} {e(self.version)} against {e(self.against or 'no earlier release')})</p>"]
+        against = e(self.against or "no earlier release")
+        out = [f"<p><b style='color:{colour}'>{e(self.summary())}</b> ({e(self.package)} {e(self.version)} against {against})</p>"]
         if self.changes:
             heads = "".join(f"<th{left}>{h}</th>" for h in ("change", "object", "where", "detail", "verdict"))
             out.append(f"<table><thead><tr>{heads}</tr></thead><tbody>")

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import io
 import logging
-import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -72,9 +70,9 @@ class Surface:
 
 
 def git_bytes(repo: Path, *args: str) -> bytes:
-    from releaselib.infra.git import open_repo
-
     from git.exc import GitCommandError
+
+    from releaselib.infra.git import open_repo
 
     handle = open_repo(repo)
     try:
@@ -117,12 +115,11 @@ def package_folder(repo: Path, import_name: str, ref: str | None, source: str | 
 
 @contextlib.contextmanager
 def _exported(repo: Path, ref: str, entry: str) -> Iterator[Path]:
-    """The tree of ``entry`` at ``ref``, exported into a temporary folder (removed afterwards)."""
-    data = git_bytes(repo, "archive", "--format=tar", ref, "--", entry)
+    """The tree of ``ref``, exported into a temporary folder (removed afterwards)."""
+    from releaselib.infra import export
+
     with tempfile.TemporaryDirectory(prefix="releaselib-api-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            tar.extractall(tmp, filter="data")
-        yield Path(tmp)
+        yield export.extract(export.archive_of(repo, ref), tmp)
 
 
 def load_surface(
