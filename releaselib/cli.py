@@ -97,6 +97,51 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    from releaselib.infra.config import load_config
+    from releaselib.core.versions import parse_release
+    from releaselib.phases.api import check_api, ledger_cache_dir
+
+    parse_release(args.version)
+    config = load_config(Path(args.repo).resolve())
+    report = check_api(config.root, config, args.version, ref=args.ref, against=args.against,
+                       cache_dir=ledger_cache_dir(_outputs(args), config.package))
+    table = Table(title=f"{config.package} {args.version} against {report.against or '(no earlier release)'}")
+    for column in ("change", "object", "where", "detail", "verdict"):
+        table.add_column(column)
+    for row in report.rows():
+        style = "red" if row[4].startswith("REFUSED") else ""
+        table.add_row(*(escape(cell) for cell in row), style=style)
+    console.print(table if report.changes else f"{table.title}: no change to the public API", markup=False)
+    for violation in report.blocking:
+        change = violation.change
+        console.print(f"[red]✘ {escape(change.path)}[/] ({escape(change.where)}): {escape(violation.rule)}. "
+                      f"{escape(violation.todo)}")
+    for name, since, count in report.removable():
+        console.print(f"{name} may be removed now: deprecated since {since}, in {count} releases", markup=False)
+    if report.ledger.entries:
+        ledger = Table(title="Deprecation ledger")
+        ledger.add_column("release")
+        ledger.add_column("deprecated names")
+        for tag, names in report.ledger_rows():
+            ledger.add_row(escape(tag), escape(names))
+        if report.ledger_rows():
+            console.print(ledger)
+        if report.ledger_note():
+            console.print(report.ledger_note(), markup=False)
+    console.print(f"{report.summary()} ({report.seconds:.1f}s)", markup=False)
+    if report.blocking and report.enforce:
+        from releaselib.core.errors import CompatibilityError
+
+        raise CompatibilityError(
+            f"{config.package} {args.version} breaks the compatibility policy: {len(report.blocking)} change(s) "
+            "marked ✘ above.",
+            hint="Each ✘ line says what to do: deprecate first, release as a minor or major version, or add a "
+            "[[tool.releaselib.api.waivers]] entry with the object and a reason.",
+        )
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from releaselib.core.registry import phase_names, phase_order
     from releaselib.infra.config import load_config
@@ -271,6 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--phases", default=None)
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("api", help="the public API against the last release, judged by the compatibility policy")
+    p.add_argument("version", help='the release version, e.g. "2.2"')
+    common(p)
+    p.add_argument("--ref", default=None, help="the commit to check (default: the working tree)")
+    p.add_argument("--against", default=None, help="the tag to compare with (default: the last release below VERSION)")
+    p.set_defaults(func=cmd_api)
 
     p = sub.add_parser("status", help="which phases of a release are done")
     p.add_argument("version")

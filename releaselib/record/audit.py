@@ -23,6 +23,7 @@ from releaselib.core import secrets as secret_scan
 from releaselib.core.errors import RecordError, ReleaseError, UsageError
 from releaselib.core.registry import (
     ANNOUNCE,
+    API,
     BUILD,
     COMMIT_TAG,
     DOCS,
@@ -197,6 +198,14 @@ def _skipped_interpreters(record: Record) -> list[str]:
     return skipped
 
 
+def _api(record: Record) -> dict[str, Any] | None:
+    """The API check (phase 00a): its summary, waivers and violations, also from a refused attempt."""
+    value = record.value(API, "api", None)
+    if value is None:
+        value = ((record.latest(API) or {}).get("values") or {}).get("api")
+    return value if isinstance(value, dict) else None
+
+
 def _message_id(record: Record) -> str | None:
     for key in ("sent_message_id", "message_id"):
         value = record.value(ANNOUNCE, key, None)
@@ -322,6 +331,7 @@ def release_facts(record: Record) -> dict[str, Any]:
         "files": files,
         "message_id": _message_id(record),
         "docs": _docs(record),
+        "api": _api(record),
     }
 
 
@@ -394,6 +404,22 @@ def review_text(outputs: Path, package: str, version: str) -> str:
     if facts["post_release_commit"] or facts["next_version"]:
         add(f"  post-release        {facts['post_release_commit'] or '-'}  (next version {facts['next_version'] or '-'})")
     add(f"  after the release   {facts['commit_after'] or '-'}")
+
+    api = facts["api"]
+    if api:
+        add("")
+        add(f"API  {api.get('summary')}  (against {api.get('against') or 'no earlier release'})")
+        for item in api.get("waivers") or ():
+            add(f"  waived   {item.get('object')} ({item.get('kind')}): {item.get('waiver')}")
+        for item in api.get("violations") or ():
+            add(f"  refused  {item.get('object')} ({item.get('file')}:{item.get('line')}): {item.get('rule')}")
+        ledger = [entry for entry in api.get("ledger") or () if isinstance(entry, dict)]
+        deprecated = sorted({name for entry in ledger for name in entry.get("deprecated") or ()})
+        if ledger:
+            releases = f"{len(ledger)} earlier release{'s' if len(ledger) != 1 else ''}"
+            add(f"  ledger   {releases}; deprecated in them: {', '.join(deprecated) or 'nothing'}")
+        if api.get("removable"):
+            add(f"  may go   {', '.join(api['removable'])} (deprecated long enough to be removed)")
 
     matrix = facts["matrix"]
     if matrix:

@@ -369,7 +369,7 @@ def write_release_report(record_dir: Path) -> Path:
         raise RecordError(f"No record in {record_dir}.", hint="Run the release first: releaselib run VERSION.")
     summaries = phase_summaries(record)
     title = f"{record.data.get('package')} {record.data.get('version')}: release record"
-    links = " ".join(f'<a href="#phase-{_e(s.phase)}">{_e(s.phase[3:] or s.phase)}</a>' for s in summaries)
+    links = " ".join(f'<a href="#phase-{_e(s.phase)}">{_e(s.phase.split("_", 1)[-1] or s.phase)}</a>' for s in summaries)
     toolbar = (
         '<nav class="toolbar"><a href="../../index.html">all releases</a>'
         f'<span>{links}</span><button id="toggle-code" type="button">Hide code</button></nav>'
