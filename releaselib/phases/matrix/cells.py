@@ -151,7 +151,7 @@ def _run_cell(
         settings: list[str] = []
         if cell.extension is False:
             for setting in matrix.no_extension_config_settings:
-                settings += ["-C", setting]  # --config-settings for pip, --config-setting for uv
+                settings.append(f"-C{setting}")  # attached: pip and uv both read it, even when it starts with --
         # The project never comes from a cache (a wheel built with the extension for a cell without it).
         install = run.install("install", VirtualEnv(venv), [*settings, "."], src, no_cache=True,
                               no_build_isolation=True)
