@@ -92,11 +92,14 @@ def end_phase_processes(run_id: str | None = None, timeout: float = 15.0) -> lis
     a process group led by one of them (a ``git push`` started in its own
     session) is ended as a whole, so a child that cleared its environment goes too.
     """
+    from releaselib.infra.processes import terminate_all
+
+    # The groups this process started itself (through the process layer) first, then the run's.
+    ended = list(terminate_all(grace=0.0))
     run_id = run_id if run_id is not None else os.environ.get(RUN_ID_ENV, "")
     if not run_id:
-        return []
+        return ended
     own_group = os.getpgrp()
-    ended = []
     for pid in processes_of_run(run_id):
         try:
             group = os.getpgid(pid)
