@@ -74,6 +74,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         parameters=_parameters(args.param),
         cell_timeout=args.cell_timeout,
         progress=progress_printer(console),
+        resume=args.resume,
     )
     console.print(outcome_table(result.outcomes, f"{args.version} (rehearsal)"))
     console.print(result.summary(), markup=False)
@@ -307,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--phases", default=None, help="comma-separated names or numbers (default: all)")
     p.add_argument("--workdir", default=None, help="where the clone, servers and record go (default: a temp folder)")
     p.add_argument("--keep", action="store_true", help="keep the clone and the remote's copy for inspection")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the failed rehearsal in --workdir where it stopped (fresh local servers)")
     p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="a runbook parameter")
     p.add_argument("--cell-timeout", type=float, default=3600.0, help="seconds a cell may run (default 3600)")
     p.set_defaults(func=cmd_rehearse)

@@ -39,6 +39,14 @@ class MatrixConfig:
     platforms: tuple[str, ...] = ()  # wheel platforms expected, e.g. ("linux", "macos", "windows")
     allow_missing_platforms: tuple[str, ...] = ()
     wheelhouse: str | None = None  # folder of wheels built elsewhere (CI runners)
+    # Other ways to switch the extension off than an environment variable:
+    # PEP 517 config settings ("KEY=VALUE", e.g. "--build-option=--without-speedups")
+    # given to pip for the "without" cells, or the project's own tests exercise
+    # both implementations (one cell per Python).
+    no_extension_config_settings: tuple[str, ...] = ()
+    tests_both_implementations: bool = False
+    pre_build: str | None = None  # shell command run in the clean export before building (e.g. cythonize)
+    twine_strict: bool = True  # false: twine check warnings are shown and recorded, not fatal
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class DocsCheckConfig:
     url: str | None = None
     timeout: float = 600.0
     interval: float = 10.0
+    version_pattern: str | None = None  # regex finding the version the page declares (group 1)
 
 
 @dataclass(frozen=True)

@@ -642,6 +642,26 @@ def _check_subset(key: str, subset_of: str, where: str, values: tuple[str, ...],
         )
 
 
+def _check_extension_switch(matrix: MatrixConfig, where: str) -> None:
+    switches = [key for key, on in (
+        ("no-extension-env", matrix.no_extension_env is not None),
+        ("no-extension-config-settings", bool(matrix.no_extension_config_settings)),
+        ("tests-both-implementations", matrix.tests_both_implementations),
+    ) if on]
+    if len(switches) > 1:
+        raise ConfigError(
+            f"{' and '.join(f'`{k}`' for k in switches)} in {where} are different ways to switch the extension; "
+            "choose one.",
+            hint="Keep the one your build reads; remove the others.",
+        )
+    for setting in matrix.no_extension_config_settings:
+        if "=" not in setting:
+            raise ConfigError(
+                f"`no-extension-config-settings` in {where} holds {setting!r}, not KEY=VALUE.",
+                hint='Write e.g. no-extension-config-settings = ["--build-option=--without-speedups"].',
+            )
+
+
 def _check_matrix(matrix: MatrixConfig) -> None:
     where = f"[{TABLE}.matrix]"
     _check_positive("timeout", where, matrix.timeout)
@@ -652,6 +672,7 @@ def _check_matrix(matrix: MatrixConfig) -> None:
             f"`no-extension-env` in {where} must be an environment variable name, got {matrix.no_extension_env!r}.",
             hint='Write e.g. no-extension-env = "PKG_NO_EXT".',
         )
+    _check_extension_switch(matrix, where)
     if not matrix.test_command.strip():
         raise ConfigError(f"`test-command` in {where} must not be empty.", hint='Write e.g. test-command = "python -m pytest -q".')
 

@@ -471,6 +471,7 @@ GIT_DIR = {git_dir!r}
 SITE_DIR = {site_dir!r}
 PACKAGE = {package!r}
 VERSION_FILE = {version_file!r}
+VERSION_RE = {version_re!r}
 CHANGELOG = {changelog!r}
 BRANCH = {branch!r}
 
@@ -482,11 +483,11 @@ def git(*args):
 
 def main():
     source = git("show", BRANCH + ":" + VERSION_FILE)
-    match = re.search(r"""__version__\\s*=\\s*['"]([^'"]+)['"]""", source)
+    match = re.search(VERSION_RE, source, re.MULTILINE)
     if match is None:
-        print("docs: no __version__ in " + VERSION_FILE, file=sys.stderr)
+        print("docs: no version matching " + VERSION_RE + " in " + VERSION_FILE, file=sys.stderr)
         return 1
-    version = match.group(1)
+    version = match.group("value")
     commit = git("rev-parse", BRANCH).strip()
     try:
         changelog = git("show", BRANCH + ":" + CHANGELOG)
@@ -516,6 +517,8 @@ if __name__ == "__main__":
     sys.exit(main())
 '''
 
+_DUNDER_VERSION_RE = r"""__version__\s*=\s*['"](?P<value>[^'"]+)['"]"""
+
 _HOOK_SCRIPT = """\
 #!/bin/sh
 # Rebuild the docs site when main moves (installed by releaselib.local.sandbox).
@@ -541,11 +544,15 @@ def install_docs_hook(
     version_file: str,
     changelog: str = "doc/changelog.rst",
     branch: str = BRANCH,
+    version_re: str | None = None,
 ) -> None:
     """Make the bare ``origin`` rebuild ``site_dir/index.html`` on every push to ``branch``.
 
     The page's title and h1 read "<package> <version> documentation", the
-    version taken from ``__version__`` in ``git show <branch>:<version_file>``;
+    version taken from ``git show <branch>:<version_file>`` by ``version_re``
+    (a regex whose group ``value`` is the version; default ``__version__ = "..."``,
+    or pass :func:`releaselib.infra.config.pattern_regex` of a version file, e.g.
+    ``version = "{version}"`` in pyproject.toml);
     the page also names the commit and shows the changelog as plain text. The
     page is written once now, so the site shows the current version before any
     push. The hook runs with this interpreter (``sys.executable``).
@@ -570,6 +577,7 @@ def install_docs_hook(
             site_dir=str(site_dir),
             package=package,
             version_file=version_file,
+            version_re=version_re or _DUNDER_VERSION_RE,
             changelog=changelog,
             branch=branch,
         ),
@@ -596,5 +604,5 @@ def install_docs_hook(
     if result.returncode != 0:
         raise GitError(
             f"Building the first docs page from {origin} failed: {(result.stderr or result.stdout).strip()}",
-            hint=f"Check that {version_file} exists on {branch} and sets __version__.",
+            hint=f"Check that {version_file} exists on {branch} and holds the version.",
         )

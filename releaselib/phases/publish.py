@@ -299,7 +299,7 @@ class VerifyResult:
     def ok(self) -> bool:
         return (
             self.installed_version == self.version
-            and self.imported_version == self.version
+            and self.imported_version in ("", self.version)  # "": the package has no __version__
             and self.sha256 == self.expected_sha256
             and all(self.index_hashes_ok.values())
         )
@@ -327,7 +327,8 @@ class VerifyResult:
             ),
             f"  installed file  {self.file}",
             f"  sha256          {self.sha256} ({'same as built' if self.sha256 == self.expected_sha256 else 'DIFFERS'})",
-            f"  metadata version {self.installed_version}; {self.package}.__version__ {self.imported_version}",
+            f"  metadata version {self.installed_version}; {self.package}.__version__ "
+            f"{self.imported_version or '(none; the metadata version is the check)'}",
         ]
         for filename, ok in self.index_hashes_ok.items():
             lines.append(f"  index lists {filename}: {'same sha256' if ok else 'DIFFERENT sha256 or missing'}")
@@ -344,7 +345,7 @@ class VerifyResult:
             ("sha256 (downloaded)", self.sha256),
             ("sha256 (built)", self.expected_sha256),
             ("version (metadata)", self.installed_version),
-            ("version (__version__)", self.imported_version),
+            ("version (__version__)", self.imported_version or "(none; the metadata version is the check)"),
         ]
         rows += [(f"index lists {f}", "same sha256" if ok else "DIFFERENT or missing") for f, ok in self.index_hashes_ok.items()]
         body = "".join(f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(v)}</code></td></tr>" for k, v in rows)
@@ -430,14 +431,16 @@ def verify_from_index(
 
     In a fresh virtual environment (pip's configuration, environment
     variables, extra indexes, find-links and cache all off): installs the
-    release, imports ``config.import_name``, compares ``__version__`` and the
-    installed metadata version with ``release.version``, downloads the file
+    release, imports every top-level name of the installed distribution (from
+    the environment, never elsewhere), compares the installed metadata version
+    (and ``__version__`` where the package has one) with ``release.version``, downloads the file
     pip chose and compares its sha256 with the built artifact of that name,
     and checks that the index lists every artifact with its built sha256.
     Returns the :class:`VerifyResult`; raises :class:`PublishError` on any
     mismatch or when the install fails.
     """
     from releaselib.phases.build import create_venv
+    from releaselib.phases.installed import installed_distribution, probe_argv, read_probe
 
     config = release.config
     package, version, index_url = config.package, release.version, config.publish.index_url
@@ -480,37 +483,42 @@ def verify_from_index(
                 hint=f"See {log}.",
             )
         digest = hashlib.sha256(fetched.read_bytes()).hexdigest()
-        probe = (
-            "import importlib.metadata as md, json, os, sys\n"
-            f"import {config.import_name} as m\n"
-            f"print(json.dumps({{'version': getattr(m, '__version__', None), 'metadata': md.version({package!r}), "
-            "'file': os.path.realpath(m.__file__), 'python': '.'.join(map(str, sys.version_info[:3]))}))"
-        )
+        # Every top-level name the installed distribution holds must import from the environment;
+        # the version is the distribution's metadata (importlib.metadata), __version__ only where it exists.
+        installed = installed_distribution(base / "venv", package)
+        if installed is None:
+            raise PublishError(
+                f"pip installed {package}=={version} from {strip_userinfo(index_url)}, but no distribution {package!r} is in the "
+                f"environment; see {log}.",
+                hint="Check [project].name against `package` in [tool.releaselib].",
+            )
+        argv = probe_argv(python, installed, compiled=False)
+        argv.insert(1, "-I")  # neither the working directory nor PYTHON* variables on the path
         try:
-            proc = processes.run([str(python), "-I", "-c", probe], cwd=base, env=env, timeout=timeout,
-                                 merge_stderr=False)  # fmt: skip
+            proc = processes.run(argv, cwd=base, env=env, timeout=timeout, merge_stderr=False)
         except processes.CommandTimeout as exc:
             raise PublishError(
-                f"`import {config.import_name}` of the release did not finish within {timeout:.0f} s.",
+                f"The import check of the release did not finish within {timeout:.0f} s.",
                 hint="Re-run the phase; the upload itself is done.",
             ) from exc
-        processes.append_log(log, "python -I -c <import check>", base, proc.stdout + proc.stderr,
-                             f"exit {proc.returncode} after {proc.duration:.1f} s")  # fmt: skip
-        if proc.returncode != 0:
+        processes.append_log(log, f"python -I -c <import check> {' '.join(argv[4:])}", base,
+                             proc.stdout + proc.stderr, f"exit {proc.returncode} after {proc.duration:.1f} s")
+        proof = read_probe(proc.stdout, base / "venv", installed)
+        if proc.returncode != 0 or not proof.ok:
             raise PublishError(
-                f"{package} {version} installed from {strip_userinfo(index_url)} but `import {config.import_name}` failed:\n"
-                + "\n".join(proc.stderr.strip().splitlines()[-5:]),
+                f"{package} {version} installed from {strip_userinfo(index_url)} but its import check failed: "
+                + "; ".join(proof.problems or [proc.stderr.strip()[-500:]]),
                 hint="The uploaded files are broken; release a post-release with the fix.",
             )
-        seen = json.loads(proc.stdout.strip().splitlines()[-1])
+        seen = {"version": proof.dunder_version, "metadata": proof.version, "python": str(chosen.version)}
     listed = index_files(config.publish.index_url, package)
     result = VerifyResult(
         package=package,
         version=version,
         index_url=strip_userinfo(index_url),
-        python=seen["python"],
+        python=str(seen["python"]),
         installed_version=str(seen["metadata"]),
-        imported_version=str(seen["version"]),
+        imported_version="" if seen["version"] is None else str(seen["version"]),
         file=fetched.name,
         sha256=digest,
         expected_sha256=by_name[fetched.name].sha256 if fetched.name in by_name else "",
@@ -552,7 +560,11 @@ def _raise_unless_ok(result: VerifyResult) -> None:
             f"The index does not list {', '.join(wrong)} with the built sha256.",
             hint=f"Re-run the publish phase to upload what is missing, {_RESUME}.",
         )
-    for label, seen in (("installed metadata", result.installed_version), ("__version__", result.imported_version)):
+    # importlib.metadata is the version users get; __version__ is an extra check where the package has one.
+    checks = [("installed metadata", result.installed_version)]
+    if result.imported_version:
+        checks.append(("__version__", result.imported_version))
+    for label, seen in checks:
         if seen != result.version:
             raise PublishError(
                 f"{result.package} installed from {result.index_url} reports {label} {seen!r}, not {result.version!r}.",
