@@ -316,8 +316,11 @@ class Scope:
         self.stopped = False
 
     def stop(self) -> None:
-        self.stopped = True
-        terminate_all(grace=0.0, groups=set(self.groups))
+        # Under the lock that starts commands: none can start between the flag and the snapshot.
+        with _live_lock:
+            self.stopped = True
+            groups = set(self.groups)
+        terminate_all(grace=0.0, groups=groups)
 
 
 class Stopped(Exception):
