@@ -148,10 +148,9 @@ def _acquire(path: Path, holder: dict[str, Any], what: str) -> None:
 
 def _repo_lock_path(repo: Path) -> Path | None:
     """``<git dir>/releaselib.lock`` (the common dir, shared by worktrees); None outside a git repository."""
-    import subprocess
+    from releaselib.infra import processes
 
-    result = subprocess.run(["git", "rev-parse", "--git-common-dir"], cwd=str(repo), capture_output=True,
-                            text=True, check=False, stdin=subprocess.DEVNULL)
+    result = processes.run(["git", "rev-parse", "--git-common-dir"], cwd=repo, timeout=60, merge_stderr=False)
     if result.returncode != 0 or not result.stdout.strip():
         return None
     return (Path(repo) / result.stdout.strip()).resolve() / "releaselib.lock"

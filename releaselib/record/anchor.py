@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from releaselib.core.errors import GitError
+from releaselib.infra import processes
 from releaselib.infra.git import network_env
 from releaselib.record.store import SUCCEEDED, Record, header_hash
 
@@ -71,13 +71,11 @@ def anchor_of(record: Record) -> dict[str, Any]:
 
 
 def _run(args: list[str], cwd: Path, *, input_text: str | None = None, timeout: float = _TIMEOUT,
-         check: bool = True) -> subprocess.CompletedProcess[str]:
+         check: bool = True) -> processes.Completed:
     try:
-        result = subprocess.run(
-            args, cwd=str(cwd), env=network_env(), input=input_text, capture_output=True, text=True,
-            timeout=timeout, check=False, stdin=None if input_text is not None else subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
+        result = processes.run(args, cwd=cwd, env=network_env(), input=input_text, timeout=timeout,
+                               merge_stderr=False)  # fmt: skip
+    except processes.CommandTimeout as exc:
         raise GitError(f"`{' '.join(args[:4])}` did not finish within {timeout:g} s.",
                        hint="Check the network and the remote, then run again.") from exc
     if check and result.returncode != 0:

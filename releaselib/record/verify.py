@@ -316,7 +316,7 @@ def _anchor_problems(record: Record, anchor: Mapping[str, Any], shown: str) -> l
 
 def _object_problems(record: Record, refs: Mapping[str, str], scratch: Path, shown: str) -> list[str]:
     """The tag on the remote points at the recorded BUMP commit; the post-release commit is on the remote."""
-    import subprocess
+    from releaselib.infra import processes
 
     problems = []
     tag = record.value("04_commit_tag", "tag", None)
@@ -326,8 +326,7 @@ def _object_problems(record: Record, refs: Mapping[str, str], scratch: Path, sho
         problems.append(f"tag {tag}: on {shown} it points at {_short(peeled)}, the record's BUMP commit is {_short(bump)}")
     post = record.value("08_post_release", "post_release_commit", None)
     if post:
-        found = subprocess.run(["git", "cat-file", "-e", f"{post}^{{commit}}"], cwd=scratch, capture_output=True,
-                               check=False).returncode == 0
+        found = processes.run(["git", "cat-file", "-e", f"{post}^{{commit}}"], cwd=scratch, timeout=60).ok
         if not found:
             problems.append(f"08_post_release: the post-release commit {_short(post)} is not on {shown}")
     return problems
