@@ -37,7 +37,10 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-UV = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+# The uv binary itself, never a wrapper (a pyenv shim costs a shell and a version lookup per call).
+UV = str(Path(sys.executable).parent / "uv")
+if not Path(UV).exists():
+    UV = shutil.which("uv") or "uv"
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
 ENV.update(NO_COLOR="1", UV_NO_PROGRESS="1", PYTHONNOUSERSITE="1", UV_PYTHON_DOWNLOADS="never")
 
