@@ -490,7 +490,7 @@ def _head_text(config: Config, relpath: str) -> str | None:
         return None
     if proc.returncode != 0:
         return None
-    return proc.stdout.decode("utf-8", errors="replace")
+    return proc.data.decode("utf-8", errors="replace")
 
 
 def version_before_bump(release: Release) -> str:
