@@ -330,10 +330,20 @@ def test_plan_release_bump_dev_scheme(tmp_path: Path) -> None:
     assert (tmp_path / "doc/index.rst").read_text() == "Docs for 1.10 (not 1.1.dev0).\n"
 
 
-def test_plan_release_bump_refuses_non_dev_current(tmp_path: Path) -> None:
+def test_plan_release_bump_from_a_release_version_sets_the_files(tmp_path: Path) -> None:
+    # A project that keeps the last release in its files (no development
+    # marker) is released by setting the files; no marker is touched.
+    write(tmp_path, INIT, '__version__ = "2.1"\nversion_tuple = (2, 1)\n')
+    write(tmp_path, "doc/index.rst", "New in 2.1+ and 2.1.\n")
+    plan_release_bump(make_release(tmp_path, "2.2")).execute(dry_run=False)
+    assert (tmp_path / INIT).read_text() == '__version__ = "2.2"\nversion_tuple = (2, 2)\n'
+    assert (tmp_path / "doc/index.rst").read_text() == "New in 2.1+ and 2.1.\n"
+
+
+def test_plan_release_bump_refuses_an_older_release_than_the_files_hold(tmp_path: Path) -> None:
     write(tmp_path, INIT, '__version__ = "2.1"\nversion_tuple = (2, 1)\n')
     with pytest.raises(VersionError) as info:
-        plan_release_bump(make_release(tmp_path, "2.2"))
+        plan_release_bump(make_release(tmp_path, "2.0"))
     assert "'2.1'" in info.value.message
     assert "'2.1+dev'" in (info.value.hint or "")
 

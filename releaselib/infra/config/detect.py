@@ -1,17 +1,22 @@
-"""Autodetection: the configuration a project implies by its layout alone."""
+"""Autodetection: the configuration a project implies by its layout alone.
+
+Each finder looks in one kind of place and says what it found and where, so
+``plan`` can show the maintainer the source of every detected setting
+(``Config.detection``). What the layout cannot tell (where announcements go,
+which docs page to watch) stays unset; ``init`` writes those as placeholders.
+"""
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import subprocess
+from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping
 
-from releaselib.core.config_types import (
-    Config,
-    VersionFile,
-)
+from releaselib.core.config_types import Config, VersionFile
 from releaselib.core.errors import ConfigError
 from releaselib.infra.config.meaning import _freeze, _glob_matches_a_file, _package_name
 from releaselib.infra.config.schema import (
@@ -29,73 +34,112 @@ from releaselib.infra.config.schema import (
     pattern_regex,
 )
 
-try:  # Python 3.11+
-    import tomllib as _tomllib
-except ImportError:  # pragma: no cover - Python 3.10
-    _tomllib = None  # type: ignore[assignment]
-
-
-# -- autodetection ----------------------------------------------------------------
-
 _DUNDER_VERSION_RE = re.compile(r"^(__version__\s*(?::\s*str\s*)?=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
-_VERSION_TUPLE_RE = re.compile(r"^((?:__)?version_tuple(?:__)?\s*(?::[^=\n]*)?=\s*)\([^()]*\)", re.MULTILINE)
+# The names a package gives its version tuple, at the start of a line.
+_TUPLE_NAMES = r"(?:__version_info__|__version_tuple__|version_tuple|version_info|VERSION_INFO|VERSION|version|__version__)"
+_VERSION_TUPLE_RE = re.compile(rf"^({_TUPLE_NAMES}\s*(?::[^=\n]*)?=\s*)\(\s*\d[^()]*\)", re.MULTILINE)
 _TOML_VERSION_RE = re.compile(r"^(version\s*=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
-_SETUP_PY_VERSION_RE = re.compile(r"(\bversion\s*=\s*)([\"'])([^\s\"']+)\2")
+_SETUP_PY_VERSION_RE = re.compile(r"(\b(?:version|VERSION|__version__)\s*=\s*)([\"'])([^\s\"']+)\2")
+_SPHINX_VERSION_RE = re.compile(r"^((?:release|version)\s*=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
+_SPHINX_CONFS = ("doc/conf.py", "docs/conf.py", "doc/source/conf.py", "docs/source/conf.py")
+_SCM_BACKENDS = ("setuptools_scm", "setuptools-scm", "hatch-vcs", "hatch_vcs", "versioneer", "pdm-backend", "flit_scm")
+# Names of environment variables a setup.py reads to build without the C extension.
+_NO_EXT_ENV_RE = re.compile(
+    r"""(?:environ(?:\.get)?\s*[(\[]|getenv\s*\()\s*["']([A-Z0-9_]*(?:NO_?EXT|NO_?CEXT|PURE_?PYTHON|DISABLE_[A-Z_]*SPEEDUPS|NO_?SPEEDUPS|WITHOUT_[A-Z_]*EXT[A-Z_]*)[A-Z0-9_]*)["']"""
+)
+_CLASSIFIER_RE = re.compile(r"Programming Language :: Python :: (3\.\d+)\b")
 
 
 def detect_config(repo: Path) -> Config:
     """The configuration autodetected from the layout of ``repo``, ignoring any table.
 
-    Finds the version files (``__version__`` in ``<pkg>/__init__.py`` or
-    ``<pkg>/_version.py``, under ``src/`` or not; a ``version_tuple`` line
-    beside it; a static ``[project].version``; ``version=`` in setup.py), the
-    changelog, the docs globs, the development scheme (from the current
-    version) and the branch (git's current branch, else ``main``).
-    ``Config.detected`` is True.
+    Finds the package and its version: a tag-derived version (setuptools-scm,
+    hatch-vcs, versioneer: nothing to rewrite), ``__version__`` in
+    ``<pkg>/__init__.py`` or ``<pkg>/_version.py``, a version tuple
+    (``version_info = (1, 2, 1)``, ``version_tuple``...), a static
+    ``[project].version``, ``version=``/``VERSION =`` in setup.py, the Sphinx
+    ``conf.py`` ``release``/``version``, or the files of an existing
+    bump-my-version / tbump configuration. Then the development marker style
+    from the version held now, the tag format from the existing tags, the
+    changelog, the docs globs, the extension switch read by setup.py, the
+    Pythons of the classifiers, and the branch. ``Config.detected`` is True;
+    ``Config.detection`` lists what was found where.
 
-    Raises :class:`ConfigError` when nothing holding a version is found, the
-    package name cannot be told, or pyproject.toml is not valid TOML.
+    Raises :class:`ConfigError` when nothing holding a version is found (naming
+    the places looked and the keys to write), the package name cannot be told,
+    or pyproject.toml is not valid TOML.
     """
     root = Path(repo).resolve()
     pyproject = root / PYPROJECT
     data = _read_toml(pyproject) if pyproject.is_file() else {}
     package = _package_name(root, data)
-    version_files, current, package_dir = _detect_version_files(root, data, package)
-    if not version_files:
-        raise ConfigError(
-            f"Found nothing holding the version of {package} in {root}: no __version__ = \"...\" in "
-            f"<package>/__init__.py or <package>/_version.py, no static [project].version, no version= in setup.py.",
-            hint=f"Add a [{TABLE}] table naming the version files; see `releaselib init` for a starting point.",
-        )
-    values: dict[str, Any] = {
-        "package": package,
-        "version_files": tuple(version_files),
-        "changelog": next((c for c in CHANGELOG_CANDIDATES if (root / c).is_file()), None),
-        "branch": _current_branch(root) or "main",
-    }
+    notes: list[str] = []
+    values: dict[str, Any] = {"package": package}
+    package_dir = _package_dir(root, package)
     if package_dir is not None:
         values["import_name"] = package_dir.name
+        notes.append(f"import name: {package_dir.name} (folder {package_dir.relative_to(root).as_posix()}/)")
+
+    scm = _scm_backend(root, data)
+    version_files: list[VersionFile] = []
+    current: str | None = None
+    if scm is not None:
+        values["version_source"] = "scm"
+        values["dev_scheme"] = "none"
+        notes.append(f"version: from the git tag ({scm}); no file to rewrite")
+    else:
+        version_files, current = _bumpversion_files(root, data, notes)
+        if not version_files:
+            version_files, current = _detect_version_files(root, data, package_dir, notes)
+        if not version_files:
+            raise ConfigError(
+                f"Found nothing holding the version of {package} in {root}. Looked for: __version__ = \"...\" or a "
+                "version tuple (version_info = (1, 2, 0)) in <package>/__init__.py and <package>/_version.py, a static "
+                "[project].version, version = \"...\" / VERSION = '...' in setup.py, release = '...' in the Sphinx "
+                "conf.py, a .bumpversion.cfg / [tool.bumpversion] / tbump.toml, and a setuptools-scm/hatch-vcs setup.",
+                hint=f"Write a releaselib.toml at the project root (or a [{TABLE}] table) naming the file: "
+                '[[version-files]] path = "pkg/__init__.py" pattern = \'__version__ = "{version}"\' '
+                "(or pattern = \"version_info = {version_tuple}\"); or version-source = \"scm\" when the tag is the version.",
+            )
+    values["version_files"] = tuple(version_files)
+    if current is not None:
+        values.update(_marker_style(current, root, notes))
+
+    tag = _tag_template(root)
+    if tag is not None:
+        values["tag"] = tag
+        notes.append(f"tag format: {tag} (from the existing tags)")
+    changelog = next((c for c in CHANGELOG_CANDIDATES if (root / c).is_file()), None)
+    values["changelog"] = changelog
+    notes.append(f"changelog: {changelog}" if changelog else f"changelog: none of {', '.join(CHANGELOG_CANDIDATES[:6])}, ...")
+    values["branch"] = _current_branch(root) or "main"
     docs = [pattern for pattern in _DOCS_CANDIDATES if _glob_matches_a_file(root, pattern)]
     if package_dir is not None and any(package_dir.glob("**/*.py")):
         docs.append(f"{package_dir.relative_to(root).as_posix()}/**/*.py")
     values["docs"] = tuple(docs)
-    if current is not None:
-        if ".dev" in current:
-            values["dev_scheme"] = "dev"
-        else:
-            values["dev_scheme"] = "plus"
-            label = current.partition("+")[2]
-            if label and _LOCAL_LABEL_RE.match(label):
-                values["plus_label"] = label
-    return _freeze(root, data, values, detected=True)
+    matrix = _matrix(root, data, notes)
+    if matrix:
+        from releaselib.core.config_types import MatrixConfig
+
+        values["matrix"] = MatrixConfig(**matrix)
+    return _freeze(root, data, values, detected=True, source="detected from the layout", detection=tuple(notes))
+
+
+# -- where the version is ---------------------------------------------------------
+
+
+def _package_dir(root: Path, package: str) -> Path | None:
+    dirs = _candidate_package_dirs(root, package)
+    return dirs[0] if dirs else None
 
 
 def _candidate_package_dirs(root: Path, package: str) -> list[Path]:
     guess = re.sub(r"[-.]", "_", package)
     dirs: list[Path] = []
     for base in (root / "src", root):
-        if (base / guess / "__init__.py").is_file():
-            dirs.append(base / guess)
+        for name in (guess, guess.lower()):
+            if (base / name / "__init__.py").is_file() and base / name not in dirs:
+                dirs.append(base / name)
     for base in (root / "src", root):
         if not base.is_dir():
             continue
@@ -115,65 +159,90 @@ def _matches_once(text: str, pattern: str) -> bool:
     return len(pattern_regex(pattern).findall(text)) == 1
 
 
+def _safe_text(path: Path) -> str | None:
+    try:
+        return _read_text(path, path.name)
+    except ConfigError:
+        return None
+
+
 def _detect_version_files(
-    root: Path, data: Mapping[str, Any], package: str
-) -> tuple[list[VersionFile], str | None, Path | None]:
-    """Version files found, the current version string, and the package folder."""
+    root: Path, data: Mapping[str, Any], package_dir: Path | None, notes: list[str]
+) -> tuple[list[VersionFile], str | None]:
+    """Version files found, and the current version string (from a string, else a tuple)."""
     found: list[VersionFile] = []
     current: str | None = None
-    package_dir: Path | None = None
-    for candidate in _candidate_package_dirs(root, package):
-        for name in ("_version.py", "__init__.py"):
+    tuple_current: str | None = None
+    dirs = [package_dir] if package_dir is not None else []
+    for candidate in dirs:
+        for name in ("_version.py", "__version__.py", "version.py", "__init__.py"):
             path = candidate / name
-            if not path.is_file():
-                continue
-            try:
-                text = _read_text(path, name)
-            except ConfigError:
+            text = _safe_text(path) if path.is_file() else None
+            if text is None:
                 continue
             relpath = path.relative_to(root).as_posix()
             match = _DUNDER_VERSION_RE.search(text)
-            if match is None:
-                continue
-            pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
-            if not _matches_once(text, pattern):
-                continue
-            found.append(VersionFile(relpath, pattern))
-            current = current or match.group(3)
-            package_dir = package_dir or candidate
-            tuple_match = _VERSION_TUPLE_RE.search(text)
-            if tuple_match is not None:
+            if match is not None:
+                pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
+                if _matches_once(text, pattern):
+                    found.append(VersionFile(relpath, pattern))
+                    current = current or match.group(3)
+                    notes.append(f"version: {match.group(3)} in {relpath} ({match.group(1).split('=')[0].strip()})")
+            for tuple_match in _VERSION_TUPLE_RE.finditer(text):
                 tuple_pattern = f"{tuple_match.group(1)}{VERSION_TUPLE}"
-                if _matches_once(text, tuple_pattern):
-                    found.append(VersionFile(relpath, tuple_pattern))
-        if found:
-            break
-    if package_dir is None:
-        dirs = _candidate_package_dirs(root, package)
-        package_dir = dirs[0] if dirs else None
-
+                if not _matches_once(text, tuple_pattern):
+                    continue
+                found.append(VersionFile(relpath, tuple_pattern))
+                literal = text[tuple_match.end(1) : tuple_match.end()]
+                notes.append(f"version tuple: {literal} in {relpath}")
+                if tuple_current is None:
+                    tuple_current = _tuple_version(literal)
+                break
     project = data.get("project")
     if isinstance(project, dict) and isinstance(project.get("version"), str):
-        text = _read_text(root / PYPROJECT, PYPROJECT)
-        project_pattern = _project_version_pattern(text)
+        project_pattern = _project_version_pattern(_read_text(root / PYPROJECT, PYPROJECT))
         if project_pattern is not None:
             found.append(VersionFile(PYPROJECT, project_pattern))
             current = current or str(project["version"])
-
+            notes.append(f"version: {project['version']} in {PYPROJECT} [project].version")
     setup_py = root / "setup.py"
-    if setup_py.is_file():
-        try:
-            text = _read_text(setup_py, "setup.py")
-        except ConfigError:
-            text = ""
-        matches = list(_SETUP_PY_VERSION_RE.finditer(text))
-        if len(matches) == 1 and _LOOKS_LIKE_VERSION.match(matches[0].group(3)):
+    text = _safe_text(setup_py) if setup_py.is_file() else None
+    if text:
+        matches = [m for m in _SETUP_PY_VERSION_RE.finditer(text) if _LOOKS_LIKE_VERSION.match(m.group(3))]
+        if len(matches) == 1:
             match = matches[0]
             pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
             if _matches_once(text, pattern):
                 found.append(VersionFile("setup.py", pattern))
                 current = current or match.group(3)
-    return found, current, package_dir
+                notes.append(f"version: {match.group(3)} in setup.py ({match.group(1).split('=')[0].strip()})")
+    current = current or tuple_current
+    for conf in _SPHINX_CONFS:
+        text = _safe_text(root / conf) if (root / conf).is_file() else None
+        if not text:
+            continue
+        for match in _SPHINX_VERSION_RE.finditer(text):
+            name = match.group(1).split("=")[0].strip()
+            pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
+            if current is not None and match.group(3) != current:
+                notes.append(f"{conf}: {name} = {match.group(3)!r} differs from {current!r}; left alone")
+                continue
+            if _matches_once(text, pattern):
+                found.append(VersionFile(conf, pattern))
+                current = current or match.group(3)
+                notes.append(f"version: {match.group(3)} in {conf} ({name})")
+        break
+    return found, current
+
+
+def _tuple_version(literal: str) -> str | None:
+    from releaselib.core.versions import parse_version_tuple, version_from_tuple
+    from releaselib.core.errors import VersionError
+
+    try:
+        return version_from_tuple(parse_version_tuple(literal))
+    except VersionError:
+        return None
 
 
 def _project_version_pattern(text: str) -> str | None:
@@ -188,23 +257,169 @@ def _project_version_pattern(text: str) -> str | None:
     return None
 
 
-def _current_branch(root: Path) -> str | None:
+def _scm_backend(root: Path, data: Mapping[str, Any]) -> str | None:
+    """The tool that takes the version from git tags, when the project uses one."""
+    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    assert isinstance(tool, dict)
+    if "setuptools_scm" in tool:
+        return "setuptools-scm ([tool.setuptools_scm])"
+    hatch_version = tool.get("hatch", {}).get("version", {}) if isinstance(tool.get("hatch"), dict) else {}
+    if isinstance(hatch_version, dict) and hatch_version.get("source") == "vcs":
+        return "hatch-vcs ([tool.hatch.version] source = \"vcs\")"
+    project = data.get("project")
+    dynamic = project.get("dynamic", []) if isinstance(project, dict) else []
+    requires = data.get("build-system", {}).get("requires", []) if isinstance(data.get("build-system"), dict) else []
+    if "version" in dynamic:
+        for requirement in requires:
+            for backend in _SCM_BACKENDS:
+                if str(requirement).lower().startswith(backend):
+                    return f"{backend} (dynamic version, build-system requires {requirement})"
+    setup_py = _safe_text(root / "setup.py") if (root / "setup.py").is_file() else None
+    if setup_py and re.search(r"\buse_scm_version\s*=", setup_py):
+        return "setuptools-scm (use_scm_version in setup.py)"
+    if (root / "versioneer.py").is_file():
+        return "versioneer (versioneer.py)"
+    return None
+
+
+def _bumpversion_files(root: Path, data: Mapping[str, Any], notes: list[str]) -> tuple[list[VersionFile], str | None]:
+    """The files and patterns of an existing bump-my-version / bumpversion / tbump configuration."""
+    entries: list[tuple[str, str]] = []
+    current: str | None = None
+    where = ""
+    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    assert isinstance(tool, dict)
+    toml_sources: list[tuple[str, Any]] = [("[tool.bumpversion] in pyproject.toml", tool.get("bumpversion"))]
+    if (root / ".bumpversion.toml").is_file():
+        toml_sources.append((".bumpversion.toml", _read_toml(root / ".bumpversion.toml").get("tool", {}).get("bumpversion")))
+    for name, table in toml_sources:
+        if isinstance(table, dict):
+            current = str(table.get("current_version", "")) or None
+            default = str(table.get("search", "{current_version}"))
+            for item in table.get("files", []):
+                if isinstance(item, dict) and isinstance(item.get("filename"), str):
+                    entries.append((item["filename"], str(item.get("search", default))))
+            where = name
+            break
+    for cfg_name in (".bumpversion.cfg", "setup.cfg"):
+        if entries or not (root / cfg_name).is_file():
+            continue
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(root / cfg_name, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            continue
+        if not parser.has_section("bumpversion"):
+            continue
+        current = parser.get("bumpversion", "current_version", fallback="") or None
+        for section in parser.sections():
+            if section.startswith("bumpversion:file:"):
+                search = parser.get(section, "search", fallback="{current_version}")
+                entries.append((section.removeprefix("bumpversion:file:"), search))
+        where = cfg_name
+    if not entries and (root / "tbump.toml").is_file():
+        table = _read_toml(root / "tbump.toml")
+        current = str(table.get("version", {}).get("current", "")) or None
+        for item in table.get("file", []):
+            if isinstance(item, dict) and isinstance(item.get("src"), str):
+                entries.append((item["src"], str(item.get("search", "{current_version}"))))
+        where = "tbump.toml"
+    found: list[VersionFile] = []
+    for path, search in entries:
+        pattern = search.replace("{current_version}", VERSION).replace("{new_version}", VERSION)
+        text = _safe_text(root / path) if (root / path).is_file() else None
+        if text is None or VERSION not in pattern:
+            continue
+        if _matches_once(text, pattern):
+            found.append(VersionFile(path, pattern))
+        else:
+            notes.append(f"{where}: the search {search!r} does not match exactly once in {path}; left out")
+    if found:
+        notes.append(f"version files: from {where} ({', '.join(vf.path for vf in found)})")
+    return found, current
+
+
+# -- how the project writes versions ------------------------------------------------
+
+
+def _marker_style(current: str, root: Path, notes: list[str]) -> dict[str, Any]:
+    """The development scheme and plus label the version held now is written in."""
+    from releaselib.core.versions import build_backend
+
+    if "+" not in current and re.search(r"\.?dev\d*$", current):
+        notes.append(f"development marker: {current} (.devN)")
+        return {"dev_scheme": "dev"}
+    if "+" in current:
+        label = current.partition("+")[2]
+        if label and _LOCAL_LABEL_RE.match(label):
+            notes.append(f"development marker: {current} (+{label})")
+            return {"dev_scheme": "plus", "plus_label": label}
+        legacy = not (root / PYPROJECT).is_file() or "setup.py" in build_backend(root)
+        notes.append(
+            f"development marker: {current} (the literal '+', not PEP 440"
+            + ("; kept, the setup.py build reads it)" if legacy else "; the build backend may refuse it)")
+        )
+        return {"dev_scheme": "plus", "plus_label": "", "allow_non_pep440": legacy}
+    notes.append(f"development marker: none ({current} is a release version; the release sets the files)")
+    return {"dev_scheme": "none"}
+
+
+def _git_lines(root: Path, *args: str) -> list[str]:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    # symbolic-ref also names the branch of a repository without commits yet,
-    # where rev-parse --abbrev-ref HEAD fails; a detached HEAD gives None.
     try:
         result = subprocess.run(
-            ["git", "symbolic-ref", "--short", "-q", "HEAD"],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
+            ["git", *args], cwd=root, env=env, capture_output=True, text=True, timeout=30, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
+        return []
+    return result.stdout.splitlines() if result.returncode == 0 else []
+
+
+def _tag_template(root: Path) -> str | None:
+    """``"v{version}"`` or another prefix when most existing version tags carry it; None for bare ones."""
+    from packaging.version import InvalidVersion, Version
+
+    prefixes: Counter[str] = Counter()
+    for tag in _git_lines(root, "tag", "--list"):
+        match = re.match(r"^(\D*?)(\d.*)$", tag.strip())
+        if not match:
+            continue
+        try:
+            Version(match.group(2))
+        except InvalidVersion:
+            continue
+        prefixes[match.group(1)] += 1
+    if not prefixes:
         return None
-    branch = result.stdout.strip()
-    return branch if result.returncode == 0 and branch else None
+    prefix = prefixes.most_common(1)[0][0]
+    return prefix + "{version}" if prefix else None
 
 
+def _current_branch(root: Path) -> str | None:
+    # symbolic-ref also names the branch of a repository without commits yet,
+    # where rev-parse --abbrev-ref HEAD fails; a detached HEAD gives None.
+    lines = _git_lines(root, "symbolic-ref", "--short", "-q", "HEAD")
+    return lines[0].strip() if lines and lines[0].strip() else None
+
+
+def _matrix(root: Path, data: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    """The extension switch a setup.py reads, and the Pythons the classifiers name."""
+    matrix: dict[str, Any] = {}
+    setup_py = _safe_text(root / "setup.py") if (root / "setup.py").is_file() else None
+    if setup_py:
+        switch = _NO_EXT_ENV_RE.search(setup_py)
+        if switch:
+            matrix["no_extension_env"] = switch.group(1)
+            notes.append(f"extension switch: {switch.group(1)} (read in setup.py)")
+    project = data.get("project") if isinstance(data.get("project"), dict) else {}
+    assert isinstance(project, dict)
+    classifiers = " ".join(str(c) for c in project.get("classifiers", []))
+    if not classifiers:
+        classifiers = (setup_py or "") + (_safe_text(root / "setup.cfg") or "" if (root / "setup.cfg").is_file() else "")
+    pythons = sorted(set(_CLASSIFIER_RE.findall(classifiers)), key=lambda v: tuple(map(int, v.split("."))))
+    if pythons:
+        matrix["python"] = tuple(pythons)
+        # The classifiers say what the project supports, not what this machine has.
+        matrix["allow_missing"] = tuple(pythons)
+        notes.append(f"Pythons: {', '.join(pythons)} (from the classifiers; missing ones are skipped)")
+    return matrix

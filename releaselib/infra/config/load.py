@@ -29,44 +29,81 @@ except ImportError:  # pragma: no cover - Python 3.10
 # -- loading -------------------------------------------------------------------
 
 
-def load_config(repo: Path) -> Config:
+#: Environment variable naming a configuration file outside the project
+#: (``--config FILE``); the CLI sets it so that every kernel reads the same file.
+CONFIG_FILE_ENV = "RELEASELIB_CONFIG"
+#: The configuration file a project may keep at its root instead of a table in
+#: pyproject.toml (an old setup.py project must not grow a pyproject.toml: pip
+#: would then build it with PEP 517 isolation).
+RELEASELIB_TOML = "releaselib.toml"
+
+
+def config_file(root: Path, explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The configuration file that applies to ``root``, or None when the table or detection applies.
+
+    ``explicit`` (``--config``), else :data:`CONFIG_FILE_ENV`, else
+    ``root/releaselib.toml`` when it exists. Raises :class:`ConfigError` when
+    a named file does not exist.
+    """
+    named = explicit if explicit is not None else os.environ.get(CONFIG_FILE_ENV) or None
+    if named is not None:
+        path = Path(named).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError(
+                f"The configuration file {path} (given with --config or {CONFIG_FILE_ENV}) does not exist.",
+                hint=f"Pass an existing TOML file with the keys of [{TABLE}] at its top level, "
+                f"or drop --config to use {RELEASELIB_TOML} / pyproject.toml / detection.",
+            )
+        return path
+    local = root / RELEASELIB_TOML
+    return local if local.is_file() else None
+
+
+def load_config(repo: Path, config: str | os.PathLike[str] | None = None) -> Config:
     """The validated, frozen configuration of the project at ``repo``.
 
-    Reads ``[tool.releaselib]`` from ``repo/pyproject.toml``; when the file has
-    no such table the layout is autodetected (``Config.detected`` is True).
+    The first of these wins: the file ``config`` (or :data:`CONFIG_FILE_ENV`),
+    ``repo/releaselib.toml`` (both hold the keys at their top level),
+    ``[tool.releaselib]`` in ``repo/pyproject.toml``, else the layout is
+    autodetected (``Config.detected`` is True). A project needs no
+    pyproject.toml at all. ``Config.source`` says which one applied.
+    :data:`OVERRIDES_ENV` is merged over whichever it was.
 
-    Raises :class:`ConfigError` when pyproject.toml is missing or not TOML, a
-    key is unknown or of the wrong type, a template lacks ``{version}``, a
-    version file, changelog or docs glob names nothing, a version pattern does
-    not match exactly once, or the package name cannot be found.
+    Raises :class:`ConfigError` when a file is not TOML, a key is unknown or
+    of the wrong type, a template lacks ``{version}``, a version file,
+    changelog or docs glob names nothing, a version pattern does not match
+    exactly once, or the layout cannot be detected.
     """
     root = Path(repo).resolve()
-    path = root / PYPROJECT
-    if not path.is_file():
-        raise ConfigError(
-            f"No {PYPROJECT} in {root}.",
-            hint="Run `releaselib init` in the project to write one with a detected [tool.releaselib] table.",
-        )
-    data = _read_toml(path)
-    table = data.get("tool", {}).get("releaselib") if isinstance(data.get("tool"), dict) else None
+    pyproject = root / PYPROJECT
+    data = _read_toml(pyproject) if pyproject.is_file() else {}
     overrides = config_overrides()
-    if table is None and overrides:
-        raise ConfigError(
-            f"{OVERRIDES_ENV} is set, but {path} has no [{TABLE}] table to override.",
-            hint="Run `releaselib init` to write one (and commit it), or unset the variable.",
-        )
+    path = config_file(root, config)
+    if path is not None:
+        table: Any = _read_toml(path)
+        source = str(path) if not path.is_relative_to(root) else path.relative_to(root).as_posix()
+        where = f"{source} (top level)"
+    else:
+        tool = data.get("tool")
+        table = tool.get("releaselib") if isinstance(tool, dict) else None
+        source = f"[{TABLE}] in {PYPROJECT}"
+        where = f"[{TABLE}] in {pyproject}"
     if table is None:
-        return detect_config(root)
-    if overrides and isinstance(table, dict):
-        table = _merged(table, overrides)
-        data = {**data, "tool": {**data["tool"], "releaselib": table}}
+        detected = detect_config(root)
+        if not overrides:
+            return detected
+        from releaselib.infra.config.render import table_of
+
+        table = _merged(table_of(detected), overrides)
+        return _freeze(root, data, _shape(table), detected=True, source=detected.source, detection=detected.detection)
     if not isinstance(table, dict):
         raise ConfigError(
-            f"[{TABLE}] in {path} must be a table, got {_describe(table)}.",
+            f"{where} must be a table, got {_describe(table)}.",
             hint="Write it as a [tool.releaselib] section with one key per line.",
         )
-    values = _shape(table)
-    return _freeze(root, data, values)
+    if overrides:
+        table = _merged(table, overrides)
+    return _freeze(root, data, _shape(table), source=source)
 
 
 #: Environment variable holding a JSON object merged over ``[tool.releaselib]``

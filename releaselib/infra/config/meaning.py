@@ -19,6 +19,8 @@ from releaselib.core.errors import ConfigError
 from releaselib.infra.config.schema import (
     _LOCAL_LABEL_RE,
     DEV_SCHEMES,
+    NEXT_VERSION_POLICIES,
+    VERSION_SOURCES,
     PYPROJECT,
     TABLE,
     _read_text,
@@ -35,14 +37,22 @@ except ImportError:  # pragma: no cover - Python 3.10
 # -- meaning -----------------------------------------------------------------------
 
 
-def _freeze(root: Path, data: Mapping[str, Any], values: dict[str, Any], *, detected: bool = False) -> Config:
+def _freeze(
+    root: Path,
+    data: Mapping[str, Any],
+    values: dict[str, Any],
+    *,
+    detected: bool = False,
+    source: str = "",
+    detection: tuple[str, ...] = (),
+) -> Config:
     """Check what the values mean, derive package names, and build the Config."""
     values = dict(values)
     if "package" not in values:
         values["package"] = _package_name(root, data)
     if "import_name" not in values:
         values["import_name"] = _import_name(values.get("version_files", ()), values["package"])
-    config = Config(root=root, detected=detected, **values)
+    config = Config(root=root, detected=detected, source=source, detection=detection, **values)
     _check_meaning(config, data)
     return config
 
@@ -52,7 +62,23 @@ def _check_meaning(config: Config, data: Mapping[str, Any]) -> None:
     if config.dev_scheme not in DEV_SCHEMES:
         raise ConfigError(
             f"`dev-scheme` in {where} must be one of {', '.join(map(repr, DEV_SCHEMES))}, got {config.dev_scheme!r}.",
-            hint='Use dev-scheme = "plus" (2.1 -> 2.1+dev after releasing 2.1) or "dev" (2.2.dev0).',
+            hint='Use dev-scheme = "plus" (2.1 -> 2.1+dev after releasing 2.1), "dev" (2.2.dev0) '
+            'or "none" (the files hold the last release until the next one).',
+        )
+    if config.version_source not in VERSION_SOURCES:
+        raise ConfigError(
+            f"`version-source` in {where} must be one of {', '.join(map(repr, VERSION_SOURCES))}, got {config.version_source!r}.",
+            hint='Use version-source = "files" (version files hold the version) or "scm" (the git tag is the version).',
+        )
+    if config.version_source == "scm" and config.version_files:
+        raise ConfigError(
+            f'`version-source = "scm"` in {where} takes the version from the git tag, but version-files are listed too.',
+            hint='Remove the [[version-files]] entries, or set version-source = "files".',
+        )
+    if config.next_version not in NEXT_VERSION_POLICIES:
+        raise ConfigError(
+            f"`next-version` in {where} must be one of \"patch\", \"minor\", \"major\", got {config.next_version!r}.",
+            hint='Write next-version = "minor" to always move to the next minor after a release, or remove the key.',
         )
     if config.plus_label and not _LOCAL_LABEL_RE.match(config.plus_label):
         raise ConfigError(
@@ -293,7 +319,7 @@ def _package_name(root: Path, data: Mapping[str, Any]) -> str:
         raise ConfigError(
             f"Cannot tell the package name of {root}: no [project].name in {PYPROJECT}, "
             "no name in setup.cfg [metadata], no name= in setup.py.",
-            hint=f'Set package = "<name on the index>" in [{TABLE}].',
+            hint=f'Write package = "<name on the index>" in a releaselib.toml at the project root (or in [{TABLE}]).',
         )
     return name
 

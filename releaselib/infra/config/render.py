@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,68 @@ except ImportError:  # pragma: no cover - Python 3.10
 
 
 def render_table(config: Config) -> str:
-    """The ``[tool.releaselib]`` TOML text for ``config``.
+    """The ``[tool.releaselib]`` TOML text for ``config`` (for pyproject.toml).
+
+    See :func:`_releaselib_table` for what it holds; :func:`render_file` gives
+    the same keys at the top level, for ``releaselib.toml``.
+    """
+    import tomlkit
+
+    tool = tomlkit.table(is_super_table=True)
+    tool.add("releaselib", _releaselib_table(config))
+    document = tomlkit.document()
+    document.add("tool", tool)
+    return tomlkit.dumps(document) + _placeholders(config, "tool.releaselib.")
+
+
+def render_file(config: Config) -> str:
+    """The ``releaselib.toml`` text for ``config``: the keys of the table at the top level."""
+    import tomlkit
+
+    document = tomlkit.document()
+    document.add(tomlkit.comment("releaselib configuration (every key: docs/configuration.md in releaselib)"))
+    for key, value in _releaselib_table(config).items():
+        document.add(key, value)
+    return tomlkit.dumps(document) + _placeholders(config, "")
+
+
+def table_of(config: Config) -> dict[str, Any]:
+    """``config`` as the plain dict its table would load as (keys dashed, sub-tables nested)."""
+    return _releaselib_table(config).unwrap()
+
+
+def _placeholders(config: Config, prefix: str) -> str:
+    """The tables detection cannot fill, written commented out for the maintainer to complete.
+
+    Left commented, ``plan`` reports them missing for a run that includes
+    their phase (never a table that looks complete and fails phases later).
+    """
+    blocks = []
+    if config.docs_check.url is None:
+        blocks.append(
+            f"# [{prefix}docs-check]            # 07_docs: the page that must show the new version\n"
+            '# url = "https://FILL-IN.readthedocs.io/en/latest/"\n'
+        )
+    if config.announce.smtp_host is None:
+        blocks.append(
+            f"# [{prefix}announce]              # 09_announce: the release mail\n"
+            '# smtp-host = "FILL-IN.example.org"\n'
+            "# user = \"FILL-IN\"               # the password comes from RELEASELIB_SMTP_PASSWORD only\n"
+            '# sender = "FILL-IN@example.org"\n'
+            '# to = ["FILL-IN@example.org"]\n'
+        )
+    if not config.matrix.python:
+        blocks.append(
+            f"# [{prefix}matrix]                # 01_test, 05_build: the Pythons to test and build on\n"
+            '# python = ["3.12"]\n'
+        )
+    if not blocks:
+        return ""
+    return "\n# Fill these in (then uncomment), or leave their phases out with --phases:\n" + "\n".join(blocks)
+
+
+def _releaselib_table(config: Config) -> Any:
+    """The table's items for ``config``.
 
     Holds every key whose value differs from the default (or from what would
     be derived, for ``package`` and ``import-name``), and always ``dev-scheme``,
@@ -83,11 +146,7 @@ def render_table(config: Config) -> str:
         releaselib.add("version-files", entries)
     for key, sub in sub_tables:
         releaselib.add(key, sub)
-    tool = tomlkit.table(is_super_table=True)
-    tool.add("releaselib", releaselib)
-    document = tomlkit.document()
-    document.add("tool", tool)
-    return tomlkit.dumps(document)
+    return releaselib
 
 
 def _render_subtable(value: Any, default: Any) -> Any:
@@ -126,22 +185,33 @@ def _toml_value(value: Any) -> Any:
     return value
 
 
-def write_init(repo: Path) -> Path:
-    """Append the detected ``[tool.releaselib]`` table to ``repo/pyproject.toml``; return its path.
+def write_init(repo: Path, target: str | os.PathLike[str] | None = None) -> Path:
+    """Write the detected configuration where the project keeps it; return the file's path.
 
-    Every existing byte of the file stays as it was: the table is added at
-    the end (a pyproject.toml is created when the project has none, as in a
-    setup.py-only project). The result loads back to the detected
-    configuration.
+    ``target`` (``init --config FILE``) gets the keys at the top level. Else a
+    project with a ``pyproject.toml`` gets a ``[tool.releaselib]`` table
+    appended (every existing byte stays as it was, line endings included),
+    and a project without one (setup.py era) gets ``releaselib.toml``: adding
+    a pyproject.toml would change how pip builds it. The result loads back to
+    the detected configuration.
 
-    Raises :class:`ConfigError` when the file already has the table, is not
-    valid TOML, or nothing holding a version is found.
+    Raises :class:`ConfigError` when the table or file already exists, a file
+    is not valid TOML, or the layout cannot be detected.
     """
     import tomlkit
 
     root = Path(repo).resolve()
     path = root / PYPROJECT
-    original = path.read_bytes() if path.is_file() else b""
+    if target is not None or not path.is_file():
+        out = Path(target).expanduser().resolve() if target is not None else root / "releaselib.toml"
+        if out.exists():
+            raise ConfigError(
+                f"{out} already exists.",
+                hint="Edit it; `releaselib init` only writes a new configuration (remove the file to start over).",
+            )
+        out.write_text(render_file(detect_config(root)), encoding="utf-8")
+        return out
+    original = path.read_bytes()
     try:
         original_text = original.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -30,7 +30,9 @@ TABLE = "tool.releaselib"
 PYPROJECT = "pyproject.toml"
 VERSION = "{version}"
 VERSION_TUPLE = "{version_tuple}"
-DEV_SCHEMES = ("plus", "dev")
+DEV_SCHEMES = ("plus", "dev", "none")
+VERSION_SOURCES = ("files", "scm")
+NEXT_VERSION_POLICIES = ("", "patch", "minor", "major")
 
 #: Where a changelog usually lives, in the order autodetection tries them.
 CHANGELOG_CANDIDATES = (
@@ -39,14 +41,30 @@ CHANGELOG_CANDIDATES = (
     "CHANGELOG.rst",
     "CHANGES.rst",
     "HISTORY.rst",
+    "HISTORY.md",
+    "NEWS.rst",
+    "NEWS.md",
+    "CHANGES.txt",
+    "CHANGELOG.txt",
+    "HISTORY.txt",
+    "NEWS.txt",
+    "CHANGES",
+    "CHANGELOG",
+    "HISTORY",
+    "NEWS",
     "doc/changelog.rst",
     "docs/changelog.rst",
+    "doc/changes.rst",
+    "docs/changes.rst",
+    "docs/changelog.md",
+    "docs/history.rst",
+    "doc/history.rst",
 )
 _DOCS_CANDIDATES = ("doc/**/*.rst", "docs/**/*.rst", "docs/**/*.md")
 
 # Fields of Config that are not keys of the table: where the project is, and
 # whether the table was autodetected, are facts about the load, not settings.
-_NOT_KEYS = {"root", "detected"}
+_NOT_KEYS = {"root", "detected", "source", "detection"}
 _SUBTABLES: dict[str, type] = {
     "matrix": MatrixConfig,
     "publish": PublishConfig,
