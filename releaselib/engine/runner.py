@@ -29,6 +29,7 @@ from releaselib.core import secrets as secret_scan
 from releaselib.engine.context import values_from_notebook
 from releaselib.core.errors import LockHeld, PhaseFailed, RecordError, ReleaseError, SecretLeak, UsageError
 from releaselib.record.store import FAILED, SUCCEEDED, Record, ensure_gitattributes, now_iso, sha256_file
+from releaselib.infra.config.load import CONFIG_FILE_ENV, PINNED_NAME
 
 #: Every phase, in the order a release runs them (DESIGN.md).
 PHASES: tuple[str, ...] = (
@@ -310,7 +311,10 @@ class Runner:
             raise UsageError(f"The version must be a string, got {self.version!r}.")
         parse_release(self.version)
         if self.config is None:
+            from releaselib.infra.config.load import pin_detected
+
             self.config = load_config(self.repo)
+            self.config = pin_detected(self.config, self.record_dir)
         self.secrets = secret_scan.secret_values(self.config.secret_env_names())
         # papermill's import (nbformat's schemas) costs about two seconds; pay
         # it once here rather than inside the first phase's measured time.
@@ -441,6 +445,9 @@ class Runner:
         error: BaseException | None = None
         env_backup = os.environ.get("RELEASELIB_OUTPUTS")
         os.environ["RELEASELIB_OUTPUTS"] = str(self.outputs)
+        config_backup = os.environ.get(CONFIG_FILE_ENV)
+        if self.config.detected:  # every kernel reads what was detected at the start (pin_detected)
+            os.environ[CONFIG_FILE_ENV] = str(self.record_dir / PINNED_NAME)
         try:
             papermill.execute_notebook(
                 str(runbook),
@@ -459,6 +466,10 @@ class Runner:
                 os.environ.pop("RELEASELIB_OUTPUTS", None)
             else:
                 os.environ["RELEASELIB_OUTPUTS"] = env_backup
+            if config_backup is None:
+                os.environ.pop(CONFIG_FILE_ENV, None)
+            else:
+                os.environ[CONFIG_FILE_ENV] = config_backup
         duration = time.perf_counter() - clock
         import nbformat
 

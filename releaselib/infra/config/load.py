@@ -145,3 +145,34 @@ def _merged(table: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str,
     return merged
 
 
+
+
+#: The file, in a release's record folder, that holds what detection found
+#: when the release started (see :func:`pin_detected`).
+PINNED_NAME = "config.detected.toml"
+
+
+def pin_detected(config: Config, record_dir: Path) -> Config:
+    """Keep a detected configuration fixed for the whole release; return the configuration to use.
+
+    Detection reads the files as they are now, and the release changes them
+    (after the bump the files hold a release version, which alone would read
+    as "no development marker"). So the first run writes what was detected
+    into ``record_dir/config.detected.toml`` (part of the record) and every
+    phase, and every later ``--resume``, reads that file instead of
+    detecting again. A configuration that was not detected is returned as is.
+    """
+    if not config.detected:
+        return config
+    import dataclasses
+
+    from releaselib.infra.config.render import render_file
+
+    path = Path(record_dir) / PINNED_NAME
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_file(config), encoding="utf-8")
+    pinned = load_config(config.root, path)
+    return dataclasses.replace(
+        pinned, detected=True, source=f"detected at the start of the release, kept in {path}", detection=config.detection
+    )

@@ -90,12 +90,10 @@ def _check_meaning(config: Config, data: Mapping[str, Any]) -> None:
 
     check_buildable(config)
 
-    for key, template in (
-        ("tag", config.tag),
-        ("commit-message", config.commit_message),
-        ("post-release-message", config.post_release_message),
-    ):
+    for key, template in (("tag", config.tag), ("commit-message", config.commit_message)):
         _check_template(key, where, template, ("version",), require="version")
+    # The post-release commit may say only "Back to development" (no version).
+    _check_template("post-release-message", where, config.post_release_message, ("version",))
     _check_template("subject", f"[{TABLE}.announce]", config.announce.subject, ("version", "package"))
 
     for name in ("package", "import_name", "branch", "remote"):

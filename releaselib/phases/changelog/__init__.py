@@ -28,6 +28,8 @@ from releaselib.phases.changelog.draft import (
 from releaselib.phases.changelog.history import (
     commit_subjects,
     last_release_tag,
+    tag_version,
+    version_like_tags,
 )
 from releaselib.phases.changelog.sections import (
     GIT_TIMEOUT,
@@ -75,6 +77,8 @@ __all__ = [
     "find_section",
     "insert_section",
     "insertion_line",
+    "tag_version",
+    "version_like_tags",
     "last_release_tag",
     "parse_sections",
     "plan_changelog",

@@ -108,3 +108,24 @@ def commit_subjects(repo: str | os.PathLike[str], since_tag: str | None, *, skip
     return subjects
 
 
+
+
+def tag_version(tag: str, tag_template: str) -> str | None:
+    """The version part of ``tag`` under ``tag_template`` (``v1.2`` -> ``1.2`` for ``v{version}``), or None."""
+    match = _tag_regex(tag_template).match(tag)
+    return match.group("version") if match else None
+
+
+def version_like_tags(repo: str | os.PathLike[str]) -> list[str]:
+    """Local tags that end in a PEP 440 version, whatever their prefix (``1.2``, ``v1.2``, ``release-1.2``)."""
+    found = []
+    for tag in _git(Path(repo), "tag", "--list").splitlines():
+        match = re.match(r"^\D*(\d.*)$", tag.strip())
+        if not match:
+            continue
+        try:
+            Version(match.group(1))
+        except InvalidVersion:
+            continue
+        found.append(tag.strip())
+    return found
