@@ -20,6 +20,8 @@ import pytest
 
 from releaselib.cli import main
 from releaselib.record.store import GENESIS, Record, entry_hash, sha256_file
+
+from .helpers import with_accepted_draft
 from releaselib.local.sandbox import Sandbox, create_sandbox
 
 GIT_PHASES = "preflight,changelog,bump,commit_tag,post_release"
@@ -60,7 +62,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
     root = tmp_path_factory.mktemp("released")
     sandbox = create_sandbox(root / "sandbox")
     outputs = root / "outputs"
-    code = main(["run", VERSION, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES])
+    code = main(with_accepted_draft(["run", VERSION, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES]))
     assert code == 0, "the git-side release of the sample failed"
     return Released(sandbox, outputs)
 

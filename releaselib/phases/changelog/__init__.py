@@ -16,6 +16,7 @@ writes), :mod:`.validate` (checks and the release notes).
 from __future__ import annotations
 
 from releaselib.phases.changelog.draft import (
+    dated_title,
     ChangelogSection,
     changelog_path,
     draft_section,
@@ -32,6 +33,7 @@ from releaselib.phases.changelog.history import (
     version_like_tags,
 )
 from releaselib.phases.changelog.sections import (
+    TEXT,
     GIT_TIMEOUT,
     MARKDOWN,
     MAX_DRAFT_COMMITS,
@@ -50,6 +52,7 @@ from releaselib.phases.changelog.sections import (
     version_sections,
 )
 from releaselib.phases.changelog.validate import (
+    finish_changelog,
     Problem,
     changelog_problems,
     check_changelog,
@@ -73,7 +76,10 @@ __all__ = [
     "changelog_problems",
     "check_changelog",
     "commit_subjects",
+    "dated_title",
     "draft_section",
+    "finish_changelog",
+    "TEXT",
     "find_section",
     "insert_section",
     "insertion_line",

@@ -64,6 +64,8 @@ def _rst_escape(text: str) -> str:
 
 def render_heading(title: str, style: str, fmt: str) -> list[str]:
     """The lines of a heading drawn in ``style`` (see :class:`Section`)."""
+    if style == "line":  # plain text: the title alone on its line
+        return [title]
     if fmt == MARKDOWN:
         if style.startswith("#"):
             return [f"{style} {title}"]
@@ -82,6 +84,8 @@ def _new_style(sections: list[Section], fmt: str) -> str:
     if fmt == MARKDOWN:
         levels = [s.level for s in sections]
         return "#" * min(6, (min(levels) + 1) if levels else 2)
+    if fmt == "text":
+        return "line"
     used = {s.style for s in sections}
     if not sections:
         return "="
@@ -188,12 +192,38 @@ def insert_section(text: str, draft: str, fmt: str) -> tuple[str, int]:
 # the action and the plan
 
 
+_PLACEHOLDER_DATE = re.compile(
+    r"(?P<numeric>[XY]{4}(?P<sep>[-/.])[XM]{2}(?P=sep)[XD]{2})"
+    r"|(?P<word>\b(?:unreleased|not yet released|tbd|tba|in development)\b)",
+    re.IGNORECASE,
+)
+
+
+def dated_title(title: str, today: datetime.date | None = None) -> str | None:
+    """``title`` with its placeholder date filled in, or None when it has none.
+
+    ``2.2 (XXXX/XX/XX)`` -> ``2.2 (2026/11/30)`` (the placeholder's own
+    separator); ``0.4 (unreleased)``, ``1.3 - TBD`` -> today's ISO date.
+    """
+    day = today or datetime.date.today()
+    match = _PLACEHOLDER_DATE.search(title)
+    if match is None:
+        return None
+    if match.group("numeric"):
+        sep = match.group("sep")
+        filled = day.strftime(f"%Y{sep}%m{sep}%d")
+    else:
+        filled = day.isoformat()
+    return title[: match.start()] + filled + title[match.end() :]
+
+
 class ChangelogSection(Action):
-    """Make sure the changelog has a section for the release: keep it, or add a draft.
+    """Make sure the changelog has a section for the release: keep it, date it, or add a draft.
 
     The state is read when the action is built, so the description says
     what the plan decided even after :meth:`apply` ran; :meth:`is_done`
-    always reads the file again.
+    always reads the file again. :attr:`original` holds the file as it was
+    before this action wrote, so a failed phase can put it back.
     """
 
     def __init__(self, release: Any, path: Path, *, name: str | None = None, today: datetime.date | None = None):
@@ -205,7 +235,10 @@ class ChangelogSection(Action):
         text = _read(self.path)
         self.existing = find_section(self.path, release.version)
         self.line = insert_section(text, "x\n", self.fmt)[1] if self.existing is None else self.existing.start_line
+        self.dated = dated_title(self.existing.title, today) if self.existing is not None else None
         self._draft: str | None = None
+        self.original: str | None = None  # the file before apply(), once it wrote
+        self.drafted = False  # apply() added a drafted section
 
     @property
     def draft(self) -> str:
@@ -217,30 +250,51 @@ class ChangelogSection(Action):
     def describe(self) -> str:
         version = self.release.version
         if self.existing is not None:
-            return (
-                f"keep existing section for {version} in {self.name} "
-                f"(lines {self.existing.start_line}-{self.existing.end_line})"
-            )
+            where = f"lines {self.existing.start_line}-{self.existing.end_line}"
+            if self.dated is not None:
+                return f"date the section for {version} in {self.name} ({where}): {self.existing.title!r} -> {self.dated!r}"
+            return f"keep existing section for {version} in {self.name} ({where})"
         return f"add a drafted section for {version} at line {self.line} of {self.name}"
 
     def is_done(self) -> bool:
-        return find_section(self.path, self.release.version) is not None
+        section = find_section(self.path, self.release.version)
+        return section is not None and dated_title(section.title) is None
 
     def preview(self) -> str:
         """The section as it is, or as it would be added: the text to read before going on."""
         if self.existing is not None:
-            return "\n".join(render_heading(self.existing.title, self.existing.style, self.fmt) + ["", self.existing.body])
+            title = self.dated or self.existing.title
+            return "\n".join(render_heading(title, self.existing.style, self.fmt) + ["", self.existing.body])
         return self.draft
 
     def text_after(self) -> str:
         """The whole file as it will be once this action has run."""
         text = _read(self.path)
-        if find_section(self.path, self.release.version) is not None:
+        section = find_section(self.path, self.release.version)
+        if section is None:
+            return insert_section(text, self.draft, self.fmt)[0]
+        dated = dated_title(section.title, self.today)
+        if dated is None:
             return text
-        return insert_section(text, self.draft, self.fmt)[0]
+        # Redraw the heading (an rst underline follows the title's width);
+        # every other byte of the file stays.
+        raw = _split_lines(text.lstrip("\ufeff"))
+        bom = "\ufeff" if text.startswith("\ufeff") else ""
+        first, last = section.start_line - 1, section.heading_end_line - 1
+        newline = "\r\n" if raw[last].endswith("\r\n") else "\n"
+        heading = [line + newline for line in render_heading(dated, section.style, self.fmt)]
+        if section.style not in ("line",) and not section.style.startswith("#") and self.fmt != MARKDOWN:
+            old_under = raw[last].rstrip("\r\n")
+            if len(old_under) > _column_width(dated):  # keep a longer underline as the author drew it
+                heading[-1] = old_under + newline
+                if "/" in section.style:
+                    heading[0] = old_under + newline
+        return bom + "".join(raw[:first] + heading + raw[last + 1 :])
 
     def apply(self) -> None:
+        before = _read(self.path)
         new_text = self.text_after()
+        drafted = find_section(self.path, self.release.version) is None
         try:
             with open(self.path, "w", encoding="utf-8", newline="") as handle:
                 handle.write(new_text)
@@ -248,6 +302,16 @@ class ChangelogSection(Action):
             raise ChangelogError(
                 f"Cannot write {self.name}: {exc}", hint="Check the file's permissions, then re-run the phase."
             ) from exc
+        self.original = before
+        self.drafted = drafted
+
+    def restore(self) -> None:
+        """Put the file back as it was before :meth:`apply` (no-op when it wrote nothing)."""
+        if self.original is not None:
+            with open(self.path, "w", encoding="utf-8", newline="") as handle:
+                handle.write(self.original)
+            self.original = None
+            self.drafted = False
 
 
 def changelog_path(release: Any) -> Path | None:

@@ -83,6 +83,17 @@ def _message_regex(template: str) -> re.Pattern[str]:
     return re.compile(re.escape(before) + r"v?\d[\w.+!-]*" + re.escape(after) + r"\Z")
 
 
+# Subjects no reader of release notes wants: merges made as plain commits
+# (squash tools keep the subject), automated dependency and hook updates.
+_NOISE = re.compile(
+    r"(?i)^(?:merge (?:pull request|branch|remote-tracking branch)\b"
+    r"|(?:build|chore|ci)\(deps(?:-dev)?\):"
+    r"|bump \S+ from \S+ to \S+"
+    r"|\[pre-commit\.ci\]"
+    r"|update (?:dependency \S+|pre-commit hooks?)\b)"
+)
+
+
 def commit_subjects(repo: str | os.PathLike[str], since_tag: str | None, *, skip: Iterable[str] = ()) -> list[str]:
     """Subjects of the non-merge commits after ``since_tag`` up to HEAD, oldest first.
 
@@ -103,6 +114,8 @@ def commit_subjects(repo: str | os.PathLike[str], since_tag: str | None, *, skip
     for subject in out.splitlines():
         subject = subject.strip()
         if not subject or subject.startswith("BUMP ") or any(p.match(subject) for p in patterns):
+            continue
+        if _NOISE.match(subject):
             continue
         subjects.append(subject)
     return subjects

@@ -13,7 +13,10 @@ from releaselib.core.errors import ChangelogError
 
 RST = "rst"
 MARKDOWN = "md"
-_SUFFIXES = {".rst": RST, ".rest": RST, ".txt": RST, ".md": MARKDOWN, ".markdown": MARKDOWN}
+#: Plain text whose release headings are lines of their own, without an
+#: underline: ``Version 4.1.1 released 2026-04-24`` (CHANGES, NEWS, *.txt).
+TEXT = "text"
+_SUFFIXES = {".rst": RST, ".rest": RST, ".txt": RST, ".md": MARKDOWN, ".markdown": MARKDOWN, "": RST}
 
 #: Characters docutils accepts as section adornment that changelogs actually use.
 RST_ADORNMENT = "=-~^\"'*+#`:._<>"
@@ -77,18 +80,33 @@ class Section:
 
 
 def changelog_format(path: str | os.PathLike[str]) -> str:
-    """``"rst"`` or ``"md"`` from the file's suffix.
+    """``"rst"``, ``"md"`` or ``"text"``: from the suffix, and for ``.txt`` or none from the content.
 
-    Raises :class:`ChangelogError` for any other suffix.
+    ``*.md`` is Markdown and ``*.rst`` reStructuredText. A ``.txt`` file or
+    one without a suffix (``CHANGES``, ``NEWS``) is reStructuredText when its
+    releases are underlined headings, else plain text when they are lines of
+    their own (``Version 1.2 released 2026-04-24``). Raises
+    :class:`ChangelogError` for any other suffix.
     """
     suffix = Path(path).suffix.lower()
+    if not suffix.strip(".").isalpha() or len(suffix) > 10:
+        suffix = ""  # CHANGES, or NEWS.2024 style names
     try:
-        return _SUFFIXES[suffix]
+        fmt = _SUFFIXES[suffix]
     except KeyError:
         raise ChangelogError(
             f"Cannot tell the format of the changelog {Path(path).name}: suffix {suffix or '(none)'!r}.",
-            hint="Name the changelog *.rst (reStructuredText) or *.md (Markdown) and point `changelog` at it.",
+            hint="Name the changelog *.rst (reStructuredText), *.md (Markdown), *.txt or no suffix (plain text) "
+            "and point `changelog` at it.",
         ) from None
+    if suffix in (".txt", "") and Path(path).is_file():
+        try:
+            text = Path(path).read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            return fmt
+        if not version_sections(parse_sections(text, RST)) and version_sections(parse_sections(text, TEXT)):
+            return TEXT
+    return fmt
 
 
 _VERSION_CANDIDATE = re.compile(r"(?<![\w.+])([vV]?)(\d[\w.+!-]*)")
@@ -195,6 +213,38 @@ def _rst_headings(lines: list[str]) -> list[tuple[int, int, str, str]]:
     return found
 
 
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s")
+
+
+def looks_like_heading(line: str) -> bool:
+    """A short line that starts with a version (``1.2``, ``v1.2``, ``Version 1.2 released ...``), not a sentence."""
+    return (
+        re.match(r"(?i)^(?:v|version|release|changes in version)?\s*\d", line) is not None
+        and not line.rstrip().endswith((".", ",", ";"))
+        and len(line.split()) <= 8
+    )
+
+
+def _text_headings(lines: list[str]) -> list[tuple[int, int, str, str]]:
+    """(index, index, title, "line") of each line that stands alone and names a version.
+
+    A heading line starts at the margin, follows a blank line (or opens the
+    file), is no list item, and is short; its version comes first or after a
+    word such as "Version" or "Release".
+    """
+    found: list[tuple[int, int, str, str]] = []
+    for i, line in enumerate(lines):
+        if not line.strip() or line[0].isspace() or _LIST_ITEM.match(line) or len(line) > 100:
+            continue
+        if i > 0 and lines[i - 1].strip():
+            continue
+        if not looks_like_heading(line.strip()):
+            continue
+        if version_in_title(line.strip()) is not None:
+            found.append((i, i, line.strip(), "line"))
+    return found
+
+
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _LIST_OR_QUOTE = re.compile(r"^\s*(?:[-*+>]|\d+[.)])\s")
@@ -267,8 +317,11 @@ def parse_sections(text: str, fmt: str) -> list[Section]:
     elif fmt == MARKDOWN:
         headings = _md_headings(lines)
         levels = [_md_level(style) for *_, style in headings]
+    elif fmt == TEXT:
+        headings = _text_headings(lines)
+        levels = [1] * len(headings)
     else:
-        raise ChangelogError(f"Unknown changelog format {fmt!r}.", hint='Use "rst" or "md".')
+        raise ChangelogError(f"Unknown changelog format {fmt!r}.", hint='Use "rst", "md" or "text".')
 
     sections: list[Section] = []
     for k, ((first, last, title, style), level) in enumerate(zip(headings, levels)):

@@ -22,6 +22,7 @@ from releaselib.phases.changelog.sections import (
     _FENCE,
     MARKDOWN,
     RST,
+    TEXT,
     SPHINX_DIRECTIVES,
     SPHINX_ROLES,
     _bare,
@@ -30,7 +31,9 @@ from releaselib.phases.changelog.sections import (
     changelog_format,
     find_section,
     parse_sections,
+    looks_like_heading,
     same_version,
+    version_in_title,
     version_sections,
 )
 
@@ -128,8 +131,13 @@ def changelog_problems(
     source_path: str | os.PathLike[str] | None = None,
     known_roles: Iterable[str] = (),
     known_directives: Iterable[str] = (),
+    section_only: bool = False,
 ) -> list[Problem]:
     """Every problem found in a changelog's text (empty when it is valid).
+
+    With ``section_only`` and ``version``, the markup of only that release's
+    section is checked (decades of old entries are not the release's
+    business); the checks of the section itself still read the whole file.
 
     rst: docutils system messages of level WARNING or above, except unknown
     Sphinx roles and directives (:data:`SPHINX_ROLES`,
@@ -139,17 +147,29 @@ def changelog_problems(
     ``version``, its section must exist, be non-empty, and appear only once.
     Raises :class:`ChangelogError` only for an unknown ``fmt`` or a docutils crash.
     """
+    checked, offset = (text, 0)
+    if section_only and version is not None:
+        checked, offset = _release_fragment(text, fmt, version)
     if fmt == RST:
         problems = _rst_problems(
-            text,
+            checked,
             str(source_path) if source_path is not None else None,
             SPHINX_ROLES | {r.lower() for r in known_roles},
             SPHINX_DIRECTIVES | {d.lower() for d in known_directives},
         )
+        if offset:
+            # A fragment cannot see link targets defined elsewhere in the file.
+            problems = [
+                Problem(p.line + offset if p.line is not None else None, p.message)
+                for p in problems
+                if not p.message.startswith("Unknown target name")
+            ]
     elif fmt == MARKDOWN:
-        problems = _md_problems(text)
+        problems = [Problem(p.line + offset if p.line else p.line, p.message) for p in _md_problems(checked)]
+    elif fmt == TEXT:
+        problems = []
     else:
-        raise ChangelogError(f"Unknown changelog format {fmt!r}.", hint='Use "rst" or "md".')
+        raise ChangelogError(f"Unknown changelog format {fmt!r}.", hint='Use "rst", "md" or "text".')
     if version is not None:
         matching = [s for s in version_sections(parse_sections(text, fmt)) if same_version(s.version, version)]
         if not matching:
@@ -157,10 +177,47 @@ def changelog_problems(
         else:
             if not matching[0].body.strip():
                 problems.append(Problem(matching[0].start_line, f"The section for {version} is empty."))
+            problems.extend(_swallowed(matching[0], version))
             for extra in matching[1:]:
                 first = matching[0].start_line
                 problems.append(Problem(extra.start_line, f"A second section for {version} (the first is at line {first})."))
     return problems
+
+
+def _release_fragment(text: str, fmt: str, version: str) -> tuple[str, int]:
+    """The lines of ``version``'s section (heading included) and how many lines precede it; the whole text if none."""
+    for section in version_sections(parse_sections(text, fmt)):
+        if same_version(section.version, version):
+            lines = _split_lines(text.lstrip("\ufeff"))
+            return "".join(lines[section.start_line - 1 : section.end_line]), section.start_line - 1
+    return text, 0
+
+
+def _swallowed(section: Any, version: str) -> list[Problem]:
+    """A section whose body holds what looks like an older release's heading ran past its end."""
+    from packaging.version import InvalidVersion, Version
+
+    body = section.body.splitlines()
+    first_body_line = section.end_line - len(body) + 1
+    for index, title in ((i, line.strip()) for i, line in enumerate(body)):
+        if not title or body[index][0].isspace() or len(title) > 60 or (index and body[index - 1].strip()):
+            continue
+        if not looks_like_heading(title):
+            continue
+        other = version_in_title(title)
+        try:
+            older = other is not None and Version(other.rstrip("+")) < Version(version)
+        except InvalidVersion:
+            older = False
+        if older:
+            return [
+                Problem(
+                    first_body_line + index,
+                    f"The section for {version} runs into {title!r}, which looks like the heading of the older "
+                    f"release {other}: the heading style was not recognised, so the section would swallow the history.",
+                )
+            ]
+    return []
 
 
 def validate_changelog(
@@ -197,7 +254,7 @@ def _raise_problems(problems: list[Problem], name: str, fmt: str) -> None:
     for problem in problems:
         where = f"{name}:{problem.line}" if problem.line is not None else name
         lines.append(f"  {where}: {problem.message}")
-    kind = "reStructuredText" if fmt == RST else "Markdown"
+    kind = {RST: "reStructuredText", MARKDOWN: "Markdown"}.get(fmt, "text")
     raise ChangelogError(
         "\n".join(lines),
         hint=f"Fix the {kind} at the line(s) named above, then re-run the changelog phase "
@@ -232,7 +289,9 @@ def check_changelog(release: Any, plan: Plan | None = None) -> str:
     name = str(release.config.changelog)
     fmt = changelog_format(path)
     text, pending = _text_to_check(release, path, fmt, plan)
-    _raise_problems(changelog_problems(text, fmt, version=release.version, source_path=path), name, fmt)
+    _raise_problems(
+        changelog_problems(text, fmt, version=release.version, source_path=path, section_only=True), name, fmt
+    )
     found = next(s for s in version_sections(parse_sections(text, fmt)) if same_version(s.version, release.version))
     state = "would be valid once the drafted section is added" if pending else "is valid"
     return f"{name} {state}; the section for {release.version} is at lines {found.start_line}-{found.end_line}"
@@ -252,7 +311,39 @@ def release_notes(release: Any, plan: Plan | None = None) -> str:
     name = str(release.config.changelog)
     fmt = changelog_format(path)
     text, _ = _text_to_check(release, path, fmt, plan)
-    _raise_problems(changelog_problems(text, fmt, version=release.version, source_path=path), name, fmt)
+    _raise_problems(
+        changelog_problems(text, fmt, version=release.version, source_path=path, section_only=True), name, fmt
+    )
     found = next(s for s in version_sections(parse_sections(text, fmt)) if same_version(s.version, release.version))
     return found.body
 
+
+
+def finish_changelog(release: Any, plan: Plan, *, accept_draft: bool = False) -> str:
+    """Validate the release's section after ``plan`` ran, and return its body (the release notes).
+
+    When the section is not valid, the file is put back as the phase found
+    it (a failed phase leaves no half-made section behind), and the
+    :class:`ChangelogError` lists every problem. When this attempt drafted
+    the section from the git log, a real run stops here unless
+    ``accept_draft``: the draft stays in the file for the maintainer to read
+    and edit, and ``--resume`` continues with the section as they left it.
+    """
+    actions = [action for action in plan if isinstance(action, ChangelogSection)]
+    try:
+        notes = release_notes(release, plan)
+    except ChangelogError:
+        for action in actions:
+            action.restore()
+        raise
+    drafted = [action for action in actions if action.drafted]
+    if drafted and not release.dry_run and not accept_draft:
+        name = drafted[0].name
+        raise ChangelogError(
+            f"Drafted the section for {release.version} in {name} from the git log (merges and automated "
+            "dependency bumps left out); it has not been read by anyone yet, so the release stops here.",
+            hint=f"Read and edit the section in {name} (it stays in the file, uncommitted), then "
+            f"`releaselib run {release.version} --resume`: the section is kept as you left it. "
+            "To release drafts unread, run with -p accept_draft=true.",
+        )
+    return notes
