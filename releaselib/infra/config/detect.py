@@ -182,7 +182,8 @@ def _detect_version_files(
                 continue
             relpath = path.relative_to(root).as_posix()
             match = _DUNDER_VERSION_RE.search(text)
-            if match is not None:
+            # __version__ = ".".join(...) is code, not a version string.
+            if match is not None and _LOOKS_LIKE_VERSION.match(match.group(3)):
                 pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
                 if _matches_once(text, pattern):
                     found.append(VersionFile(relpath, pattern))
@@ -325,6 +326,17 @@ def _bumpversion_files(root: Path, data: Mapping[str, Any], notes: list[str]) ->
                 entries.append((item["src"], str(item.get("search", "{current_version}"))))
         where = "tbump.toml"
     found: list[VersionFile] = []
+    # The tool's own record of the current version moves with the release too.
+    own = {
+        ".bumpversion.cfg": "current_version = {version}",
+        "setup.cfg": "current_version = {version}",
+        ".bumpversion.toml": 'current_version = "{version}"',
+        "[tool.bumpversion] in pyproject.toml": 'current_version = "{version}"',
+        "tbump.toml": 'current = "{version}"',
+    }
+    if entries and where in own:
+        config_path = PYPROJECT if where.endswith(PYPROJECT) else where
+        entries.append((config_path, own[where].replace("{version}", "{current_version}")))
     for path, search in entries:
         pattern = search.replace("{current_version}", VERSION).replace("{new_version}", VERSION)
         text = _safe_text(root / path) if (root / path).is_file() else None
