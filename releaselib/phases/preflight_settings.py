@@ -43,6 +43,15 @@ def phase_settings_checks(release: Release, wanted: set[str]) -> list[tuple[str,
 
         found.append(("matrix settings", matrix))
 
+    if "02_changelog" in wanted and config.changelog:
+        def changelog() -> str:
+            from releaselib.phases.changelog import check_changelog, plan_changelog
+
+            # The section as the phase would leave it (kept, dated or drafted), validated now.
+            return check_changelog(release, plan_changelog(release))
+
+        found.append(("changelog section", changelog))
+
     if "07_docs" in wanted:
         def docs() -> str:
             if not config.docs_check.url:

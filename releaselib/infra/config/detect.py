@@ -41,7 +41,7 @@ _VERSION_TUPLE_RE = re.compile(rf"^({_TUPLE_NAMES}\s*(?::[^=\n]*)?=\s*)\(\s*\d[^
 _TOML_VERSION_RE = re.compile(r"^(version\s*=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
 _SETUP_PY_VERSION_RE = re.compile(r"(\b(?:version|VERSION|__version__)\s*=\s*)([\"'])([^\s\"']+)\2")
 _SPHINX_VERSION_RE = re.compile(r"^((?:release|version)\s*=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
-_SPHINX_CONFS = ("doc/conf.py", "docs/conf.py", "doc/source/conf.py", "docs/source/conf.py")
+_SPHINX_CONFS = ("doc/conf.py", "docs/conf.py", "doc/source/conf.py", "docs/source/conf.py", "conf.py")
 _SCM_BACKENDS = ("setuptools_scm", "setuptools-scm", "hatch-vcs", "hatch_vcs", "versioneer", "pdm-backend", "flit_scm")
 # Names of environment variables a setup.py reads to build without the C extension.
 _NO_EXT_ENV_RE = re.compile(

@@ -16,9 +16,9 @@ writes), :mod:`.validate` (checks and the release notes).
 from __future__ import annotations
 
 from releaselib.phases.changelog.draft import (
-    dated_title,
     ChangelogSection,
     changelog_path,
+    dated_title,
     draft_section,
     insert_section,
     insertion_line,
@@ -33,7 +33,6 @@ from releaselib.phases.changelog.history import (
     version_like_tags,
 )
 from releaselib.phases.changelog.sections import (
-    TEXT,
     GIT_TIMEOUT,
     MARKDOWN,
     MAX_DRAFT_COMMITS,
@@ -41,6 +40,7 @@ from releaselib.phases.changelog.sections import (
     RST_ADORNMENT,
     SPHINX_DIRECTIVES,
     SPHINX_ROLES,
+    TEXT,
     Section,
     changelog_format,
     find_section,
@@ -52,10 +52,10 @@ from releaselib.phases.changelog.sections import (
     version_sections,
 )
 from releaselib.phases.changelog.validate import (
-    finish_changelog,
     Problem,
     changelog_problems,
     check_changelog,
+    finish_changelog,
     release_notes,
     validate_changelog,
 )

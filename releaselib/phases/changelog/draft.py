@@ -16,6 +16,7 @@ from releaselib.phases.changelog.sections import (
     MAX_DRAFT_COMMITS,
     RST,
     Section,
+    _bare,
     _column_width,
     _find_version,
     _read,
@@ -23,6 +24,7 @@ from releaselib.phases.changelog.sections import (
     changelog_format,
     find_section,
     parse_sections,
+    same_version,
     version_sections,
 )
 
@@ -217,6 +219,75 @@ def dated_title(title: str, today: datetime.date | None = None) -> str | None:
     return title[: match.start()] + filled + title[match.end() :]
 
 
+def _dated_line(line: str, older_line: str | None, today: datetime.date | None) -> str | None:
+    """A section's first line (``Unreleased``) dated in the style of the older section's (``Released 2024-10-18``)."""
+    if _PLACEHOLDER_DATE.search(line) is None:
+        return None
+    filled = dated_title(line, today)
+    if older_line and _PLACEHOLDER_DATE.fullmatch(line.strip()):
+        example = older_line.strip()
+        match = _ISO_DATE.search(example)
+        if match is not None:
+            indent = line[: len(line) - len(line.lstrip())]
+            day = (today or datetime.date.today()).isoformat()
+            return indent + example[: match.start()] + day + example[match.end() :]
+        return None  # a bare "Unreleased" and no older example: the style is unknown
+    return filled
+
+
+def date_fix(text: str, fmt: str, version: str, today: datetime.date | None = None) -> tuple[int, int, list[str]] | None:
+    """Where the release's placeholder date is and what replaces it: (first line, last line, new lines), 0-based.
+
+    The heading's own placeholder (``2.2 (XXXX/XX/XX)``, ``0.4 (unreleased)``)
+    or, in the Pallets style, a first body line ``Unreleased`` written like the
+    older section's ``Released 2024-10-18``. None when there is nothing to
+    date, or the style is unknown (then validation names the placeholder).
+    """
+    sections = version_sections(parse_sections(text, fmt))
+    index = next((i for i, s in enumerate(sections) if same_version(s.version, version)), None)
+    if index is None:
+        return None
+    section = sections[index]
+    raw = [_bare(line) for line in _split_lines(text.lstrip("\ufeff"))]
+    dated = dated_title(section.title, today)
+    if dated is not None:
+        heading = render_heading(dated, section.style, fmt)
+        first, last = section.start_line - 1, section.heading_end_line - 1
+        if len(heading) > 1 and fmt != MARKDOWN and len(raw[last].rstrip()) > _column_width(dated):
+            heading[-1] = raw[last].rstrip()  # keep a longer underline as the author drew it
+            if "/" in section.style:
+                heading[0] = raw[last].rstrip()
+        return first, last, heading
+    body_index = next((i for i in range(section.heading_end_line, section.end_line) if raw[i].strip()), None)
+    if body_index is None:
+        return None
+    # The newest older section whose first line holds a date shows the style.
+    older_first = next(
+        (
+            first
+            for older in sections[index + 1 :]
+            for first in [next((line for line in older.body.splitlines() if line.strip()), "")]
+            if _ISO_DATE.search(first)
+        ),
+        None,
+    )
+    line = _dated_line(raw[body_index], older_first, today)
+    return (body_index, body_index, [line]) if line is not None else None
+
+
+def remaining_placeholder(text: str, fmt: str, version: str) -> str | None:
+    """The placeholder date left in the release's heading or first line, or None."""
+    for section in version_sections(parse_sections(text, fmt)):
+        if same_version(section.version, version):
+            first = next((line for line in section.body.splitlines() if line.strip()), "")
+            for line in (section.title, first):
+                match = _PLACEHOLDER_DATE.search(line)
+                if match is not None:
+                    return match.group(0)
+            return None
+    return None
+
+
 class ChangelogSection(Action):
     """Make sure the changelog has a section for the release: keep it, date it, or add a draft.
 
@@ -235,7 +306,8 @@ class ChangelogSection(Action):
         text = _read(self.path)
         self.existing = find_section(self.path, release.version)
         self.line = insert_section(text, "x\n", self.fmt)[1] if self.existing is None else self.existing.start_line
-        self.dated = dated_title(self.existing.title, today) if self.existing is not None else None
+        fix = date_fix(text, self.fmt, release.version, today) if self.existing is not None else None
+        self.dated = " / ".join(fix[2]) if fix is not None else None
         self._draft: str | None = None
         self.original: str | None = None  # the file before apply(), once it wrote
         self.drafted = False  # apply() added a drafted section
@@ -252,19 +324,21 @@ class ChangelogSection(Action):
         if self.existing is not None:
             where = f"lines {self.existing.start_line}-{self.existing.end_line}"
             if self.dated is not None:
-                return f"date the section for {version} in {self.name} ({where}): {self.existing.title!r} -> {self.dated!r}"
+                return f"date the section for {version} in {self.name} ({where}): {self.dated!r}"
             return f"keep existing section for {version} in {self.name} ({where})"
         return f"add a drafted section for {version} at line {self.line} of {self.name}"
 
     def is_done(self) -> bool:
         section = find_section(self.path, self.release.version)
-        return section is not None and dated_title(section.title) is None
+        return section is not None and date_fix(_read(self.path), self.fmt, self.release.version, self.today) is None
 
     def preview(self) -> str:
         """The section as it is, or as it would be added: the text to read before going on."""
         if self.existing is not None:
-            title = self.dated or self.existing.title
-            return "\n".join(render_heading(title, self.existing.style, self.fmt) + ["", self.existing.body])
+            after = self.text_after()
+            section = find_section_in(after, self.fmt, self.release.version)
+            if section is not None:
+                return "\n".join(render_heading(section.title, section.style, self.fmt) + ["", section.body])
         return self.draft
 
     def text_after(self) -> str:
@@ -273,23 +347,18 @@ class ChangelogSection(Action):
         section = find_section(self.path, self.release.version)
         if section is None:
             return insert_section(text, self.draft, self.fmt)[0]
-        dated = dated_title(section.title, self.today)
-        if dated is None:
+        fix = date_fix(text, self.fmt, self.release.version, self.today)
+        if fix is None:
             return text
-        # Redraw the heading (an rst underline follows the title's width);
-        # every other byte of the file stays.
+        # Every other byte of the file stays (line endings included).
         raw = _split_lines(text.lstrip("\ufeff"))
         bom = "\ufeff" if text.startswith("\ufeff") else ""
-        first, last = section.start_line - 1, section.heading_end_line - 1
-        newline = "\r\n" if raw[last].endswith("\r\n") else "\n"
-        heading = [line + newline for line in render_heading(dated, section.style, self.fmt)]
-        if section.style not in ("line",) and not section.style.startswith("#") and self.fmt != MARKDOWN:
-            old_under = raw[last].rstrip("\r\n")
-            if len(old_under) > _column_width(dated):  # keep a longer underline as the author drew it
-                heading[-1] = old_under + newline
-                if "/" in section.style:
-                    heading[0] = old_under + newline
-        return bom + "".join(raw[:first] + heading + raw[last + 1 :])
+        first, last, lines = fix
+        newline = "\r\n" if raw[last].endswith("\r\n") else "\n" if raw[last].endswith("\n") else ""
+        replacement = [line + "\n" for line in lines[:-1]] + [lines[-1] + newline]
+        if newline == "\r\n":
+            replacement = [line.replace("\n", "\r\n") if not line.endswith("\r\n") else line for line in replacement]
+        return bom + "".join(raw[:first] + replacement + raw[last + 1 :])
 
     def apply(self) -> None:
         before = _read(self.path)
@@ -312,6 +381,11 @@ class ChangelogSection(Action):
                 handle.write(self.original)
             self.original = None
             self.drafted = False
+
+
+def find_section_in(text: str, fmt: str, version: str) -> Section | None:
+    """The release section for ``version`` in ``text``, or None."""
+    return next((s for s in version_sections(parse_sections(text, fmt)) if same_version(s.version, version)), None)
 
 
 def changelog_path(release: Any) -> Path | None:

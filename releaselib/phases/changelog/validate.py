@@ -17,21 +17,22 @@ from releaselib.phases.changelog.draft import (
     changelog_path,
     draft_section,
     insert_section,
+    remaining_placeholder,
 )
 from releaselib.phases.changelog.sections import (
     _FENCE,
     MARKDOWN,
     RST,
-    TEXT,
     SPHINX_DIRECTIVES,
     SPHINX_ROLES,
+    TEXT,
     _bare,
     _read,
     _split_lines,
     changelog_format,
     find_section,
-    parse_sections,
     looks_like_heading,
+    parse_sections,
     same_version,
     version_in_title,
     version_sections,
@@ -178,6 +179,15 @@ def changelog_problems(
             if not matching[0].body.strip():
                 problems.append(Problem(matching[0].start_line, f"The section for {version} is empty."))
             problems.extend(_swallowed(matching[0], version))
+            placeholder = remaining_placeholder(text, fmt, version)
+            if placeholder is not None:
+                problems.append(
+                    Problem(
+                        matching[0].start_line,
+                        f"The section for {version} still says {placeholder!r} where the release date goes, in a "
+                        "style releaselib does not know how to complete.",
+                    )
+                )
             for extra in matching[1:]:
                 first = matching[0].start_line
                 problems.append(Problem(extra.start_line, f"A second section for {version} (the first is at line {first})."))
@@ -293,7 +303,7 @@ def check_changelog(release: Any, plan: Plan | None = None) -> str:
         changelog_problems(text, fmt, version=release.version, source_path=path, section_only=True), name, fmt
     )
     found = next(s for s in version_sections(parse_sections(text, fmt)) if same_version(s.version, release.version))
-    state = "would be valid once the drafted section is added" if pending else "is valid"
+    state = "would be valid once the phase has written it" if pending else "is valid"
     return f"{name} {state}; the section for {release.version} is at lines {found.start_line}-{found.end_line}"
 
 
