@@ -206,10 +206,11 @@ BAD_CONFIGS = [
         id="commit-message-without-version",
     ),
     pytest.param(
-        BASE_TABLE + 'post-release-message = "Back to development"\n' + VERSION_FILE,
+        # "Back to development" (no version) is fine; an unknown placeholder is not.
+        BASE_TABLE + 'post-release-message = "Back to {next}"\n' + VERSION_FILE,
         {},
-        ["`post-release-message`", "must contain {version}"],
-        id="post-release-message-without-version",
+        ["`post-release-message`", "is not a valid template"],
+        id="post-release-message-unknown-placeholder",
     ),
     pytest.param(
         BASE_TABLE + 'tag = "{prefix}{version}"\n' + VERSION_FILE,

@@ -366,6 +366,7 @@ def plan_release_bump(release: Any) -> Plan:
                 )
             plan.extend(edits)
             return plan
+        _check_release_follows(current, version, config.dev_scheme)
         markers = dev_markers(current, config.dev_scheme)
         for relpath in docs_files(config):
             try:
@@ -378,6 +379,25 @@ def plan_release_bump(release: Any) -> Plan:
                 plan.add(action)
     plan.extend(edits)
     return plan
+
+
+def _check_release_follows(current: str, version: str, scheme: str) -> None:
+    """Refuse a release the development version does not lead to (3.0.3 while main says 3.1.0.dev)."""
+    base = release_base(current, scheme)
+    if not (_is_pep440(base) and _is_pep440(version)):
+        return
+    if scheme == "dev":  # 2.2.dev0 leads to 2.2 (or a pre-release of it)
+        wrong = Version(Version(version).base_version) < Version(Version(base).base_version)
+    else:  # 2.1+ follows 2.1
+        wrong = Version(version) <= Version(base)
+    if wrong:
+        relation = "leads to" if scheme == "dev" else "follows"
+        raise VersionError(
+            f"The version files hold the development version {current!r}, which {relation} {base}; "
+            f"releasing {version} from it would go backwards.",
+            hint=f"Release {version} from the branch that holds its development version (a maintenance branch), "
+            f"or release a version of the {base} line.",
+        )
 
 
 def nothing_to_write(config: Config) -> str | None:

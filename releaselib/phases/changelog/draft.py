@@ -223,16 +223,16 @@ def _dated_line(line: str, older_line: str | None, today: datetime.date | None) 
     """A section's first line (``Unreleased``) dated in the style of the older section's (``Released 2024-10-18``)."""
     if _PLACEHOLDER_DATE.search(line) is None:
         return None
-    filled = dated_title(line, today)
-    if older_line and _PLACEHOLDER_DATE.fullmatch(line.strip()):
-        example = older_line.strip()
-        match = _ISO_DATE.search(example)
-        if match is not None:
-            indent = line[: len(line) - len(line.lstrip())]
-            day = (today or datetime.date.today()).isoformat()
-            return indent + example[: match.start()] + day + example[match.end() :]
-        return None  # a bare "Unreleased" and no older example: the style is unknown
-    return filled
+    if _PLACEHOLDER_DATE.fullmatch(line.strip()) is None:
+        return dated_title(line, today)  # "Released: TBD", "(XXXX-XX-XX)": the line shows the style
+    # A bare "Unreleased": written like the older sections' first line, when one shows how.
+    example = (older_line or "").strip()
+    match = _ISO_DATE.search(example)
+    if match is None:
+        return None  # the style is unknown: validation names the placeholder
+    indent = line[: len(line) - len(line.lstrip())]
+    day = (today or datetime.date.today()).isoformat()
+    return indent + example[: match.start()] + day + example[match.end() :]
 
 
 def date_fix(text: str, fmt: str, version: str, today: datetime.date | None = None) -> tuple[int, int, list[str]] | None:
