@@ -72,7 +72,12 @@ def plan_commit_and_tag(release: Release, expected: list[str] | None = None) -> 
     message = config.commit_message.format(version=release.version)
     plan = Plan(f"Commit and tag {release.version}")
     paths = paths_to_commit(release, expected)
-    if paths:  # a tag-versioned project (setuptools-scm) with its notes already committed has nothing to commit
+    # A tag-versioned project (setuptools-scm) whose notes are already committed
+    # has nothing to commit: the tag goes on HEAD as it is.
+    nothing = config.version_source == "scm" and not modified_paths(release) and not git.commit_with_message(
+        release.repo, message
+    )
+    if paths and not nothing:
         plan.add(git.CommitAction(release.repo, paths, message))
     plan.add(BumpTagAction(release.repo, release.tag, _tag_message(release), message))
     return plan

@@ -392,7 +392,12 @@ def _tag_template(root: Path) -> str | None:
     from packaging.version import InvalidVersion, Version
 
     prefixes: Counter[str] = Counter()
-    for tag in _git_lines(root, "tag", "--list"):
+    tags = _git_lines(root, "tag", "--list")
+    if not tags and _git_lines(root, "rev-parse", "--is-shallow-repository") == ["true"]:
+        # A shallow CI checkout has no tags: the remote has them.
+        refs = _git_lines(root, "ls-remote", "--tags", "--refs", "origin")
+        tags = [line.partition("\t")[2].removeprefix("refs/tags/") for line in refs]
+    for tag in tags:
         match = re.match(r"^(\D*?)(\d.*)$", tag.strip())
         if not match:
             continue
