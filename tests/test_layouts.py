@@ -78,6 +78,7 @@ def test_plan_with_no_configuration_shows_what_was_detected(name: str, tmp_path:
     assert git(repo, "status", "--porcelain") == ""  # plan changes nothing
 
 
+@pytest.mark.e2e  # five headless phases per project: about two minutes each on a busy machine
 @pytest.mark.parametrize("name", LAYOUTS)
 def test_git_side_phases_make_the_commits_a_maintainer_would(name: str, tmp_path: Path, capsys) -> None:
     repo = make_repo(name, tmp_path)

@@ -91,8 +91,9 @@ def phase_settings_checks(release: Release, wanted: set[str]) -> list[tuple[str,
                 if version == target:
                     taken.append(name)
             if taken:
+                shown = ", ".join(sorted(taken)[:3]) + (f" and {len(taken) - 3} more" if len(taken) > 3 else "")
                 raise ReleaseError(
-                    f"{config.publish.index_url} already has {release.version} of {config.package}: {', '.join(taken)}.",
+                    f"{config.publish.index_url} already has {release.version} of {config.package}: {shown}.",
                     hint=f"Release a newer version, or finish that release with `releaselib run {release.version} --resume`.",
                 )
             return f"{release.version} is not yet on {config.publish.index_url}"
