@@ -123,9 +123,8 @@ writing it, so the maintainer can edit it and resume, unless the run says
             md("## The section for this version\n\nKept as is if present (its date completed), else drafted."),
             code("plan = release.execute(changelog.plan_changelog(release))"),
             md("## Validate\n\nOnly the release's section; reStructuredText is parsed with docutils; an error names its line."),
-            code('release.record("accept_draft", accept_draft)\n'
-                 "notes = changelog.finish_changelog(release, plan, accept_draft=accept_draft)\n"
-                 'release.record("changelog_section", notes)\nprint(notes)'),
+            code("notes = changelog.finish_changelog(release, plan, accept_draft=accept_draft)\nprint(notes)"),
+            code('release.record("accept_draft", accept_draft)\nrelease.record("changelog_section", notes)'),
         ],
         extra_params="accept_draft = False # release a section drafted from the git log without stopping to read it",
     ),
@@ -257,6 +256,7 @@ phase ran; then only the branch moves).
             md("## The next version\n\nComputed from the release unless `next_version` is set."),
             code("next_version = bump.next_version(release, next_version)\n"
                  'release.record("next_version", next_version)'),
+            md("Write it into the version files. Only these files change; the commit below takes exactly them."),
             code("release.execute(bump.plan_next_dev(release, next_version))"),
             md("## Commit and push"),
             code("release.execute(commit.plan_post_release_commit(release, next_version))"),

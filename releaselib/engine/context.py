@@ -16,10 +16,7 @@ from typing import Any
 
 from releaselib.core.errors import RecordError, UsageError
 from releaselib.core.plan import Plan
-
-#: MIME type under which a recorded value is shown in a notebook output, so the
-#: runner (and anyone later) can read values back from the executed notebook.
-VALUE_MIME = "application/vnd.releaselib.value+json"
+from releaselib.record.notebooks import VALUE_MIME
 
 
 def outputs_root(outputs: str | os.PathLike[str] | None) -> Path:
@@ -106,20 +103,6 @@ def _show_value(key: str, value: Any) -> None:
     display({"text/plain": text, VALUE_MIME: {"key": key, "value": value}}, raw=True)
 
 
-def values_from_notebook(nb: Any) -> dict[str, Any]:
-    """Every value recorded in an executed notebook, in cell order (later wins)."""
-    values: dict[str, Any] = {}
-    for cell in nb.cells:
-        if cell.get("cell_type") != "code":
-            continue
-        for output in cell.get("outputs", []):
-            data = output.get("data") or {}
-            if VALUE_MIME in data:
-                item = data[VALUE_MIME]
-                values[item["key"]] = item["value"]
-    return values
-
-
 def start(
     phase: str,
     version: Any,
@@ -135,8 +118,8 @@ def start(
     whatever :func:`releaselib.infra.config.load_config` and
     :func:`releaselib.core.versions.parse_release` raise.
     """
-    from releaselib.infra.config import load_config
     from releaselib.core.versions import parse_release
+    from releaselib.infra.config import load_config
 
     if version is None:
         raise UsageError(

@@ -14,8 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from releaselib.infra import git
 from releaselib.core.errors import GitError, PublishError, RecordError
+from releaselib.core.registry import BUILD, COMMIT_TAG
+from releaselib.infra import git
 from releaselib.record.store import Record
 
 __all__ = ["ResumeConflict", "check_resume", "resume_conflicts"]
@@ -51,7 +52,7 @@ def resume_conflicts(record: Record, config: Any, repo: Path, version: str) -> l
     problems: list[str] = []
     repo = Path(repo)
     tag = config.tag.format(version=version)
-    bump_commit = record.value("04_commit_tag", "bump_commit", None)
+    bump_commit = record.value(COMMIT_TAG, "bump_commit", None)
 
     after = _latest_commit_after(record)
     head = _safe(lambda: git.head_commit(repo))
@@ -84,14 +85,14 @@ def resume_conflicts(record: Record, config: Any, repo: Path, version: str) -> l
                 f"is {git.short(bump_commit)}."
             )
 
-    files = record.value("05_build", "files", None) or []
+    files = record.value(BUILD, "files", None) or []
     if files:
         problems.extend(_index_conflicts(files, config))
     return problems
 
 
 def _index_conflicts(files: list[dict[str, Any]], config: Any) -> list[str]:
-    from releaselib.phases.publish import index_files
+    from releaselib.infra.index import index_files
 
     try:
         listed = index_files(config.publish.index_url, config.package, timeout=10.0)

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from releaselib.core.errors import ReleaseError, RepoStateError
 from releaselib.infra import git
 from releaselib.infra.config import OVERRIDES_ENV, load_config
-from releaselib.core.errors import ReleaseError, RepoStateError
 
 __all__ = ["Rehearsal", "rehearse", "repository_fingerprint"]
 
@@ -150,8 +150,9 @@ def rehearse(
     the rehearsal found a problem the real release would meet), and
     :class:`ReleaseError` if the real repository or remote changed.
     """
+    from releaselib.core.registry import resolve_phases
+    from releaselib.engine.runner import Runner
     from releaselib.local.demo import scoped_env
-    from releaselib.engine.runner import Runner, resolve_phases
     from releaselib.local.sandbox import install_docs_hook
     from releaselib.local.servers import LocalServers
 

@@ -32,6 +32,10 @@ from email.utils import formatdate, getaddresses, parseaddr
 from pathlib import Path
 from typing import Any
 
+from releaselib.core.errors import AnnounceError, SecretLeak
+from releaselib.core.plan import Action, Plan
+from releaselib.core.registry import ANNOUNCE
+from releaselib.core.secrets import find_secrets, secret_values
 from releaselib.phases.changelog import (
     MARKDOWN,
     changelog_format,
@@ -40,11 +44,14 @@ from releaselib.phases.changelog import (
     release_notes,
     section_text,
 )
-from releaselib.core.errors import AnnounceError, SecretLeak
-from releaselib.record.journal import SENDING, SENT, UNCERTAIN, irreversible_step, step_state
-from releaselib.core.plan import Action, Plan
+from releaselib.record.journal import (
+    SENDING,
+    SENT,
+    UNCERTAIN,
+    irreversible_step,
+    step_state,
+)
 from releaselib.record.store import Record, write_atomic
-from releaselib.core.secrets import find_secrets, secret_values
 
 __all__ = [
     "BUNDLED_TEMPLATE",
@@ -60,7 +67,7 @@ __all__ = [
     "write_preview",
 ]
 
-PHASE = "09_announce"
+PHASE = ANNOUNCE
 PREVIEW_NAME = "announcement.eml"
 #: Written beside the record the moment the message has left: a notebook run by
 #: hand (no runner, so no record.json entry yet) must not mail the list twice.

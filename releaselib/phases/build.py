@@ -53,6 +53,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from releaselib.core.errors import BuildError, ReleaseError
+from releaselib.core.registry import BUILD
 from releaselib.record.store import sha256_file
 
 __all__ = [
@@ -1179,8 +1180,8 @@ def _bump_export(release: Any, export: Path) -> None:
     """
     from dataclasses import replace
 
-    from releaselib.phases.bump import plan_release_bump
     from releaselib.infra.config import load_config
+    from releaselib.phases.bump import plan_release_bump
 
     config = load_config(export)
     shadow = replace(release, repo=export, config=config, dry_run=False, values={})
@@ -1189,7 +1190,7 @@ def _bump_export(release: Any, export: Path) -> None:
 
 def recorded_artifacts(release: Any) -> list[Artifact]:
     """The files the build phase recorded, checked unchanged on disk since (for publish)."""
-    build = release.recorded("05_build", "build")
+    build = release.recorded(BUILD, "build")
     return built_artifacts(release, build["files"])
 
 

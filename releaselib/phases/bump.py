@@ -21,7 +21,6 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from releaselib.infra.config import pattern_regex
 from releaselib.core.config_types import Config, VersionFile
 from releaselib.core.errors import ConfigError, VersionError
 from releaselib.core.plan import Action, Plan
@@ -36,6 +35,7 @@ from releaselib.core.versions import (
     version_from_tuple,
     version_tuple,
 )
+from releaselib.infra.config import pattern_regex
 
 VERSION = "{version}"
 VERSION_TUPLE = "{version_tuple}"

@@ -14,11 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from releaselib.engine.context import Release
 from releaselib.core.errors import ConfigError, PreflightFailed, ReleaseError, RepoStateError
 from releaselib.phases.changelog import tag_version
 from releaselib.phases.preflight_settings import configuration_lines, phase_overview, phase_settings_checks
 from releaselib.core.plan import Plan
+from releaselib.core.registry import (
+    ANNOUNCE,
+    BUILD,
+    BUMP,
+    BUNDLED_NAMES,
+    CHANGELOG,
+    COMMIT_TAG,
+    POST_RELEASE,
+    PUBLISH,
+    TEST,
+)
+from releaselib.engine.context import Release
 
 
 @dataclass
@@ -67,10 +78,8 @@ class CheckReport:
 
 
 def _phases(phases: str | Sequence[str] | None) -> set[str]:
-    from releaselib.engine.runner import PHASES
-
     if phases is None or phases == "all":
-        return set(PHASES)
+        return set(BUNDLED_NAMES)
     items = phases.split(",") if isinstance(phases, str) else phases
     return {item.strip() for item in items if item.strip()}
 
@@ -139,8 +148,8 @@ def _last_remote_release_tag(release: Release) -> str | None:
 
 def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[tuple[str, Callable[[], str]]]:
     """The preflight checks for ``release``, as (name, check) pairs; a check returns a detail or raises."""
-    from releaselib.infra import git
     from releaselib.core import versions
+    from releaselib.infra import git
 
     config = release.config
     wanted = _phases(phases)
@@ -201,7 +210,7 @@ def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[
 
     found.extend(phase_settings_checks(release, wanted))
 
-    if wanted & {"01_test", "05_build"} and config.matrix.python:
+    if wanted & {TEST, BUILD} and config.matrix.python:
         def interpreters() -> str:
             from releaselib.infra.interpreters import find_interpreters
 
@@ -212,7 +221,7 @@ def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[
 
         found.append(("interpreters found", interpreters))
 
-    if "06_publish" in wanted:
+    if PUBLISH in wanted:
         def index_credentials() -> str:
             from releaselib.phases.publish import check_credentials
 
@@ -221,7 +230,7 @@ def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[
 
         found.append(("index credentials present", index_credentials))
 
-    if "09_announce" in wanted and config.announce.smtp_host and config.announce.user:
+    if ANNOUNCE in wanted and config.announce.smtp_host and config.announce.user:
         def smtp_credentials() -> str:
             if not os.environ.get(config.announce.password_env):
                 raise ReleaseError(
@@ -255,8 +264,7 @@ def release_plan(
     adds its error to ``problems`` when given, so ``plan`` reports it with
     the others instead of stopping at it; without ``problems`` it raises.
     """
-    from releaselib.phases import bump
-    from releaselib.phases import commit
+    from releaselib.phases import bump, commit
 
     wanted = _phases(phases)
     plans: list[Plan] = []
@@ -272,17 +280,17 @@ def release_plan(
             return None
 
     steps: list[tuple[str, Callable[[], Plan]]] = []
-    if "02_changelog" in wanted and release.config.changelog:
+    if CHANGELOG in wanted and release.config.changelog:
         from releaselib.phases.changelog import plan_changelog
 
         steps.append(("changelog", lambda: plan_changelog(release)))
-    if "03_bump" in wanted:
+    if BUMP in wanted:
         steps.append(("bump", lambda: bump.plan_release_bump(release)))
-    if "04_commit_tag" in wanted:
+    if COMMIT_TAG in wanted:
         steps.append(("commit", lambda: commit.plan_commit_and_tag(release, expected)))
-    if "06_publish" in wanted:
+    if PUBLISH in wanted:
         steps.append(("push", lambda: commit.plan_push(release)))
-    if "08_post_release" in wanted:
+    if POST_RELEASE in wanted:
         steps.append(("next", lambda: bump.plan_next_dev(release)))
     for name, build in steps:
         plan = attempt(build)

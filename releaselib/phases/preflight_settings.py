@@ -13,6 +13,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from releaselib.core.errors import ConfigError, ReleaseError
+from releaselib.core.registry import (
+    ANNOUNCE,
+    BUILD,
+    BUMP,
+    CHANGELOG,
+    COMMIT_TAG,
+    DOCS,
+    POST_RELEASE,
+    PUBLISH,
+    TEST,
+)
 
 if TYPE_CHECKING:
     from releaselib.engine.context import Release
@@ -35,15 +46,15 @@ def phase_settings_checks(release: Release, wanted: set[str]) -> list[tuple[str,
     config = release.config
     found: list[tuple[str, Callable[[], str]]] = []
 
-    if wanted & {"01_test", "05_build"}:
+    if wanted & {TEST, BUILD}:
         def matrix() -> str:
             if not config.matrix.python:
-                raise _missing("matrix", "python", "01_test" if "01_test" in wanted else "05_build")
+                raise _missing("matrix", "python", "01_test" if TEST in wanted else "05_build")
             return f"Pythons {', '.join(config.matrix.python)}"
 
         found.append(("matrix settings", matrix))
 
-    if "02_changelog" in wanted and config.changelog:
+    if CHANGELOG in wanted and config.changelog:
         def changelog() -> str:
             from releaselib.phases.changelog import check_changelog, plan_changelog
 
@@ -52,15 +63,15 @@ def phase_settings_checks(release: Release, wanted: set[str]) -> list[tuple[str,
 
         found.append(("changelog section", changelog))
 
-    if "07_docs" in wanted:
+    if DOCS in wanted:
         def docs() -> str:
             if not config.docs_check.url:
-                raise _missing("docs-check", "url", "07_docs")
+                raise _missing("docs-check", "url", DOCS)
             return f"watch {config.docs_check.url}"
 
         found.append(("docs page settings", docs))
 
-    if "09_announce" in wanted:
+    if ANNOUNCE in wanted:
         def announce() -> str:
             settings = config.announce
             missing = [
@@ -68,12 +79,12 @@ def phase_settings_checks(release: Release, wanted: set[str]) -> list[tuple[str,
                 if not value
             ]
             if missing:
-                raise _missing("announce", ", ".join(missing), "09_announce")
+                raise _missing("announce", ", ".join(missing), ANNOUNCE)
             return f"{settings.sender} -> {', '.join(settings.to)} via {settings.smtp_host}:{settings.smtp_port}"
 
         found.append(("announcement settings", announce))
 
-    if "06_publish" in wanted:
+    if PUBLISH in wanted:
         def not_on_index() -> str:
             from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
             from packaging.version import Version
@@ -118,33 +129,33 @@ def phase_overview(release: Release, wanted: set[str]) -> list[str]:
     lines: list[str] = []
     pythons = ", ".join(config.matrix.python) or "(none configured)"
     ext = f", and each again with {config.matrix.no_extension_env}=1" if config.matrix.no_extension_env else ""
-    if "01_test" in wanted:
+    if TEST in wanted:
         lines.append(f"01_test       `{config.matrix.test_command}` on Python {pythons}{ext}")
-    if "02_changelog" in wanted:
+    if CHANGELOG in wanted:
         lines.append(f"02_changelog  the {release.version} section of {config.changelog or '(no changelog)'}")
-    if "03_bump" in wanted:
+    if BUMP in wanted:
         reason = nothing_to_write(config) if config.version_source == "scm" else None
         files = ", ".join(dict.fromkeys(vf.path for vf in config.version_files))
         lines.append(f"03_bump       {reason or 'set ' + release.version + ' in ' + files}")
-    if "04_commit_tag" in wanted:
+    if COMMIT_TAG in wanted:
         lines.append(f"04_commit_tag commit {config.commit_message.format(version=release.version)!r}, tag {release.tag}")
-    if "05_build" in wanted:
+    if BUILD in wanted:
         lines.append(f"05_build      sdist and one wheel per Python ({pythons}) from {release.tag}")
-    if "06_publish" in wanted:
+    if PUBLISH in wanted:
         lines.append(
             f"06_publish    push {config.branch} and {release.tag} to {config.remote}; upload to "
             f"{config.publish.repository_url}; install back from {config.publish.index_url}"
         )
-    if "07_docs" in wanted:
+    if DOCS in wanted:
         lines.append(f"07_docs       wait for {config.docs_check.url or '(no docs-check url)'} to show {release.version}")
-    if "08_post_release" in wanted:
+    if POST_RELEASE in wanted:
         from releaselib.phases.bump import next_version
 
         reason = nothing_to_write(config)
         following = next_version(release)
         message = config.post_release_message.format(version=following)
         lines.append(f"08_post_release {reason or f'set {following}, commit {message!r}, push'}")
-    if "09_announce" in wanted:
+    if ANNOUNCE in wanted:
         to = ", ".join(config.announce.to) or "(no recipients)"
         lines.append(f"09_announce   mail {config.announce.subject.format(package=config.package, version=release.version)!r} to {to}")
     return lines
