@@ -141,3 +141,12 @@ def test_a_failed_detection_names_the_places_and_the_keys_not_the_failing_comman
         load_config(tmp_path)
     assert "version_info" in info.value.message and "conf.py" in info.value.message
     assert "[[version-files]]" in info.value.hint and "releaselib init" not in info.value.hint
+
+
+def test_overrides_apply_over_a_detected_configuration(tmp_path: Path, monkeypatch) -> None:
+    # rehearse points a release at local servers through the overrides, also for a project with no configuration.
+    write(tmp_path, SETUP_PY_PROJECT)
+    monkeypatch.setenv("RELEASELIB_CONFIG_OVERRIDES", '{"publish": {"index-url": "http://127.0.0.1:9/simple/"}}')
+    config = load_config(tmp_path)
+    assert config.detected and config.publish.index_url == "http://127.0.0.1:9/simple/"
+    assert config.version_files == detect_config(tmp_path).version_files

@@ -74,10 +74,16 @@ def plan_commit_and_tag(release: Release, expected: list[str] | None = None) -> 
     paths = paths_to_commit(release, expected)
     # A tag-versioned project (setuptools-scm) whose notes are already committed
     # has nothing to commit: the tag goes on HEAD as it is.
-    nothing = config.version_source == "scm" and not modified_paths(release) and not git.commit_with_message(
-        release.repo, message
+    nothing = (
+        config.version_source == "scm"
+        and not expected
+        and not modified_paths(release)
+        and not git.commit_with_message(release.repo, message)
     )
-    if paths and not nothing:
+    if nothing:
+        plan.add(git.TagAction(release.repo, release.tag, _tag_message(release), "HEAD", what="HEAD (nothing to commit)"))
+        return plan
+    if paths:
         plan.add(git.CommitAction(release.repo, paths, message))
     plan.add(BumpTagAction(release.repo, release.tag, _tag_message(release), message))
     return plan

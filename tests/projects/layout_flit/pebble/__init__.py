@@ -1,3 +1,3 @@
 """Pebble: small stones."""
 
-__version__ = "0.9+dev"
+__version__ = "0.8+dev"
