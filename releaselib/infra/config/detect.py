@@ -342,6 +342,11 @@ def _bumpversion_files(root: Path, data: Mapping[str, Any], notes: list[str]) ->
         text = _safe_text(root / path) if (root / path).is_file() else None
         if text is None or VERSION not in pattern:
             continue
+        if not _matches_once(text, pattern) and current:
+            # The default search is the bare version: pin it to the one line that holds it.
+            lines = [line.strip() for line in text.splitlines() if current in line]
+            if len(lines) == 1 and lines[0].count(current) == 1:
+                pattern = lines[0].replace(current, VERSION)
         if _matches_once(text, pattern):
             found.append(VersionFile(path, pattern))
         else:
