@@ -62,7 +62,9 @@ def normalized_diff(repo: Path, rev: str) -> list[str]:
 
 def expected_diff(name: str, which: str) -> list[str]:
     text = (PROJECTS / name / "expected" / f"{which}.diff").read_text(encoding="utf-8")
-    return text.replace("{today}", date.today().isoformat()).rstrip("\n").splitlines()
+    today = date.today()
+    text = text.replace("{today}", today.isoformat()).replace("{today/}", today.strftime("%Y/%m/%d"))
+    return text.rstrip("\n").splitlines()
 
 
 @pytest.mark.parametrize("name", LAYOUTS)
