@@ -94,10 +94,10 @@ def test_a_failed_validation_puts_the_file_back(tmp_path: Path) -> None:
          "2.2 (2026/04/24)\n----------------\n\n- A.\n\n2.1 (2026/01/02)\n----------------\n\n- B.\n"),
         ("CHANGELOG.md", "# Changes\n\n## 0.4 (unreleased)\n\n- A.\n\n## 0.3 (2026-01-05)\n\n- B.\n",
          "# Changes\n\n## 0.4 (2026-04-24)\n\n- A.\n\n## 0.3 (2026-01-05)\n\n- B.\n"),
-        ("CHANGES.rst", "Version 3.1.0\n-------------\n\nUnreleased\n\n-   A.\n\n\nVersion 3.0.2\n-------------\n\n"
-         "Released 2024-10-18\n\n-   B.\n",
-         "Version 3.1.0\n-------------\n\nReleased 2026-04-24\n\n-   A.\n\n\nVersion 3.0.2\n-------------\n\n"
-         "Released 2024-10-18\n\n-   B.\n"),
+        ("CHANGES.rst", ("Version 3.1.0\n-------------\n\nUnreleased\n\n-   A.\n\n\nVersion 3.0.2\n-------------\n\n"
+                         "Released 2024-10-18\n\n-   B.\n"),
+         ("Version 3.1.0\n-------------\n\nReleased 2026-04-24\n\n-   A.\n\n\nVersion 3.0.2\n-------------\n\n"
+          "Released 2024-10-18\n\n-   B.\n")),
         ("CHANGES.txt", "Version 1.3 released TBD\n\n* A.\n\nVersion 1.2 released 2026-01-10\n\n* B.\n",
          "Version 1.3 released 2026-04-24\n\n* A.\n\nVersion 1.2 released 2026-01-10\n\n* B.\n"),
     ],

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import tomllib
 from datetime import date
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from releaselib.cli import main
 

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from releaselib.core.errors import ConfigError, PreflightFailed, ReleaseError, RepoStateError
-from releaselib.phases.changelog import tag_version
-from releaselib.phases.preflight_settings import configuration_lines, phase_overview, phase_settings_checks
 from releaselib.core.plan import Plan
 from releaselib.core.registry import (
     ANNOUNCE,
@@ -30,6 +28,8 @@ from releaselib.core.registry import (
     TEST,
 )
 from releaselib.engine.context import Release
+from releaselib.phases.changelog import tag_version
+from releaselib.phases.preflight_settings import configuration_lines, phase_overview, phase_settings_checks
 
 
 @dataclass
@@ -322,6 +322,13 @@ def summary(release: Release) -> dict[str, Any]:
 
 
 __all__ = [
-    "CheckReport", "checks", "configuration_lines", "is_shallow", "phase_overview", "release_plan", "run_checks",
-    "summary", "RepoStateError",
+    "CheckReport",
+    "RepoStateError",
+    "checks",
+    "configuration_lines",
+    "is_shallow",
+    "phase_overview",
+    "release_plan",
+    "run_checks",
+    "summary",
 ]

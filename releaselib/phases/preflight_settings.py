@@ -86,7 +86,12 @@ def phase_settings_checks(release: Release, wanted: set[str]) -> list[tuple[str,
 
     if PUBLISH in wanted:
         def not_on_index() -> str:
-            from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+            from packaging.utils import (
+                InvalidSdistFilename,
+                InvalidWheelFilename,
+                parse_sdist_filename,
+                parse_wheel_filename,
+            )
             from packaging.version import Version
 
             from releaselib.phases.publish import index_files

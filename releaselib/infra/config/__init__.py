@@ -29,14 +29,14 @@ from releaselib.infra.config.render import render_table, write_init
 from releaselib.infra.config.schema import CHANGELOG_CANDIDATES, TABLE, pattern_regex, suggest
 
 __all__ = [
-    "TABLE",
     "CHANGELOG_CANDIDATES",
     "OVERRIDES_ENV",
+    "TABLE",
     "config_overrides",
-    "load_config",
     "detect_config",
-    "render_table",
-    "write_init",
+    "load_config",
     "pattern_regex",
+    "render_table",
     "suggest",
+    "write_init",
 ]

@@ -13,8 +13,9 @@ import os
 import re
 import subprocess
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from releaselib.core.config_types import Config, VersionFile
 from releaselib.core.errors import ConfigError
@@ -237,8 +238,8 @@ def _detect_version_files(
 
 
 def _tuple_version(literal: str) -> str | None:
-    from releaselib.core.versions import parse_version_tuple, version_from_tuple
     from releaselib.core.errors import VersionError
+    from releaselib.core.versions import parse_version_tuple, version_from_tuple
 
     try:
         return version_from_tuple(parse_version_tuple(literal))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import configparser
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 from releaselib.core.config_types import (
@@ -20,9 +21,9 @@ from releaselib.infra.config.schema import (
     _LOCAL_LABEL_RE,
     DEV_SCHEMES,
     NEXT_VERSION_POLICIES,
-    VERSION_SOURCES,
     PYPROJECT,
     TABLE,
+    VERSION_SOURCES,
     _read_text,
     _toml_key,
     pattern_regex,

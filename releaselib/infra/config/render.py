@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
