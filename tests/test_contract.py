@@ -66,3 +66,19 @@ def test_check_runbook_command(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["check-runbook", str(bad)]) != 0
     err = capsys.readouterr().err
     assert "breaks the runbook contract" in err and "sys.exit" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("phase", BUNDLED_NAMES)
+def test_the_architecture_map_names_every_call_of_every_runbook(phase: str) -> None:
+    import json
+    import re
+
+    nb = json.loads((bundled_runbooks_dir() / f"{phase}.ipynb").read_text())
+    source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    modules = {name.strip() for group in re.findall(r"from releaselib\.\w+ import ([\w, ]+)", source)
+               for name in group.split(",")}
+    calls = {f for m, f in re.findall(r"\b(\w+)\.(\w+)\(", source) if m in modules}
+    row = next(line for line in (ROOT / "docs" / "architecture.md").read_text().splitlines()
+               if line.startswith(f"| {phase} |"))
+    missing = {call for call in calls if f"`{call}`" not in row and f"`git.{call}`" not in row}
+    assert not missing, f"docs/architecture.md's row for {phase} does not name {sorted(missing)}"

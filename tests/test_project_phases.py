@@ -15,7 +15,6 @@ from releaselib.cli import main
 from releaselib.core.errors import ConfigError
 from releaselib.core.registry import BUNDLED_NAMES, phase_names, resolve_phases
 from releaselib.infra.config import load_config
-from releaselib.local.sandbox import create_sandbox
 
 from .helpers import commit_all, git
 
@@ -42,8 +41,8 @@ def project_phase(path: Path) -> None:
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path):
-    sandbox = create_sandbox(tmp_path / "sandbox")
+def sandbox(sandbox):
+    """The sample, with a phase of its own in its runbooks folder."""
     project_phase(sandbox.repo / "release" / "10_github_release.ipynb")
     pyproject = sandbox.repo / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace("[tool.releaselib]\n", '[tool.releaselib]\nrunbooks = "release"\n', 1))

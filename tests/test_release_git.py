@@ -10,18 +10,12 @@ import pytest
 
 from releaselib.cli import main
 from releaselib.record.notebooks import unfinished_cells
-from releaselib.local.sandbox import create_sandbox
 
 from .helpers import commit_all, git, repo_state, with_accepted_draft
 
 GIT_PHASES = "preflight,changelog,bump,commit_tag,post_release"
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path):
-    return create_sandbox(tmp_path / "sandbox")
 
 
 def release(sandbox, version: str, *extra: str, outputs: Path | None = None) -> int:

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from releaselib.core.config_types import Config
 from releaselib.core.errors import RecordError, UsageError
 from releaselib.core.plan import Plan
 from releaselib.record.notebooks import VALUE_MIME
+from releaselib.record.values import declared_keys
 
 
 def outputs_root(outputs: str | os.PathLike[str] | None) -> Path:
@@ -34,7 +36,7 @@ class Release:
 
     version: str
     repo: Path
-    config: Any  # releaselib.core.config_types.Config (Any to avoid an import cycle)
+    config: Config
     dry_run: bool
     record_dir: Path
     phase: str | None = None
@@ -73,6 +75,13 @@ class Release:
         The value must be JSON-serialisable. Returns ``value`` so a cell may
         use it further.
         """
+        declared = declared_keys(self.phase) if self.phase else None
+        if declared is not None and key not in declared:
+            raise RecordError(
+                f"Phase {self.phase} records no value named {key!r}.",
+                hint=f"Its values are {', '.join(declared)} (releaselib.record.values); "
+                "declare a new one there first.",
+            )
         try:
             encoded = json.loads(json.dumps(value))
         except TypeError as exc:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from releaselib.core import secrets as secret_scan
+from releaselib.core.config_types import Config
 from releaselib.core.errors import LockHeld, PhaseFailed, SecretLeak, UsageError
 from releaselib.core.registry import phase_names, phases_for, runbook_path
 from releaselib.engine.contract import require_contract
@@ -223,7 +224,7 @@ class Runner:
     cell_timeout: float | None = 3600.0
     kernel_name: str = "python3"
     progress: Callable[[str, str, PhaseOutcome | None], None] | None = None
-    config: Any = None
+    config: Config = field(init=False)  # the project's, loaded from ``repo``
 
     def __post_init__(self) -> None:
         from releaselib.core.versions import parse_release
@@ -234,11 +235,11 @@ class Runner:
         if not isinstance(self.version, str):
             raise UsageError(f"The version must be a string, got {self.version!r}.")
         parse_release(self.version)
-        if self.config is None:
-            from releaselib.infra.config.load import pin_detected
+        from releaselib.infra.config.load import pin_detected
 
-            self.config = load_config(self.repo)
-            self.config = pin_detected(self.config, self.record_dir)
+        # A detected configuration is fixed for the whole release (pin_detected).
+        self.config = load_config(self.repo)
+        self.config = pin_detected(self.config, self.record_dir)
         self.secrets = secret_scan.secret_values(self.config.secret_env_names())
         # papermill's import (nbformat's schemas) costs about two seconds; pay
         # it once here rather than inside the first phase's measured time.
@@ -255,9 +256,9 @@ class Runner:
         The record is written after every attempt, failed ones included.
         """
         chosen = list(phases) if phases is not None else phase_names(self.config)
-        for phase in phases_for(self.config):
-            if phase.name in chosen and phase.origin != "bundled":
-                require_contract(phase.runbook)  # a project's own runbook, before anything changes
+        for added in phases_for(self.config):
+            if added.name in chosen and not added.bundled:
+                require_contract(added.runbook)  # a phase the project added, before anything changes
         self._check_parameter_names(chosen)
         outcomes: list[PhaseOutcome] = []
         with release_lock(self.outputs / self.config.package, self.version):
@@ -488,7 +489,8 @@ def _safe(function: Callable[[], Any]) -> Any:
 def _remote_url(repo: Path, remote: str) -> str | None:
     from releaselib.infra.git import remote_url
 
-    return _safe(lambda: remote_url(repo, remote))
+    url: str | None = _safe(lambda: remote_url(repo, remote))
+    return url
 
 
 def check_no_secret(path: Path, secrets: Mapping[str, str]) -> None:

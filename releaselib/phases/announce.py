@@ -30,7 +30,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, getaddresses, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from releaselib.core.errors import AnnounceError, SecretLeak
 from releaselib.core.plan import Action, Plan
@@ -52,6 +52,9 @@ from releaselib.record.journal import (
     step_state,
 )
 from releaselib.record.store import Record, write_atomic
+
+if TYPE_CHECKING:
+    from releaselib.engine.context import Release
 
 __all__ = [
     "BUNDLED_TEMPLATE",
@@ -159,7 +162,7 @@ def _plain_rst(text: str) -> str:
     return re.sub(r"\\([\\*`|_:])", r"\1", text)
 
 
-def _changes(release: Any) -> str:
+def _changes(release: Release) -> str:
     path = changelog_path(release)
     if path is None:
         return "(no changelog is kept for this project)"
@@ -177,7 +180,7 @@ def _links(links: tuple[str, ...]) -> str:
     return "Links:\n\n" + "\n".join(f"- {link}" for link in links)
 
 
-def _template_text(release: Any) -> tuple[str, str]:
+def _template_text(release: Release) -> tuple[str, str]:
     """The template's text and where it came from (for messages)."""
     name = release.config.announce.template
     path = Path(release.config.root) / name if name else BUNDLED_TEMPLATE
@@ -203,7 +206,7 @@ def message_id_for(package: str, version: str, sender: str, to: tuple[str, ...])
     return f"<{local}.announce.{digest}@{domain}>"
 
 
-def render_announcement(release: Any) -> Announcement:
+def render_announcement(release: Release) -> Announcement:
     """Render the announcement of ``release`` from the project's or the bundled template.
 
     The body quotes this version's changelog section (in a dry run with no
@@ -270,7 +273,7 @@ def render_announcement(release: Any) -> Announcement:
 # --------------------------------------------------------------------------- sending
 
 
-def sent_message_ids(release: Any) -> set[str]:
+def sent_message_ids(release: Release) -> set[str]:
     """Every Message-ID an attempt of this phase recorded as sent.
 
     Failed attempts count too: an attempt that sent the mail and then failed
@@ -297,7 +300,7 @@ def sent_message_ids(release: Any) -> set[str]:
     return found
 
 
-def _refuse_secrets(release: Any, text: str, where: str) -> None:
+def _refuse_secrets(release: Release, text: str, where: str) -> None:
     leaked = find_secrets(text, secret_values(release.config.secret_env_names()))
     if leaked:
         raise SecretLeak(
@@ -309,7 +312,7 @@ def _refuse_secrets(release: Any, text: str, where: str) -> None:
 class SendAnnouncement(Action):
     """Send the announcement once: done when the record says its Message-ID was sent."""
 
-    def __init__(self, release: Any, announcement: Announcement, *, resend: bool = False) -> None:
+    def __init__(self, release: Release, announcement: Announcement, *, resend: bool = False) -> None:
         self.release = release
         self.announcement = announcement
         self.settings = release.config.announce
@@ -386,6 +389,12 @@ class SendAnnouncement(Action):
         if self.release.values.get("message_id") != announcement.message_id:
             self.release.record("message_id", announcement.message_id)
         host, port = self.settings.smtp_host, self.settings.smtp_port
+        if not host:
+            raise AnnounceError(
+                "No SMTP server is configured to send the announcement through.",
+                hint="Set smtp-host (and smtp-port) in [tool.releaselib.announce], "
+                "or leave 09_announce out with --phases.",
+            )
         recipients = [address for _, address in getaddresses(list(announcement.to))]
         sender = parseaddr(announcement.sender)[1]
         try:
@@ -471,7 +480,7 @@ def _reply(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
-def plan_announcement(release: Any, announcement: Announcement | None = None, *, resend: bool = False) -> Plan:
+def plan_announcement(release: Release, announcement: Announcement | None = None, *, resend: bool = False) -> Plan:
     """The announce step: one :class:`SendAnnouncement`, already done if the record says it was sent.
 
     Renders the announcement when none is given. ``resend=True`` sends again
@@ -490,7 +499,7 @@ def plan_announcement(release: Any, announcement: Announcement | None = None, *,
     return plan
 
 
-def write_preview(release: Any, announcement: Announcement) -> Path:
+def write_preview(release: Release, announcement: Announcement) -> Path:
     """Write the whole message (headers and body) to ``record_dir / "announcement.eml"``; return the path.
 
     The file holds only what :class:`Announcement` renders (never a

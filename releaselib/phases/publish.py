@@ -33,7 +33,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
@@ -41,6 +41,10 @@ from packaging.utils import canonicalize_name
 from releaselib.core.errors import PublishError
 from releaselib.core.plan import Action, Plan
 from releaselib.infra.index import index_files
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
+    from releaselib.engine.context import Release
 
 __all__ = [
     "UploadAction",
@@ -56,7 +60,7 @@ _RESUME = "then `releaselib run VERSION --resume`"
 # --------------------------------------------------------------------------- credentials
 
 
-def check_credentials(config: Any, environ: Mapping[str, str] | None = None) -> None:
+def check_credentials(config: Config, environ: Mapping[str, str] | None = None) -> None:
     """Raise :class:`PublishError` unless the index username and password variables are set.
 
     Names the variables that are missing or empty; never shows a value.
@@ -73,7 +77,7 @@ def check_credentials(config: Any, environ: Mapping[str, str] | None = None) -> 
         )
 
 
-def _credentials(config: Any) -> dict[str, str]:
+def _credentials(config: Config) -> dict[str, str]:
     check_credentials(config)
     return {
         "TWINE_USERNAME": os.environ[config.publish.username_env],
@@ -266,7 +270,7 @@ def _upload_order(artifact: Any) -> tuple[int, str]:
     return (0 if artifact.kind == "wheel" else 1, artifact.filename)
 
 
-def plan_upload(release: Any, artifacts: Sequence[Any]) -> Plan:
+def plan_upload(release: Release, artifacts: Sequence[Any]) -> Plan:
     """One :class:`UploadAction` per artifact (wheels first, then the sdist), to ``config.publish``."""
     publish = release.config.publish
     logs = Path(release.record_dir) / "logs"
@@ -445,7 +449,7 @@ def _pip(python: Path, args: Sequence[str], *, env: Mapping[str, str], log: Path
     return proc.stdout
 
 
-def verify_release(release: Any, artifacts: Sequence[Any]) -> VerifyResult | None:
+def verify_release(release: Release, artifacts: Sequence[Any]) -> VerifyResult | None:
     """:func:`verify_from_index`, except in a dry run, where nothing was uploaded to install."""
     if release.dry_run:
         print("dry run: nothing was uploaded, so nothing is installed from the index")
@@ -454,7 +458,7 @@ def verify_release(release: Any, artifacts: Sequence[Any]) -> VerifyResult | Non
 
 
 def verify_from_index(
-    release: Any,
+    release: Release,
     artifacts: Sequence[Any],
     *,
     interpreter: Any | None = None,

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from releaselib.core import secrets as secret_scan
 from releaselib.core.errors import PublishError, RecordError, ReleaseError, UsageError
@@ -33,6 +33,9 @@ from releaselib.core.registry import (
     phase_order,
 )
 from releaselib.record.store import FAILED, RECORD_NAME, SUCCEEDED, Record, sha256_file
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
 
 __all__ = [
     "PhaseSummary",
@@ -190,10 +193,9 @@ def _skipped_interpreters(record: Record) -> list[str]:
     skipped: list[str] = []
     for entry in record.entries:
         values = entry.get("values") or {}
-        for key in ("skipped_interpreters", "matrix_skipped"):
-            for item in values.get(key) or ():
-                if str(item) not in skipped:
-                    skipped.append(str(item))
+        for item in values.get("matrix_skipped") or ():
+            if str(item) not in skipped:
+                skipped.append(str(item))
     return skipped
 
 
@@ -207,10 +209,7 @@ def _message_id(record: Record) -> str | None:
 
 def _docs(record: Record) -> dict[str, Any] | None:
     value = record.value(DOCS, "docs", None)
-    if isinstance(value, dict):
-        return value
-    url = record.value(DOCS, "url", None) or record.value(DOCS, "docs_url", None)
-    return {"url": url} if url else None
+    return value if isinstance(value, dict) else None
 
 
 def docs_summary(docs: Mapping[str, Any]) -> str:
@@ -452,7 +451,7 @@ def _project_config(record: Record, repo: Path | None) -> Any:
     return None
 
 
-def _secret_names(config: Any) -> tuple[str, ...]:
+def _secret_names(config: Config) -> tuple[str, ...]:
     if config is not None:
         return tuple(config.secret_env_names())
     from releaselib.core.config_types import AnnounceConfig, PublishConfig
@@ -566,7 +565,7 @@ def _secret_problems(directory: Path, known: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def _index_url(record: Record, config: Any) -> str | None:
+def _index_url(record: Record, config: Config) -> str | None:
     if config is not None:
         return str(config.publish.index_url)
     verified = record.value(PUBLISH, "verified", None)
@@ -575,7 +574,7 @@ def _index_url(record: Record, config: Any) -> str | None:
     return None
 
 
-def _index_problems(record: Record, package: str, config: Any) -> list[str]:
+def _index_problems(record: Record, package: str, config: Config) -> list[str]:
     from releaselib.infra.index import index_files, project_url
 
     phase, files = recorded_files(record)

@@ -61,7 +61,8 @@ def render_file(config: Config) -> str:
 
 def table_of(config: Config) -> dict[str, Any]:
     """``config`` as the plain dict its table would load as (keys dashed, sub-tables nested)."""
-    return _releaselib_table(config).unwrap()
+    table: dict[str, Any] = _releaselib_table(config).unwrap()
+    return table
 
 
 def _placeholders(config: Config, prefix: str) -> str:

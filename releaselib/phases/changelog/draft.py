@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from releaselib.core.errors import ChangelogError
 from releaselib.core.plan import Action, Plan
@@ -27,6 +27,9 @@ from releaselib.phases.changelog.sections import (
     same_version,
     version_sections,
 )
+
+if TYPE_CHECKING:
+    from releaselib.engine.context import Release
 
 # --------------------------------------------------------------------------
 # drafting
@@ -102,7 +105,7 @@ def _default_title(version: str) -> str:
 
 
 def draft_section(
-    release: Any,
+    release: Release,
     *,
     fmt: str | None = None,
     template_title: str | None = None,
@@ -297,7 +300,7 @@ class ChangelogSection(Action):
     before this action wrote, so a failed phase can put it back.
     """
 
-    def __init__(self, release: Any, path: Path, *, name: str | None = None, today: datetime.date | None = None):
+    def __init__(self, release: Release, path: Path, *, name: str | None = None, today: datetime.date | None = None):
         self.release = release
         self.path = Path(path)
         self.name = name or str(path)
@@ -388,7 +391,7 @@ def find_section_in(text: str, fmt: str, version: str) -> Section | None:
     return next((s for s in version_sections(parse_sections(text, fmt)) if same_version(s.version, version)), None)
 
 
-def changelog_path(release: Any) -> Path | None:
+def changelog_path(release: Release) -> Path | None:
     """The configured changelog's absolute path, or None when none is configured."""
     config = release.config
     if not config.changelog:
@@ -396,7 +399,7 @@ def changelog_path(release: Any) -> Path | None:
     return Path(config.root) / str(config.changelog)
 
 
-def plan_changelog(release: Any, *, today: datetime.date | None = None) -> Plan:
+def plan_changelog(release: Release, *, today: datetime.date | None = None) -> Plan:
     """The changelog step: one :class:`ChangelogSection`, or an empty plan when no changelog is kept.
 
     Raises :class:`ChangelogError` when a changelog is required but not

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from releaselib.core.errors import ChangelogError
 from releaselib.core.plan import Plan
@@ -37,6 +37,9 @@ from releaselib.phases.changelog.sections import (
     version_in_title,
     version_sections,
 )
+
+if TYPE_CHECKING:
+    from releaselib.engine.context import Release
 
 # --------------------------------------------------------------------------
 # validation
@@ -272,7 +275,7 @@ def _raise_problems(problems: list[Problem], name: str, fmt: str) -> None:
     )
 
 
-def _text_to_check(release: Any, path: Path, fmt: str, plan: Plan | None) -> tuple[str, bool]:
+def _text_to_check(release: Release, path: Path, fmt: str, plan: Plan | None) -> tuple[str, bool]:
     """The changelog's text as the phase leaves it, and whether that includes a not-yet-written draft."""
     pending = [a for a in (plan or []) if isinstance(a, ChangelogSection) and not a.is_done()]
     if pending:
@@ -284,7 +287,7 @@ def _text_to_check(release: Any, path: Path, fmt: str, plan: Plan | None) -> tup
     return text, False
 
 
-def check_changelog(release: Any, plan: Plan | None = None) -> str:
+def check_changelog(release: Release, plan: Plan | None = None) -> str:
     """Validate the configured changelog for ``release``; returns a one-line summary for display.
 
     When ``plan`` (from :func:`plan_changelog`) still has a section to add,
@@ -307,7 +310,7 @@ def check_changelog(release: Any, plan: Plan | None = None) -> str:
     return f"{name} {state}; the section for {release.version} is at lines {found.start_line}-{found.end_line}"
 
 
-def release_notes(release: Any, plan: Plan | None = None) -> str:
+def release_notes(release: Release, plan: Plan | None = None) -> str:
     """Validate the changelog (as :func:`check_changelog` does) and return the release's section body.
 
     This is the text the announcement quotes. In a dry run with no section
@@ -329,7 +332,7 @@ def release_notes(release: Any, plan: Plan | None = None) -> str:
 
 
 
-def finish_changelog(release: Any, plan: Plan, *, accept_draft: bool = False) -> str:
+def finish_changelog(release: Release, plan: Plan, *, accept_draft: bool = False) -> str:
     """Validate the release's section after ``plan`` ran, and return its body (the release notes).
 
     When the section is not valid, the file is put back as the phase found
