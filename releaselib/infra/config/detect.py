@@ -9,9 +9,7 @@ which docs page to watch) stays unset; ``init`` writes those as placeholders.
 from __future__ import annotations
 
 import configparser
-import os
 import re
-import subprocess
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 from releaselib.core.config_types import Config, VersionFile
 from releaselib.core.errors import ConfigError
+from releaselib.infra import processes
 from releaselib.infra.config.meaning import _freeze, _glob_matches_a_file, _package_name
 from releaselib.infra.config.schema import (
     _DOCS_CANDIDATES,
@@ -383,12 +382,9 @@ def _marker_style(current: str, root: Path, notes: list[str]) -> dict[str, Any]:
 
 
 def _git_lines(root: Path, *args: str) -> list[str]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     try:
-        result = subprocess.run(
-            ["git", *args], cwd=root, env=env, capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        result = processes.run(["git", *args], cwd=root, timeout=30, merge_stderr=False)
+    except (OSError, processes.CommandTimeout):
         return []
     return result.stdout.splitlines() if result.returncode == 0 else []
 

@@ -140,6 +140,11 @@ def _check_meaning(config: Config, data: Mapping[str, Any]) -> None:
     _check_publish(config.publish)
     _check_docs_check(config.docs_check)
     _check_announce(config)
+    if config.api.deprecation_period < 0:
+        raise ConfigError(
+            f"`deprecation-period` in [{TABLE}.api] must be 0 or more releases, got {config.api.deprecation_period}.",
+            hint="The seed's policy is deprecation-period = 4.",
+        )
 
 
 def _check_template(key: str, where: str, template: str, names: tuple[str, ...], require: str | None = None) -> None:

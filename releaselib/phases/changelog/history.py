@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
 from releaselib.core.errors import ChangelogError, GitError
+from releaselib.infra import processes
 from releaselib.phases.changelog.sections import GIT_TIMEOUT
 
 # --------------------------------------------------------------------------
@@ -18,13 +18,10 @@ from releaselib.phases.changelog.sections import GIT_TIMEOUT
 
 
 def _git(repo: Path, *args: str, timeout: float = GIT_TIMEOUT) -> str:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     cmd = ["git", *args]
     try:
-        done = subprocess.run(
-            cmd, check=False, cwd=repo, env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=timeout
-        )
-    except subprocess.TimeoutExpired as exc:
+        done = processes.run(cmd, cwd=repo, timeout=timeout, merge_stderr=False)
+    except processes.CommandTimeout as exc:
         raise GitError(
             f"`{' '.join(cmd)}` did not finish within {timeout:g}s in {repo}.",
             hint="Check that the repository is not locked by another git process, then re-run the phase.",
