@@ -42,6 +42,7 @@ from releaselib.record.store import (
     now_iso,
     sha256_file,
 )
+from releaselib.infra.config.load import CONFIG_FILE_ENV, PINNED_NAME
 
 #: Parameters every runbook has; the runner sets them itself.
 CORE_PARAMETERS = ("version", "repo", "dry_run", "outputs")
@@ -266,7 +267,11 @@ class Runner:
         if not isinstance(self.version, str):
             raise UsageError(f"The version must be a string, got {self.version!r}.")
         parse_release(self.version)
+        from releaselib.infra.config.load import pin_detected
+
+        # A detected configuration is fixed for the whole release (pin_detected).
         self.config = load_config(self.repo)
+        self.config = pin_detected(self.config, self.record_dir)
         self.secrets = secret_scan.known_secrets(self.config, remote_url=_remote_url(self.repo, self.config.remote))
         # papermill's import (nbformat's schemas) costs about two seconds; pay
         # it once here rather than inside the first phase's measured time.
@@ -431,6 +436,9 @@ class Runner:
         interrupted: KeyboardInterrupt | None = None
         env_backup = os.environ.get("RELEASELIB_OUTPUTS")
         os.environ["RELEASELIB_OUTPUTS"] = str(self.outputs)
+        config_backup = os.environ.get(CONFIG_FILE_ENV)
+        if self.config.detected:  # every kernel reads what was detected at the start (pin_detected)
+            os.environ[CONFIG_FILE_ENV] = str(self.record_dir / PINNED_NAME)
         try:
             papermill.execute_notebook(
                 str(runbook),
@@ -451,6 +459,10 @@ class Runner:
                 os.environ.pop("RELEASELIB_OUTPUTS", None)
             else:
                 os.environ["RELEASELIB_OUTPUTS"] = env_backup
+            if config_backup is None:
+                os.environ.pop(CONFIG_FILE_ENV, None)
+            else:
+                os.environ[CONFIG_FILE_ENV] = config_backup
         duration = time.perf_counter() - clock
         if interrupted is None:
             return self._conclude(phase, record, runbook, params, attempt, name, staged, staging, error,

@@ -111,7 +111,9 @@ def run_demo(*, version: str = "1.1", workdir: str | None = None, keep: bool = F
         with release_environment(root) as env:
             console.print(f"[bold]Sandbox[/] {root}")
             console.print(env.servers.describe(), markup=False)
-            runner = Runner(repo=env.repo, version=version, outputs=env.outputs, progress=progress_printer(console))
+            # The sample has no notes for the release: the demo releases the draft (recorded as accepted).
+            runner = Runner(repo=env.repo, version=version, outputs=env.outputs, progress=progress_printer(console),
+                            parameters={"accept_draft": True})
             record_dir = runner.record_dir
             outcomes = runner.run(phase_names(runner.config))
             console.print(outcome_table(outcomes, f"bsonlite {version}: released"))
