@@ -23,12 +23,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from releaselib.core import secrets as secret_scan
 from releaselib.engine.context import values_from_notebook
 from releaselib.core.errors import LockHeld, PhaseFailed, RecordError, ReleaseError, SecretLeak, UsageError
 from releaselib.record.store import FAILED, SUCCEEDED, Record, ensure_gitattributes, now_iso, sha256_file
+
+if TYPE_CHECKING:
+    from releaselib.engine.kernels import KernelPool
 
 #: Every phase, in the order a release runs them (DESIGN.md).
 PHASES: tuple[str, ...] = (
@@ -299,6 +302,7 @@ class Runner:
     kernel_name: str = "python3"
     progress: Callable[[str, str, PhaseOutcome | None], None] | None = None
     config: Any = None
+    _kernels: KernelPool | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         from releaselib.infra.config import load_config
@@ -352,24 +356,36 @@ class Runner:
                 from releaselib.engine.resume import check_resume
 
                 check_resume(record, self.config, self.repo, self.version)
-            for phase in chosen:
-                if self.resume and record.succeeded(phase):
-                    latest = record.latest(phase) or {}
-                    outcome = PhaseOutcome(phase, SUCCEEDED, "done in an earlier attempt", 0.0, None,
-                                           latest.get("attempt", 0), latest.get("values", {}), skipped=True)
+            to_run = [phase for phase in chosen if not (self.resume and record.succeeded(phase))]
+            self._kernels = self._kernel_pool()
+            try:
+                for phase in chosen:
+                    if phase not in to_run:
+                        latest = record.latest(phase) or {}
+                        outcome = PhaseOutcome(phase, SUCCEEDED, "done in an earlier attempt", 0.0, None,
+                                               latest.get("attempt", 0), latest.get("values", {}), skipped=True)
+                        outcomes.append(outcome)
+                        self._notify("skip", phase, outcome)
+                        continue
+                    self._notify("start", phase, None)
+                    outcome = self.run_phase(phase, record, chosen, ahead=phase != to_run[-1])
                     outcomes.append(outcome)
-                    self._notify("skip", phase, outcome)
-                    continue
-                self._notify("start", phase, None)
-                outcome = self.run_phase(phase, record, chosen)
-                outcomes.append(outcome)
-                self._notify("end", phase, outcome)
-                if not outcome.ok:
-                    raise PhaseFailed(
-                        f"Phase {phase} failed: {outcome.reason}\nNotebook: {outcome.notebook}",
-                        hint=self._resume_hint(phase),
-                    )
+                    self._notify("end", phase, outcome)
+                    if not outcome.ok:
+                        raise PhaseFailed(
+                            f"Phase {phase} failed: {outcome.reason}\nNotebook: {outcome.notebook}",
+                            hint=self._resume_hint(phase),
+                        )
+            finally:
+                # Ends the kernel started ahead for a phase that will not run now.
+                self._kernels.close()
+                self._kernels = None
         return outcomes
+
+    def _kernel_pool(self) -> KernelPool:
+        from releaselib.engine.kernels import KernelPool
+
+        return KernelPool(self.kernel_name, cwd=self.repo, env={"RELEASELIB_OUTPUTS": str(self.outputs)})
 
     def _check_parameter_names(self, chosen: Sequence[str]) -> None:
         """Every given parameter must be declared by at least one chosen runbook."""
@@ -416,8 +432,12 @@ class Runner:
         if self.progress is not None:
             self.progress(event, phase, outcome)
 
-    def run_phase(self, phase: str, record: Record, chosen: Sequence[str] = ()) -> PhaseOutcome:
-        """Execute one phase's runbook in a fresh kernel and archive the attempt."""
+    def run_phase(self, phase: str, record: Record, chosen: Sequence[str] = (), *, ahead: bool = False) -> PhaseOutcome:
+        """Execute one phase's runbook in a fresh kernel and archive the attempt.
+
+        With ``ahead`` (another phase follows), the next phase's kernel starts
+        while this one runs (inside :meth:`run` only).
+        """
         import papermill
 
         from releaselib.infra.git import head_commit
@@ -441,7 +461,10 @@ class Runner:
         error: BaseException | None = None
         env_backup = os.environ.get("RELEASELIB_OUTPUTS")
         os.environ["RELEASELIB_OUTPUTS"] = str(self.outputs)
+        kernels = self._kernels or self._kernel_pool()
+        km = None
         try:
+            km = kernels.take(ahead=ahead and self._kernels is not None)
             papermill.execute_notebook(
                 str(runbook),
                 str(staged),
@@ -451,10 +474,15 @@ class Runner:
                 cwd=str(self.repo),
                 execution_timeout=self.cell_timeout,
                 shutdown_kernel="immediate",
+                km=km,
             )
         except Exception as exc:  # noqa: BLE001 - every failure becomes the phase's result
             error = exc
         finally:
+            if km is not None:
+                kernels.release(km)
+            if kernels is not self._kernels:
+                kernels.close()
             if env_backup is None:
                 os.environ.pop("RELEASELIB_OUTPUTS", None)
             else:
