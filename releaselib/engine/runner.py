@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from releaselib.core import secrets as secret_scan
 from releaselib.engine.context import values_from_notebook
 from releaselib.core.errors import LockHeld, PhaseFailed, RecordError, ReleaseError, SecretLeak, UsageError
+from releaselib.record.notebooks import unfinished_cells
 from releaselib.record.store import FAILED, SUCCEEDED, Record, ensure_gitattributes, now_iso, sha256_file
 
 if TYPE_CHECKING:
@@ -252,23 +253,6 @@ class PhaseOutcome:
     @property
     def ok(self) -> bool:
         return self.result == SUCCEEDED
-
-
-def unfinished_cells(nb: Any) -> list[str]:
-    """Code cells that did not run to completion, described (``cell 4: not executed``)."""
-    problems = []
-    for index, cell in enumerate(nb.cells):
-        if cell.get("cell_type") != "code" or not cell.get("source", "").strip():
-            continue
-        status = cell.get("metadata", {}).get("papermill", {}).get("status")
-        errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
-        if errors:
-            problems.append(f"cell {index}: raised {errors[0].get('ename')}")
-        elif cell.get("execution_count") is None:
-            problems.append(f"cell {index}: not executed")
-        elif status not in (None, "completed"):
-            problems.append(f"cell {index}: {status}")
-    return problems
 
 
 def _failure_reason(exc: BaseException) -> str:

@@ -503,9 +503,7 @@ def verify_release(
 
 
 def _notebook_problems(record: Record) -> list[str]:
-    import nbformat
-
-    from releaselib.engine.runner import unfinished_cells
+    from releaselib.record.notebooks import read_notebook, unfinished_cells
 
     problems = []
     for number, entry in enumerate(record.entries, start=1):
@@ -532,7 +530,7 @@ def _notebook_problems(record: Record) -> list[str]:
         if not succeeded:
             continue
         try:
-            nb = nbformat.read(path, as_version=4)
+            nb = read_notebook(path)
         except Exception as exc:  # noqa: BLE001 - any unreadable notebook is a finding
             problems.append(f"{name}: not a readable notebook ({type(exc).__name__}: {exc})")
             continue
