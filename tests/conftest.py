@@ -8,6 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from releaselib.core.imports import skip_iri_grammar
+
+skip_iri_grammar()  # as the command line does, before any test module imports nbformat
+
 
 @pytest.fixture
 def silent_server() -> Iterator[int]:
@@ -35,3 +39,40 @@ def silent_server() -> Iterator[int]:
     for conn in held:
         conn.close()
     server.close()
+
+
+# -- running in parallel (pytest-xdist, `make test`) ---------------------------------
+def _shared_fixture_scope(item: pytest.Item) -> str | None:
+    """The widest scope among this test's own (tests.*) fixtures wider than a function, if any."""
+    info = getattr(item, "_fixtureinfo", None)
+    widest = None
+    for defs in (info.name2fixturedefs.values() if info else ()):
+        fixturedef = defs[-1]
+        if not getattr(fixturedef.func, "__module__", "").startswith("tests."):
+            continue  # pytest's own session fixtures (tmp_path_factory, ...) cost nothing
+        if fixturedef.scope == "session":
+            return "session"
+        if fixturedef.scope in ("package", "module", "class"):
+            widest = "module"
+    return widest
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that share an expensive fixture run on one worker; end-to-end modules start first.
+
+    Under ``pytest -n N --dist loadgroup`` each worker builds its own copy of a
+    module- or session-scoped fixture, so the tests using one go to the same
+    worker (an ``xdist_group``): a module's release or servers, and the one
+    released sample every record test copies, are set up once. The others are
+    spread one by one. End-to-end modules (minutes each) are sent first, so
+    the short tests fill in around them instead of one long test ending the
+    run alone; each module's tests stay together, so its fixtures are built once.
+    """
+    for item in items:
+        scope = _shared_fixture_scope(item)
+        if scope == "session":
+            item.add_marker(pytest.mark.xdist_group("session-fixtures"))
+        elif scope == "module":
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
+    heavy = {item.module.__name__ for item in items if item.module and item.get_closest_marker("e2e")}
+    items.sort(key=lambda item: 0 if item.module and item.module.__name__ in heavy else 1)
