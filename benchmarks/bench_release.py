@@ -40,15 +40,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from releaselib.core.imports import skip_iri_grammar  # noqa: E402
+from releaselib.core.imports import skip_iri_grammar
 
 skip_iri_grammar()  # as the command line does
 
-import nbformat  # noqa: E402
-from jupyter_client.manager import start_new_kernel  # noqa: E402
+import nbformat
+from jupyter_client.manager import start_new_kernel
 
-from releaselib.engine.runner import Runner, runbook_path  # noqa: E402
-from releaselib.local.sandbox import Sandbox, create_sandbox  # noqa: E402
+from releaselib.core.registry import runbook_path
+from releaselib.engine.runner import Runner
+from releaselib.local.sandbox import Sandbox, create_sandbox
 
 GIT_PHASES = ["00_preflight", "02_changelog", "03_bump", "04_commit_tag", "08_post_release"]
 BIN = Path(sys.executable).parent
@@ -98,7 +99,7 @@ def load() -> str:
 
 def timed(command: list[str], cwd: Path) -> float:
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed in {cwd}:\n{result.stdout}\n{result.stderr}")
@@ -177,11 +178,11 @@ def run_direct(sandbox: Sandbox, outputs: Path) -> dict[str, float]:
         namespace = {"display": print, "__name__": "__main__"}
         cells = [cell.source for cell in nb.cells if cell.cell_type == "code"]
         started = time.perf_counter()
-        exec(cells[0], namespace)  # the parameters cell's defaults
+        exec(cells[0], namespace)  # noqa: S102 - the parameters cell's defaults
         namespace.update(version="1.1", repo=str(sandbox.repo), dry_run=False, outputs=str(outputs),
                          phases=",".join(GIT_PHASES))
         for source in cells[1:]:
-            exec(compile(source, f"<{phase}>", "exec"), namespace)
+            exec(compile(source, f"<{phase}>", "exec"), namespace)  # noqa: S102 - the runbook's own cells
         times[phase] = time.perf_counter() - started
     return times
 
@@ -235,8 +236,8 @@ def reading(outputs: Path, version: str, rounds: int) -> None:
     compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "releaselib"), quiet=1)
     times: dict[str, list[float]] = {"review": [], "verify": []}
     for _ in range(rounds):
-        for command in times:
-            times[command].append(timed([str(BIN / "releaselib"), command, version, "--outputs", str(outputs)],
+        for command, values in times.items():
+            values.append(timed([str(BIN / "releaselib"), command, version, "--outputs", str(outputs)],
                                         outputs.parent))
     print(f"reading the record ({outputs}, {rounds} rounds, fresh processes):")
     for command, values in times.items():

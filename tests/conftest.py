@@ -5,12 +5,15 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from releaselib.core.imports import skip_iri_grammar
 
 skip_iri_grammar()  # as the command line does, before any test module imports nbformat
+
+from releaselib.local.sandbox import Sandbox, create_sandbox
 
 
 @pytest.fixture
@@ -39,6 +42,12 @@ def silent_server() -> Iterator[int]:
     for conn in held:
         conn.close()
     server.close()
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    """The bundled sample as a git repository with an earlier release and a bare ``origin``."""
+    return create_sandbox(tmp_path / "sandbox")
 
 
 # -- running in parallel (pytest-xdist, `make test`) ---------------------------------

@@ -16,16 +16,16 @@ pytest_plugins = ["tests.fixtures_record"]  # the `released` and `record` fixtur
 
 HEAVY = ("nbformat", "jsonschema", "papermill", "nbclient", "jupyter_client")
 
-PROBE = """\
+PROBE = f"""\
 import json, sys
 from releaselib.cli import main
 code = main(sys.argv[1:])
-print(json.dumps({"code": code, "loaded": [name for name in %r if name in sys.modules]}))
-""" % (HEAVY,)
+print(json.dumps({{"code": code, "loaded": [name for name in {HEAVY!r} if name in sys.modules]}}))
+"""
 
 
 def loaded_by(*argv: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -40,8 +40,9 @@ def test_reading_commands_import_no_notebook_machinery(record, command):
 
 
 def test_verify_still_finds_an_unfinished_cell_and_an_unreadable_notebook(record):
-    from .fixtures_record import rechain
     from releaselib.record.store import sha256_file
+
+    from .fixtures_record import rechain
 
     data = record.data()
     bump = next(e for e in data["entries"] if e["phase"] == "03_bump")
@@ -57,7 +58,7 @@ def test_verify_still_finds_an_unfinished_cell_and_an_unreadable_notebook(record
     record.write(rechain(data))
 
     result = subprocess.run([sys.executable, "-m", "releaselib.cli", "verify", "1.1", "--outputs", str(record.outputs)],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, check=False)
     flat = " ".join(result.stderr.split())
     assert result.returncode != 0
     assert f"{bump['notebook']}: cell {nb['cells'].index(code[-1])}: not executed (recorded as succeeded)" in flat
@@ -77,8 +78,8 @@ def test_papermill_loads_without_the_iri_grammar_and_notebooks_still_validate():
         "    nbformat.validate(bad)\n"
         "except nbformat.ValidationError:\n"
         "    print('invalid caught')\n"
-        "print('lark' in sys.modules)\n"
+        "print('lark' in sys.modules or 'arrow' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["invalid", "caught", "False"]

@@ -127,7 +127,7 @@ def test_the_next_kernel_boots_during_the_phase_before_and_each_phase_gets_a_fre
 
 
 def test_a_failed_phase_ends_the_kernel_started_ahead(project):
-    sandbox, folder, probes, runner = project
+    _, folder, probes, runner = project
     write_runbook(folder / "07_docs.ipynb", "PHASE = '07_docs'\n" + PROBE, "raise RuntimeError('boom')")
     with pytest.raises(PhaseFailed, match="boom"):
         runner().run(["07_docs", "09_announce"])
@@ -137,7 +137,7 @@ def test_a_failed_phase_ends_the_kernel_started_ahead(project):
 
 
 def test_ctrl_c_in_a_phase_ends_its_kernel_and_the_one_ahead(project):
-    sandbox, folder, probes, runner = project
+    _, folder, probes, runner = project
     # Ctrl+C reaches the runner (its parent) while the phase's cell runs.
     write_runbook(folder / "07_docs.ipynb", "PHASE = '07_docs'\n" + PROBE,
                   "import os, signal, time\nos.kill(os.getppid(), signal.SIGINT)\ntime.sleep(30)")
@@ -152,7 +152,7 @@ def test_ctrl_c_in_a_phase_ends_its_kernel_and_the_one_ahead(project):
 
 
 def test_ctrl_c_between_phases_ends_the_kernel_started_ahead(project):
-    _, _, probes, runner = project
+    runner = project[3]
 
     def interrupt_after_first(event, phase, outcome):
         if event == "end":

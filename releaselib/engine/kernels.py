@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def quiet_kernel_manager(kernel_name: str, socket_dir: Path) -> AsyncKernelManag
     return km
 
 
-class TrackingKernelManager(AsyncKernelManager):  # type: ignore[misc]
+class TrackingKernelManager(AsyncKernelManager):
     """Remembers the clients it made, so their channels close with the kernel.
 
     nbclient leaves a kernel it does not own running *and* its client's
@@ -104,7 +105,7 @@ class KernelPool:
         self._socket_dir: Path | None = None
         self._live: list[AsyncKernelManager] = []
 
-    def __enter__(self) -> KernelPool:
+    def __enter__(self) -> KernelPool:  # noqa: PYI034 - not subclassed
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -124,28 +125,28 @@ class KernelPool:
                 self.release(km)
             km = self._start()
         if ahead:
+            self.start_ahead()
+        return km
+
+    def start_ahead(self) -> None:
+        """Start the next :meth:`take`'s kernel now, if none is started yet; never raises."""
+        if self._ahead is None:
             try:
                 self._ahead = self._start()
-            except Exception:  # noqa: BLE001 - the next take() starts it again and reports the error
+            except Exception:  # noqa: BLE001 - take() starts it again and reports the error
                 self._ahead = None
-        return km
 
     def release(self, km: AsyncKernelManager) -> None:
         """End ``km``'s kernel at once and close its clients' channels; never raises."""
+        # Best effort at each step: a kernel already dead or a channel already closed is fine.
         for kc in km.__dict__.pop("_pool_clients", []):
-            try:
+            with suppress(Exception):
                 kc.stop_channels()
-            except Exception:  # noqa: BLE001 - best effort: the kernel is ended below either way
-                pass
-        try:
+        with suppress(Exception):
             if km.has_kernel:
                 run_sync(km.shutdown_kernel)(now=True)
-        except Exception:  # noqa: BLE001 - already dead
-            pass
-        try:
+        with suppress(Exception):
             run_sync(km.cleanup_resources)()
-        except Exception:  # noqa: BLE001
-            pass
         if km in self._live:
             self._live.remove(km)
 

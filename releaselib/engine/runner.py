@@ -22,96 +22,45 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from releaselib.core import secrets as secret_scan
-from releaselib.engine.context import values_from_notebook
-from releaselib.core.errors import LockHeld, PhaseFailed, RecordError, ReleaseError, SecretLeak, UsageError
-from releaselib.record.notebooks import unfinished_cells
-from releaselib.record.store import FAILED, SUCCEEDED, Record, ensure_gitattributes, now_iso, sha256_file
+from releaselib.core.config_types import Config
+from releaselib.core.errors import LockHeld, PhaseFailed, SecretLeak, UsageError
+from releaselib.core.registry import phase_names, phases_for, runbook_path
+from releaselib.engine.contract import require_contract
+from releaselib.record.notebooks import unfinished_cells, values_from_notebook
+from releaselib.record.store import (
+    FAILED,
+    SUCCEEDED,
+    Record,
+    ensure_gitattributes,
+    now_iso,
+    sha256_file,
+)
 
 if TYPE_CHECKING:
     from releaselib.engine.kernels import KernelPool
-
-#: Every phase, in the order a release runs them (DESIGN.md).
-PHASES: tuple[str, ...] = (
-    "00_preflight",
-    "01_test",
-    "02_changelog",
-    "03_bump",
-    "04_commit_tag",
-    "05_build",
-    "06_publish",
-    "07_docs",
-    "08_post_release",
-    "09_announce",
-)
 
 #: Parameters every runbook has; the runner sets them itself.
 CORE_PARAMETERS = ("version", "repo", "dry_run", "outputs")
 
 
-# -- locating runbooks -----------------------------------------------------
-def bundled_runbooks_dir() -> Path:
-    """The runbooks shipped with releaselib (installed package, or source checkout)."""
-    package = Path(__file__).resolve().parents[1]
-    for candidate in (package / "runbooks", package.parent / "runbooks"):
-        if any(candidate.glob("[0-9][0-9]_*.ipynb")):
-            return candidate
-    raise ReleaseError(
-        f"releaselib's bundled runbooks are missing (looked in {package / 'runbooks'}).",
-        hint="Reinstall releaselib: pip install --force-reinstall releaselib",
-    )
-
-
-def runbook_path(phase: str, config: Any) -> Path:
-    """The notebook for ``phase``: the project's own override if it has one, else the bundled one."""
-    if config.runbooks:
-        override = Path(config.root) / config.runbooks / f"{phase}.ipynb"
-        if override.exists():
-            return override
-    return bundled_runbooks_dir() / f"{phase}.ipynb"
-
-
-def available_phases(config: Any) -> list[str]:
-    """Phases that have a runbook (bundled or overridden), in release order."""
-    return [phase for phase in PHASES if runbook_path(phase, config).exists()]
-
-
-def resolve_phases(spec: str | Sequence[str] | None, config: Any) -> list[str]:
-    """Turn ``bump,commit_tag`` / ``3,4`` / ``03_bump`` into phase names, in release order."""
-    available = available_phases(config)
-    if spec is None or spec == "all":
-        return available
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    chosen = set()
-    for raw in (item.strip() for item in items):
-        if not raw:
-            continue
-        matches = [
-            phase
-            for phase in PHASES
-            if raw in (phase, phase[3:]) or (raw.isdigit() and int(raw) == int(phase[:2]))
-        ]
-        if not matches:
-            names = ", ".join(phase[3:] for phase in PHASES)
-            raise UsageError(f"Unknown phase {raw!r}.", hint=f"Use a name or number: {names}.")
-        if matches[0] not in available:
-            raise UsageError(
-                f"Phase {matches[0]} has no runbook in this installation.",
-                hint="Choose among: " + ", ".join(available),
-            )
-        chosen.add(matches[0])
-    return [phase for phase in PHASES if phase in chosen]
-
-
 # -- parameters -------------------------------------------------------------
 def runbook_parameters(path: Path) -> dict[str, dict[str, Any]]:
     """The parameters a runbook declares in its ``parameters`` cell, with their defaults."""
+    stat = Path(path).stat()
+    return {name: dict(info) for name, info in _inspect_runbook(str(path), stat.st_mtime_ns, stat.st_size).items()}
+
+
+@lru_cache(maxsize=64)
+def _inspect_runbook(path: str, mtime_ns: int, size: int) -> dict[str, dict[str, Any]]:
+    # A run asks for each runbook's parameters three times; a changed file has a new key.
     import papermill
 
-    return dict(papermill.inspect_notebook(str(path)))
+    return dict(papermill.inspect_notebook(path))
 
 
 def coerce_parameters(path: Path, given: Mapping[str, Any], secret_values: Mapping[str, str]) -> dict[str, Any]:
@@ -179,7 +128,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 @contextmanager
-def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
+def release_lock(package_dir: Path, version: str, run_id: str | None = None) -> Iterator[Path]:
     """One release per package at a time; the lock file names its holder.
 
     A lock left by a process that died on this host is taken over; a live
@@ -192,7 +141,7 @@ def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
     from releaselib.infra.processes import end_processes_of_run
 
     holder = {
-        "run_id": uuid.uuid4().hex,
+        "run_id": run_id or uuid.uuid4().hex,
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "version": version,
@@ -285,24 +234,20 @@ class Runner:
     cell_timeout: float | None = 3600.0
     kernel_name: str = "python3"
     progress: Callable[[str, str, PhaseOutcome | None], None] | None = None
-    config: Any = None
+    config: Config = field(init=False)  # the project's, loaded from ``repo``
     _kernels: KernelPool | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from releaselib.infra.config import load_config
         from releaselib.core.versions import parse_release
+        from releaselib.infra.config import load_config
 
         self.repo = Path(self.repo).resolve()
         self.outputs = Path(self.outputs).resolve()
         if not isinstance(self.version, str):
             raise UsageError(f"The version must be a string, got {self.version!r}.")
         parse_release(self.version)
-        if self.config is None:
-            self.config = load_config(self.repo)
+        self.config = load_config(self.repo)
         self.secrets = secret_scan.secret_values(self.config.secret_env_names())
-        # papermill's import (nbformat's schemas) costs about two seconds; pay
-        # it once here rather than inside the first phase's measured time.
-        import papermill  # noqa: F401
 
     @property
     def record_dir(self) -> Path:
@@ -313,11 +258,31 @@ class Runner:
         """Run ``phases`` in order; stop at the first failure by raising :class:`PhaseFailed`.
 
         The record is written after every attempt, failed ones included.
+
+        The first phase's kernel starts at once and boots while papermill loads
+        and the checks run; each later one starts while the phase before it
+        runs (:mod:`releaselib.engine.kernels`). However this ends, no kernel
+        is left running.
         """
-        chosen = list(phases) if phases is not None else available_phases(self.config)
+        import uuid
+
+        run_id = uuid.uuid4().hex
+        self._kernels = self._kernel_pool(run_id)
+        try:
+            self._kernels.start_ahead()
+            return self._run(phases, run_id)
+        finally:
+            self._kernels.close()
+            self._kernels = None
+
+    def _run(self, phases: Iterable[str] | None, run_id: str) -> list[PhaseOutcome]:
+        chosen = list(phases) if phases is not None else phase_names(self.config)
+        for added in phases_for(self.config):
+            if added.name in chosen and not added.bundled:
+                require_contract(added.runbook)  # a phase the project added, before anything changes
         self._check_parameter_names(chosen)
         outcomes: list[PhaseOutcome] = []
-        with release_lock(self.outputs / self.config.package, self.version):
+        with release_lock(self.outputs / self.config.package, self.version, run_id):
             ensure_gitattributes(self.outputs)
             record = Record.load(self.record_dir)
             if record.exists and not self.resume and any(record.succeeded(p) for p in chosen):
@@ -341,35 +306,33 @@ class Runner:
 
                 check_resume(record, self.config, self.repo, self.version)
             to_run = [phase for phase in chosen if not (self.resume and record.succeeded(phase))]
-            self._kernels = self._kernel_pool()
-            try:
-                for phase in chosen:
-                    if phase not in to_run:
-                        latest = record.latest(phase) or {}
-                        outcome = PhaseOutcome(phase, SUCCEEDED, "done in an earlier attempt", 0.0, None,
-                                               latest.get("attempt", 0), latest.get("values", {}), skipped=True)
-                        outcomes.append(outcome)
-                        self._notify("skip", phase, outcome)
-                        continue
-                    self._notify("start", phase, None)
-                    outcome = self.run_phase(phase, record, chosen, ahead=phase != to_run[-1])
+            for phase in chosen:
+                if phase not in to_run:
+                    latest = record.latest(phase) or {}
+                    outcome = PhaseOutcome(phase, SUCCEEDED, "done in an earlier attempt", 0.0, None,
+                                           latest.get("attempt", 0), latest.get("values", {}), skipped=True)
                     outcomes.append(outcome)
-                    self._notify("end", phase, outcome)
-                    if not outcome.ok:
-                        raise PhaseFailed(
-                            f"Phase {phase} failed: {outcome.reason}\nNotebook: {outcome.notebook}",
-                            hint=self._resume_hint(phase),
-                        )
-            finally:
-                # Ends the kernel started ahead for a phase that will not run now.
-                self._kernels.close()
-                self._kernels = None
+                    self._notify("skip", phase, outcome)
+                    continue
+                self._notify("start", phase, None)
+                outcome = self.run_phase(phase, record, chosen, ahead=phase != to_run[-1])
+                outcomes.append(outcome)
+                self._notify("end", phase, outcome)
+                if not outcome.ok:
+                    raise PhaseFailed(
+                        f"Phase {phase} failed: {outcome.reason}\nNotebook: {outcome.notebook}",
+                        hint=self._resume_hint(phase),
+                    )
         return outcomes
 
-    def _kernel_pool(self) -> KernelPool:
+    def _kernel_pool(self, run_id: str | None = None) -> KernelPool:
         from releaselib.engine.kernels import KernelPool
+        from releaselib.infra.processes import RUN_ID_ENV
 
-        return KernelPool(self.kernel_name, cwd=self.repo, env={"RELEASELIB_OUTPUTS": str(self.outputs)})
+        env = {"RELEASELIB_OUTPUTS": str(self.outputs)}
+        if run_id:
+            env[RUN_ID_ENV] = run_id  # as release_lock sets it, for a kernel started before the lock
+        return KernelPool(self.kernel_name, cwd=self.repo, env=env)
 
     def _check_parameter_names(self, chosen: Sequence[str]) -> None:
         """Every given parameter must be declared by at least one chosen runbook."""
@@ -562,7 +525,8 @@ def _safe(function: Callable[[], Any]) -> Any:
 def _remote_url(repo: Path, remote: str) -> str | None:
     from releaselib.infra.git import remote_url
 
-    return _safe(lambda: remote_url(repo, remote))
+    url: str | None = _safe(lambda: remote_url(repo, remote))
+    return url
 
 
 def check_no_secret(path: Path, secrets: Mapping[str, str]) -> None:
@@ -573,6 +537,5 @@ def check_no_secret(path: Path, secrets: Mapping[str, str]) -> None:
 
 
 __all__ = [
-    "PHASES", "PhaseOutcome", "Runner", "available_phases", "bundled_runbooks_dir", "coerce_parameters",
-    "release_lock", "resolve_phases", "runbook_path", "unfinished_cells",
+    "CORE_PARAMETERS", "PhaseOutcome", "Runner", "coerce_parameters", "release_lock",
 ]

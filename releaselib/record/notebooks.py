@@ -1,11 +1,12 @@
-"""Executed notebooks read as plain JSON: what verify and the runner check in them.
+"""Reading executed notebooks: the values a runbook recorded, and the cells that did not finish.
 
-``nbformat.read`` imports jsonschema, whose format checkers build a URI
-grammar at import (about a second, more on a busy machine): most of what a
-``verify`` used to cost. A notebook archived by the runner is nbformat 4
-JSON, which ``json`` reads as well; anything else (an older format to
-convert, a file that is not JSON) still goes through nbformat, so its
-findings and errors are unchanged.
+Notebooks are read as plain JSON (:func:`read_notebook`): ``nbformat.read``
+imports jsonschema, whose format checkers cost about a second at import
+(more on a busy machine), most of what a ``verify`` used to cost. A notebook
+archived by the runner is nbformat 4 JSON, which ``json`` reads as well;
+anything else (an older format to convert, a file that is not JSON) still
+goes through nbformat, so its findings and errors are unchanged. The
+functions here take either form (a dict, or nbformat's NotebookNode).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["read_notebook", "unfinished_cells"]
+#: MIME type under which a recorded value is shown in a notebook output, so the
+#: runner (and anyone later) can read values back from the executed notebook.
+VALUE_MIME = "application/vnd.releaselib.value+json"
 
 
 def read_notebook(path: Path) -> Mapping[str, Any]:
@@ -34,6 +37,20 @@ def read_notebook(path: Path) -> Mapping[str, Any]:
 def _text(source: Any) -> str:
     # On disk nbformat splits a cell's source into lines; in memory it is one string.
     return "".join(source) if isinstance(source, list) else str(source or "")
+
+
+def values_from_notebook(nb: Mapping[str, Any]) -> dict[str, Any]:
+    """Every value recorded in an executed notebook, in cell order (later wins)."""
+    values: dict[str, Any] = {}
+    for cell in nb["cells"]:
+        if cell.get("cell_type") != "code":
+            continue
+        for output in cell.get("outputs", []):
+            data = output.get("data") or {}
+            if VALUE_MIME in data:
+                item = data[VALUE_MIME]
+                values[item["key"]] = item["value"]
+    return values
 
 
 def unfinished_cells(nb: Mapping[str, Any]) -> list[str]:
