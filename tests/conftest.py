@@ -50,6 +50,10 @@ def sandbox(tmp_path: Path) -> Sandbox:
     return create_sandbox(tmp_path / "sandbox")
 
 
+# tests/projects/ holds fixture projects (their own tests run inside releaselib's matrix, not here).
+collect_ignore_glob = ["projects/*"]
+
+
 # -- running in parallel (pytest-xdist, `make test`) ---------------------------------
 def _shared_fixture_scope(item: pytest.Item) -> str | None:
     """The widest scope among this test's own (tests.*) fixtures wider than a function, if any."""

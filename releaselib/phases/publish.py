@@ -24,7 +24,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import sys
 import tempfile
 import urllib.error
@@ -39,7 +38,9 @@ from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
 
 from releaselib.core.errors import PublishError
+from releaselib.core.secrets import strip_userinfo, url_credentials
 from releaselib.core.plan import Action, Plan
+from releaselib.infra import processes
 from releaselib.infra.index import index_files
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class UploadAction(Action):
         return self.path.name
 
     def describe(self) -> str:
-        return f"upload {self.filename} (sha256 {self.sha256[:12]}…) to {self.repository_url}"
+        return f"upload {self.filename} (sha256 {self.sha256[:12]}…) to {strip_userinfo(self.repository_url)}"
 
     def is_done(self) -> bool:
         """True when the index lists this filename with this sha256.
@@ -144,13 +145,13 @@ class UploadAction(Action):
             return True
         if not there:
             raise PublishError(
-                f"{self.filename} is already on {self.simple_url} but the index gives no sha256 for it, so "
+                f"{self.filename} is already on {strip_userinfo(self.simple_url)} but the index gives no sha256 for it, so "
                 "releaselib cannot tell whether it is the file built here.",
                 hint="Configure the index to publish sha256 fragments (pypiserver: --hash-algo sha256), or "
                 "compare the files by hand.",
             )
         raise PublishError(
-            f"{self.filename} is already on {self.simple_url} with different content "
+            f"{self.filename} is already on {strip_userinfo(self.simple_url)} with different content "
             f"(index sha256 {there[:16]}…, built file {self.sha256[:16]}…). An index never accepts a "
             "filename twice.",
             hint="Release a post-release instead (e.g. VERSION.post1), or, on a private index, delete the file "
@@ -158,19 +159,16 @@ class UploadAction(Action):
         )
 
     def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TWINE_")}
-        env.update(
+        # child_env drops every TWINE_* of the caller; only the configured credentials go in.
+        return processes.child_env(
             {
                 "TWINE_USERNAME": _required(self.username_env),
                 "TWINE_PASSWORD": _required(self.password_env),
                 # Never ask a keyring (it can block on a desktop bus) or a terminal.
                 "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-                "NO_COLOR": "1",
-                "TERM": "dumb",
                 "COLUMNS": "200",
             }
         )
-        return env
 
     def apply(self) -> None:
         """Run ``twine upload`` for this file, then confirm the index lists it with our sha256.
@@ -182,7 +180,7 @@ class UploadAction(Action):
         down = _reachable(self.repository_url)
         if down is not None:
             raise PublishError(
-                f"Cannot reach the upload URL {self.repository_url}: {down}.",
+                f"Cannot reach the upload URL {strip_userinfo(self.repository_url)}: {down}.",
                 hint=f"Start the index or fix [tool.releaselib.publish] repository-url, {_RESUME}; nothing was "
                 "uploaded by this step.",
             )
@@ -193,33 +191,20 @@ class UploadAction(Action):
             str(self.path),
         ]  # fmt: skip
         try:
-            proc = subprocess.run(
-                command,
-                check=False,
-                env=self._env(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                timeout=self.timeout,
-            )
-        except subprocess.TimeoutExpired as exc:
+            proc = processes.run(command, env=self._env(), timeout=self.timeout)
+        except processes.CommandTimeout as exc:
             raise PublishError(
-                f"Uploading {self.filename} to {self.repository_url} did not finish within {self.timeout:.0f} s.",
+                f"Uploading {self.filename} to {strip_userinfo(self.repository_url)} did not finish within {self.timeout:.0f} s.",
                 hint=f"Check the index, {_RESUME}; a file that did arrive is then skipped.",
             ) from exc
         output = proc.stdout
-        if self.log is not None:
-            self.log.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.log, "a", encoding="utf-8") as handle:
-                handle.write(f"$ {' '.join(command)}\n{output}\n# exit {proc.returncode}\n\n")
+        processes.append_log(self.log, command, None, output, f"exit {proc.returncode} after {proc.duration:.1f} s")
         if proc.returncode != 0:
             raise self._failure(output, proc.returncode)
         listed = index_files(self.simple_url, self.package)
         if listed.get(self.filename) != self.sha256:
             raise PublishError(
-                f"twine uploaded {self.filename} to {self.repository_url}, but {self.simple_url} then lists "
+                f"twine uploaded {self.filename} to {strip_userinfo(self.repository_url)}, but {strip_userinfo(self.simple_url)} then lists "
                 f"{'no such file' if self.filename not in listed else 'it with another sha256'}.",
                 hint="Check that repository-url and index-url in [tool.releaselib.publish] name the same index.",
             )
@@ -230,7 +215,7 @@ class UploadAction(Action):
             status, reason = int(match.group(1)), match.group(2).strip()
             meaning = _STATUS_MEANING.get(status, "")
             message = (
-                f"The index at {self.repository_url} refused the upload of {self.filename}: {status} {reason}"
+                f"The index at {strip_userinfo(self.repository_url)} refused the upload of {self.filename}: {status} {reason}"
                 + (f" — {meaning}" if meaning else "")
                 + "."
             )
@@ -244,13 +229,13 @@ class UploadAction(Action):
             return PublishError(message, hint=hint)
         if "Connection refused" in output or "ConnectionError" in output or "Max retries" in output:
             return PublishError(
-                f"Cannot reach the upload URL {self.repository_url} (connection refused) while uploading "
+                f"Cannot reach the upload URL {strip_userinfo(self.repository_url)} (connection refused) while uploading "
                 f"{self.filename}.",
                 hint=f"Start the index or fix [tool.releaselib.publish] repository-url, {_RESUME}.",
             )
         last = [line for line in output.strip().splitlines() if line.strip()][-5:]
         return PublishError(
-            f"twine upload of {self.filename} to {self.repository_url} failed (exit {code}):\n" + "\n".join(last),
+            f"twine upload of {self.filename} to {strip_userinfo(self.repository_url)} failed (exit {code}):\n" + "\n".join(last),
             hint=f"See the log{f' ({self.log})' if self.log else ''}, {_RESUME}.",
         )
 
@@ -274,7 +259,7 @@ def plan_upload(release: Release, artifacts: Sequence[Any]) -> Plan:
     """One :class:`UploadAction` per artifact (wheels first, then the sdist), to ``config.publish``."""
     publish = release.config.publish
     logs = Path(release.record_dir) / "logs"
-    plan = Plan(f"Upload {release.config.package} {release.version} to {publish.repository_url}")
+    plan = Plan(f"Upload {release.config.package} {release.version} to {strip_userinfo(publish.repository_url)}")
     for artifact in sorted(artifacts, key=_upload_order):
         plan.add(
             UploadAction(
@@ -314,7 +299,7 @@ class VerifyResult:
     def ok(self) -> bool:
         return (
             self.installed_version == self.version
-            and self.imported_version == self.version
+            and self.imported_version in ("", self.version)  # "": the package has no __version__
             and self.sha256 == self.expected_sha256
             and all(self.index_hashes_ok.values())
         )
@@ -342,7 +327,8 @@ class VerifyResult:
             ),
             f"  installed file  {self.file}",
             f"  sha256          {self.sha256} ({'same as built' if self.sha256 == self.expected_sha256 else 'DIFFERS'})",
-            f"  metadata version {self.installed_version}; {self.package}.__version__ {self.imported_version}",
+            f"  metadata version {self.installed_version}; {self.package}.__version__ "
+            f"{self.imported_version or '(none; the metadata version is the check)'}",
         ]
         for filename, ok in self.index_hashes_ok.items():
             lines.append(f"  index lists {filename}: {'same sha256' if ok else 'DIFFERENT sha256 or missing'}")
@@ -359,7 +345,7 @@ class VerifyResult:
             ("sha256 (downloaded)", self.sha256),
             ("sha256 (built)", self.expected_sha256),
             ("version (metadata)", self.installed_version),
-            ("version (__version__)", self.imported_version),
+            ("version (__version__)", self.imported_version or "(none; the metadata version is the check)"),
         ]
         rows += [(f"index lists {f}", "same sha256" if ok else "DIFFERENT or missing") for f, ok in self.index_hashes_ok.items()]
         body = "".join(f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(v)}</code></td></tr>" for k, v in rows)
@@ -367,21 +353,10 @@ class VerifyResult:
 
 
 def _isolated_pip_env(python: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PIP_") and k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
-    }
-    env.update(
-        {
-            "PIP_CONFIG_FILE": os.devnull,  # the machine's pip.conf may add indexes and find-links
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-            "PIP_NO_INPUT": "1",
-            "VIRTUAL_ENV": str(python.parent.parent),
-            "PATH": str(python.parent) + os.pathsep + os.environ.get("PATH", ""),
-        }
-    )
-    return env
+    # None of the caller's PIP_* settings: the check is about what this one index serves.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    # the machine's pip.conf may add indexes and find-links
+    return processes.child_env({"PIP_CONFIG_FILE": os.devnull}, base=base, venv=python.parent.parent)
 
 
 def _pick_interpreter(artifacts: Sequence[Any], interpreter: Any | None) -> Any:
@@ -420,25 +395,13 @@ def _tags_of(interpreter: Any) -> set[Any]:
 def _pip(python: Path, args: Sequence[str], *, env: Mapping[str, str], log: Path | None, timeout: float) -> str:
     command = [str(python), "-m", "pip", *args]
     try:
-        proc = subprocess.run(
-            command,
-            check=False,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
+        proc = processes.run(command, env=env, timeout=timeout)
+    except processes.CommandTimeout as exc:
         raise PublishError(
             f"`pip {args[0]}` from the index did not finish within {timeout:.0f} s.",
             hint="Check that the index answers; re-run the phase.",
         ) from exc
-    if log is not None:
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"$ {' '.join(command)}\n{proc.stdout}\n# exit {proc.returncode}\n\n")
+    processes.append_log(log, command, None, proc.stdout, f"exit {proc.returncode} after {proc.duration:.1f} s")
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.strip().splitlines()[-8:])
         raise PublishError(
@@ -468,14 +431,16 @@ def verify_from_index(
 
     In a fresh virtual environment (pip's configuration, environment
     variables, extra indexes, find-links and cache all off): installs the
-    release, imports ``config.import_name``, compares ``__version__`` and the
-    installed metadata version with ``release.version``, downloads the file
+    release, imports every top-level name of the installed distribution (from
+    the environment, never elsewhere), compares the installed metadata version
+    (and ``__version__`` where the package has one) with ``release.version``, downloads the file
     pip chose and compares its sha256 with the built artifact of that name,
     and checks that the index lists every artifact with its built sha256.
     Returns the :class:`VerifyResult`; raises :class:`PublishError` on any
     mismatch or when the install fails.
     """
     from releaselib.phases.build import create_venv
+    from releaselib.phases.installed import installed_distribution, probe_argv, read_probe
 
     config = release.config
     package, version, index_url = config.package, release.version, config.publish.index_url
@@ -508,7 +473,7 @@ def verify_from_index(
         downloaded = sorted(download.iterdir())
         if len(downloaded) != 1:
             raise PublishError(
-                f"pip download of {package}=={version} from {index_url} gave {len(downloaded)} files.",
+                f"pip download of {package}=={version} from {strip_userinfo(index_url)} gave {len(downloaded)} files.",
                 hint=f"See {log}.",
             )
         fetched = downloaded[0]
@@ -518,38 +483,42 @@ def verify_from_index(
                 hint=f"See {log}.",
             )
         digest = hashlib.sha256(fetched.read_bytes()).hexdigest()
-        probe = (
-            "import importlib.metadata as md, json, os, sys\n"
-            f"import {config.import_name} as m\n"
-            f"print(json.dumps({{'version': getattr(m, '__version__', None), 'metadata': md.version({package!r}), "
-            "'file': os.path.realpath(m.__file__), 'python': '.'.join(map(str, sys.version_info[:3]))}))"
-        )
-        proc = subprocess.run(
-            [str(python), "-I", "-c", probe],
-            check=False,
-            cwd=base,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"$ python -I -c <import check>\n{proc.stdout}{proc.stderr}\n# exit {proc.returncode}\n")
-        if proc.returncode != 0:
+        # Every top-level name the installed distribution holds must import from the environment;
+        # the version is the distribution's metadata (importlib.metadata), __version__ only where it exists.
+        installed = installed_distribution(base / "venv", package)
+        if installed is None:
             raise PublishError(
-                f"{package} {version} installed from {index_url} but `import {config.import_name}` failed:\n"
-                + "\n".join(proc.stderr.strip().splitlines()[-5:]),
+                f"pip installed {package}=={version} from {strip_userinfo(index_url)}, but no distribution {package!r} is in the "
+                f"environment; see {log}.",
+                hint="Check [project].name against `package` in [tool.releaselib].",
+            )
+        argv = probe_argv(python, installed, compiled=False)
+        argv.insert(1, "-I")  # neither the working directory nor PYTHON* variables on the path
+        try:
+            proc = processes.run(argv, cwd=base, env=env, timeout=timeout, merge_stderr=False)
+        except processes.CommandTimeout as exc:
+            raise PublishError(
+                f"The import check of the release did not finish within {timeout:.0f} s.",
+                hint="Re-run the phase; the upload itself is done.",
+            ) from exc
+        processes.append_log(log, f"python -I -c <import check> {' '.join(argv[4:])}", base,
+                             proc.stdout + proc.stderr, f"exit {proc.returncode} after {proc.duration:.1f} s")
+        proof = read_probe(proc.stdout, base / "venv", installed)
+        if proc.returncode != 0 or not proof.ok:
+            raise PublishError(
+                f"{package} {version} installed from {strip_userinfo(index_url)} but its import check failed: "
+                + "; ".join(proof.problems or [proc.stderr.strip()[-500:]]),
                 hint="The uploaded files are broken; release a post-release with the fix.",
             )
-        seen = json.loads(proc.stdout.strip().splitlines()[-1])
+        seen = {"version": proof.dunder_version, "metadata": proof.version, "python": str(chosen.version)}
     listed = index_files(config.publish.index_url, package)
     result = VerifyResult(
         package=package,
         version=version,
-        index_url=index_url,
-        python=seen["python"],
+        index_url=strip_userinfo(index_url),
+        python=str(seen["python"]),
         installed_version=str(seen["metadata"]),
-        imported_version=str(seen["version"]),
+        imported_version="" if seen["version"] is None else str(seen["version"]),
         file=fetched.name,
         sha256=digest,
         expected_sha256=by_name[fetched.name].sha256 if fetched.name in by_name else "",
@@ -591,7 +560,11 @@ def _raise_unless_ok(result: VerifyResult) -> None:
             f"The index does not list {', '.join(wrong)} with the built sha256.",
             hint=f"Re-run the publish phase to upload what is missing, {_RESUME}.",
         )
-    for label, seen in (("installed metadata", result.installed_version), ("__version__", result.imported_version)):
+    # importlib.metadata is the version users get; __version__ is an extra check where the package has one.
+    checks = [("installed metadata", result.installed_version)]
+    if result.imported_version:
+        checks.append(("__version__", result.imported_version))
+    for label, seen in checks:
         if seen != result.version:
             raise PublishError(
                 f"{result.package} installed from {result.index_url} reports {label} {seen!r}, not {result.version!r}.",
