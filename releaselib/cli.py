@@ -428,6 +428,9 @@ def _own_version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, dispatch, and turn a ReleaseError into one message and an exit code."""
+    from releaselib.core.imports import skip_iri_grammar
+
+    skip_iri_grammar()  # before papermill or nbformat is imported
     parser = build_parser()
     args = parser.parse_args(argv)
     os.environ.setdefault("GIT_TERMINAL_PROMPT", "0")
