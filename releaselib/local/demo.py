@@ -81,7 +81,8 @@ def release_environment(root: Path, *, project: Path | None = None, index_passwo
     Credentials are placed in the environment (the only way they reach
     kernels) for the duration of the block.
     """
-    from releaselib.local.sandbox import create_sandbox, install_docs_hook
+    from releaselib.local.docs_hook import install_docs_hook
+    from releaselib.local.sandbox import create_sandbox
     from releaselib.local.servers import LocalServers
 
     root = Path(root).resolve()
