@@ -136,6 +136,7 @@ def test_a_cell_left_unexecuted_is_named_even_with_hashes_fixed(record):
 
     assert verify(record, anchor=False) == [
         f"02_changelog.ipynb: cell {index}: not executed (recorded as succeeded)",
+        "entry 2 (02_changelog attempt 1): value 'accept_draft' is not in its notebook's outputs",
         "entry 2 (02_changelog attempt 1): value 'changelog_section' is not in its notebook's outputs",
     ]
     # The anchor on the remote pinned the entry as it was.

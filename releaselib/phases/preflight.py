@@ -103,30 +103,30 @@ def last_release(release: Release) -> str | None:
 
 def is_shallow(repo: Path) -> bool:
     """True for a shallow clone (``git clone --depth``), which lacks most tags."""
-    import subprocess
+    from releaselib.infra import processes
 
-    done = subprocess.run(
-        ["git", "rev-parse", "--is-shallow-repository"], cwd=repo, capture_output=True, text=True, check=False, timeout=30
-    )
+    try:
+        done = processes.run(["git", "rev-parse", "--is-shallow-repository"], cwd=repo, timeout=30, merge_stderr=False)
+    except processes.CommandTimeout:
+        return False
     return done.stdout.strip() == "true"
 
 
 def _last_remote_release_tag(release: Release) -> str | None:
-    import subprocess
-
     from packaging.version import InvalidVersion, Version
 
+    from releaselib.infra import processes
+    from releaselib.infra.git import network_env
     from releaselib.phases.changelog import tag_version
 
     config = release.config
     unshallow = f"git fetch --unshallow --tags {config.remote}"
     try:
-        done = subprocess.run(
+        done: processes.Completed | None = processes.run(
             ["git", "ls-remote", "--tags", "--refs", config.remote],
-            cwd=release.repo, capture_output=True, text=True, check=False, timeout=config.push_timeout,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+            cwd=release.repo, timeout=config.push_timeout, env=network_env(), merge_stderr=False,
         )
-    except subprocess.TimeoutExpired:
+    except processes.CommandTimeout:
         done = None
     if done is None or done.returncode != 0:
         raise RepoStateError(
