@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from releaselib.record.audit import (
+from releaselib.record.summary import (
     PhaseSummary,
     _cell_counts,
     _cell_label,
