@@ -201,11 +201,11 @@ def archive_manual(
     with release_lock(outputs / config.package, version):
         record = Record.load(record_dir)
         if not record.exists:
-            from releaselib.engine.runner import _remote_url
+            from releaselib.engine.runner import _remote_url, available_phases
 
             record.initialise(
                 package=config.package, version=version, repo=repo, remote=config.remote,
-                remote_url=_remote_url(repo, config.remote),
+                remote_url=_remote_url(repo, config.remote), phases=available_phases(config),
             )
         attempt = len(record.attempts(name)) + 1
         target = record_dir / (f"{name}.ipynb" if attempt == 1 else f"{name}.attempt{attempt}.ipynb")

@@ -346,6 +346,7 @@ class Runner:
                 repo=self.repo,
                 remote=self.config.remote,
                 remote_url=_remote_url(self.repo, self.config.remote),
+                phases=available_phases(self.config),
             )
             record.save()
             if self.resume and record.entries and not self.dry_run:

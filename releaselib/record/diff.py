@@ -14,7 +14,9 @@ from releaselib.record.summary import (
     _size,
     _when,
     _who,
+    configured_phases,
     load_release,
+    matrix_totals,
     phase_summaries,
     release_facts,
 )
@@ -43,6 +45,20 @@ def _files_by_role(files: Iterable[Mapping[str, Any]], version: str) -> dict[str
     return {str(f["filename"]).replace(version, "{version}"): f for f in files}
 
 
+def _compact(value: Any) -> str | None:
+    """A recorded value in a few words, for one side of a row."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, Mapping):
+        parts = [f"{k} {v}" for k, v in value.items() if isinstance(v, (str, int, float, bool)) and len(str(v)) <= 30]
+        text = ", ".join(parts)
+        return text if parts and len(text) <= 70 else f"{len(value)} entries"
+    text = str(value).splitlines()[0] if str(value) else ""
+    return text if len(text) <= 70 else text[:70].rsplit(" ", 1)[0] + " … (shortened)"
+
+
 def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
     """Two releases side by side: phase results and durations, the matrix, files (names
     and sizes), tool versions, operator and remote. Lines that differ start with ``*``.
@@ -51,20 +67,27 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
     """
     left, right = load_release(outputs, package, v1), load_release(outputs, package, v2)
     lf, rf = release_facts(left), release_facts(right)
-    out = [f"{package}: {v1} vs {v2}  (* marks a difference)", ""]
+    out = [
+        f"{package}: {v1} vs {v2}  (* marks a difference)",
+        f"  {v1}: {lf['state'].describe()}",
+        f"  {v2}: {rf['state'].describe()}",
+        "",
+    ]
 
     phases_l = {s.phase: s for s in phase_summaries(left)}
     phases_r = {s.phase: s for s in phase_summaries(right)}
     from releaselib.engine.runner import PHASES
 
-    names = [p for p in PHASES if p in phases_l or p in phases_r]
-    names += sorted((set(phases_l) | set(phases_r)) - set(names))
+    configured = [*configured_phases(left), *configured_phases(right)]
+    names = [p for p in PHASES if p in phases_l or p in phases_r or p in configured]
+    names += list(dict.fromkeys(p for p in [*configured, *sorted(set(phases_l) | set(phases_r))] if p not in names))
+    not_run_l, not_run_r = set(lf["state"].not_run), set(rf["state"].not_run)
 
     # Durations always move a little: a row is marked when the outcome differs
     # (result, attempts, by hand; a matrix cell's result and counts; a file's presence).
-    def describe(s: PhaseSummary | None) -> str | None:
+    def describe(s: PhaseSummary | None, not_run: set[str], phase: str) -> str | None:
         if s is None:
-            return None
+            return "not run" if phase in not_run else None
         attempts = f", {len(s.attempts)} attempts" if len(s.attempts) > 1 else ""
         return f"{s.result} {_seconds(s.duration)}{attempts}" + (" by hand" if s.manual else "")
 
@@ -73,7 +96,8 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
 
     out += _section(
         "phase",
-        [(p, describe(phases_l.get(p)), describe(phases_r.get(p)), outcome(phases_l.get(p)) != outcome(phases_r.get(p)))
+        [(p, describe(phases_l.get(p), not_run_l, p), describe(phases_r.get(p), not_run_r, p),
+          outcome(phases_l.get(p)) != outcome(phases_r.get(p)))
          for p in names],
         v1, v2,
     )
@@ -89,12 +113,20 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
     def cell_text(cell: tuple[str, str] | None) -> str | None:
         return None if cell is None else " ".join(cell)
 
-    out += _section(
-        "matrix cell",
-        [(label, cell_text(cl.get(label)), cell_text(cr.get(label)),
-          (cl.get(label) or ("",))[0] != (cr.get(label) or ("",))[0]) for label in labels],
-        v1, v2,
-    )
+    def totals(facts: Mapping[str, Any]) -> str | None:
+        counted = matrix_totals(facts["matrix"])
+        return None if counted is None else f"{counted[0]} passed / {counted[1]} failed"
+
+    matrix_rows: list[tuple[Any, ...]] = [(label, cell_text(cl.get(label)), cell_text(cr.get(label)),
+                    (cl.get(label) or ("",))[0] != (cr.get(label) or ("",))[0]) for label in labels]
+    if labels:
+        matrix_rows.append(("tests, all cells", totals(lf), totals(rf)))
+    out += _section("matrix cell", matrix_rows, v1, v2)
+
+    al: dict[str, Any] = (lf["api"] or ("", {}))[1]
+    ar: dict[str, Any] = (rf["api"] or ("", {}))[1]
+    api_keys = list(dict.fromkeys([*al, *ar]))
+    out += _section("API check", [(key, _compact(al.get(key)), _compact(ar.get(key))) for key in api_keys], v1, v2)
 
     fl, fr = _files_by_role(lf["files"], v1), _files_by_role(rf["files"], v2)
     roles = list(dict.fromkeys([*fl, *fr]))
@@ -115,7 +147,7 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
     out += _section(
         "release",
         [
-            ("result", lf["result"], rf["result"]),
+            ("result", lf["state"].describe(), rf["state"].describe()),
             ("started", _when(lf["created"]), _when(rf["created"])),
             ("operator", _who({**lf["operator"], "host": None}), _who({**rf["operator"], "host": None})),
             ("host", lf["operator"].get("host"), rf["operator"].get("host")),

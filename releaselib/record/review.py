@@ -13,12 +13,16 @@ from releaselib.record.summary import (
     _who,
     docs_summary,
     load_release,
+    matrix_totals,
     phase_summaries,
     release_facts,
+    status_word,
     unusual,
 )
+from releaselib.record.values import strip_ansi, value_text
 
 __all__ = ["review_text"]
+
 
 def review_text(outputs: Path, package: str, version: str) -> str:
     """The release at a glance, as plain text: operator, when, tools, repository and remote;
@@ -31,7 +35,7 @@ def review_text(outputs: Path, package: str, version: str) -> str:
     facts = release_facts(record)
     lines: list[str] = []
     add = lines.append
-    add(f"{facts['package']} {facts['version']}: {facts['result']}")
+    add(f"{facts['package']} {facts['version']}: {facts['state'].describe()}")
     add(f"  record     {record.directory}")
     add(f"  operator   {_who(facts['operator'])}")
     add(f"  when       {_when(facts['created'])} -> {_when(facts['ended'])}")
@@ -46,7 +50,8 @@ def review_text(outputs: Path, package: str, version: str) -> str:
     summaries = phase_summaries(record)
     if not summaries:
         add("  (no phase has run)")
-    width = max((len(s.phase) for s in summaries), default=0)
+    not_run = facts["state"].not_run
+    width = max((len(p) for p in [*(s.phase for s in summaries), *not_run]), default=0)
     for s in summaries:
         attempts = f"{len(s.attempts)} attempt" + ("s" if len(s.attempts) != 1 else "")
         notes = []
@@ -55,7 +60,9 @@ def review_text(outputs: Path, package: str, version: str) -> str:
         if s.latest.get("dry_run"):
             notes.append("dry run")
         tail = f"  ({'; '.join(notes)})" if notes else ""
-        add(f"  {s.phase:<{width}}  {s.result:<9}  {_seconds(s.duration):>7}  {attempts}{tail}")
+        add(f"  {s.phase:<{width}}  {status_word(s.result):<11}  {_seconds(s.duration):>7}  {attempts}{tail}")
+    for phase in not_run:
+        add(f"  {phase:<{width}}  {status_word('not run')}")
 
     add("")
     add("Commits")
@@ -70,11 +77,14 @@ def review_text(outputs: Path, package: str, version: str) -> str:
     if matrix:
         add("")
         passed = sum(1 for c in matrix if c.get("result") == "passed")
-        add(f"Test matrix: {passed} of {len(matrix)} cells passed")
+        totals = matrix_totals(matrix)
+        tests = f"; {totals[0]} tests passed, {totals[1]} failed" if totals else ""
+        add(f"Test matrix: {passed} of {len(matrix)} cells passed{tests}")
         labels = [_cell_label(c) for c in matrix]
         lw = max(len(label) for label in labels)
         for label, cell in zip(labels, matrix):
-            add(f"  {label:<{lw}}  {cell.get('result')!s:<7}  {_cell_counts(cell):<22}  {_seconds(cell.get('duration'))}")
+            add(f"  {label:<{lw}}  {status_word(cell.get('result')):<9}  {_cell_counts(cell):<22}  "
+                f"{_seconds(cell.get('duration'))}")
     if facts["skipped_interpreters"]:
         add(f"  skipped: {', '.join(facts['skipped_interpreters'])}")
 
@@ -85,9 +95,26 @@ def review_text(outputs: Path, package: str, version: str) -> str:
         for f in facts["files"]:
             add(f"  {f['filename']:<{fw}}  {_size(f.get('size')):>12}  sha256 {f.get('sha256') or '?'}")
 
-    if facts["message_id"]:
+    mail = facts["announcement"]
+    if mail:
         add("")
-        add(f"Announcement  Message-ID {facts['message_id']}")
+        add("Announcement" + ("" if mail.get("sent") else " (not sent)"))
+        for label, key in (("subject", "subject"), ("from", "sender"), ("Message-ID", "message_id")):
+            if mail.get(key):
+                add(f"  {label:<10} {mail[key]}")
+        if mail.get("to"):
+            add(f"  {'to':<10} {', '.join(mail['to'])}")
+        if mail.get("error"):
+            add(f"  {mail['error']}")
+        if mail.get("body"):
+            add("  text as sent:")
+            lines += ["    " + line for line in strip_ansi(mail["body"]).rstrip().splitlines()]
+    api = facts["api"]
+    if api:
+        add("")
+        add(f"API changes ({api[0]})")
+        for key, value in api[1].items():
+            lines += ["  " + line for line in value_text(key, value, prefix="").splitlines()]
     docs = facts["docs"]
     if docs:
         add("")

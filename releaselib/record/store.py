@@ -165,8 +165,15 @@ class Record:
     def exists(self) -> bool:
         return bool(self.data)
 
-    def initialise(self, *, package: str, version: str, repo: Path, remote: str, remote_url: str | None) -> None:
-        """Fill the header of a new record (does nothing if it already has one)."""
+    def initialise(
+        self, *, package: str, version: str, repo: Path, remote: str, remote_url: str | None,
+        phases: list[str] | None = None,
+    ) -> None:
+        """Fill the header of a new record (does nothing if it already has one).
+
+        ``phases``: every phase the project is configured to run, so a reader can
+        tell a complete release from one in progress.
+        """
         if self.data:
             return
         self.data = {
@@ -179,6 +186,8 @@ class Record:
             "repo": {"path": str(repo), "remote": remote, "remote_url": remote_url},
             "entries": [],
         }
+        if phases is not None:
+            self.data["phases"] = list(phases)
 
     def save(self) -> None:
         write_atomic(self.path, json.dumps(self.data, indent=2, ensure_ascii=False).encode() + b"\n")

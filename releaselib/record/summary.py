@@ -9,18 +9,25 @@ Shared by ``review`` (plain text), ``diff`` (two releases side by side),
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from releaselib.core.errors import RecordError, ReleaseError, UsageError
-from releaselib.record.store import FAILED, RECORD_NAME, SUCCEEDED, Record
+from releaselib.record.store import RECORD_NAME, SUCCEEDED, Record
 
 __all__ = [
     "FILE_PHASES",
+    "COMPLETE",
+    "EMPTY",
+    "IN_PROGRESS",
     "PhaseSummary",
+    "ReleaseState",
+    "announcement",
+    "api_changes",
+    "configured_phases",
     "docs_summary",
     "find_releases",
     "load_release",
@@ -29,7 +36,10 @@ __all__ = [
     "recorded_files",
     "release_dir",
     "release_facts",
+    "release_state",
     "resolve_package",
+    "status_word",
+    "matrix_totals",
     "unusual",
 ]
 
@@ -145,16 +155,92 @@ class PhaseSummary:
         return self.latest.get("mode") == "manual"
 
 
-def phase_summaries(record: Record) -> list[PhaseSummary]:
-    """One summary per phase the record mentions, in release order (unknown phases last)."""
+def configured_phases(record: Record) -> list[str]:
+    """The phases this release was configured to run, in release order: the record's
+    ``phases`` header, or every bundled phase for a record written before it had one."""
+    phases = record.data.get("phases")
+    if isinstance(phases, list) and phases:
+        return [str(p) for p in phases]
     from releaselib.engine.runner import PHASES
 
+    return list(PHASES)
+
+
+def _phase_order(record: Record) -> dict[str, int]:
+    from releaselib.engine.runner import PHASES
+
+    order = {phase: n for n, phase in enumerate(PHASES)}
+    for n, phase in enumerate(configured_phases(record)):
+        order.setdefault(phase, len(PHASES) + n)
+    return order
+
+
+def phase_summaries(record: Record) -> list[PhaseSummary]:
+    """One summary per phase the record mentions, in release order (unknown phases last)."""
     grouped: dict[str, list[dict[str, Any]]] = {}
     for entry in record.entries:
         grouped.setdefault(str(entry.get("phase")), []).append(entry)
-    order = {phase: n for n, phase in enumerate(PHASES)}
-    names = sorted(grouped, key=lambda p: (order.get(p, len(order)), p))
+    order = _phase_order(record)
+    names = sorted(grouped, key=lambda p: (order.get(p, len(order) * 2), p))
     return [PhaseSummary(name, tuple(grouped[name])) for name in names]
+
+
+@dataclass(frozen=True)
+class ReleaseState:
+    """Where a release stands: *complete* when every configured phase has a successful
+    attempt, *in progress* otherwise (``empty`` when no phase has run)."""
+
+    state: str  # COMPLETE, IN_PROGRESS or EMPTY
+    done: tuple[str, ...]
+    configured: tuple[str, ...]
+    not_run: tuple[str, ...]
+    failing: tuple[str, ...]  # phases run whose every attempt failed
+    dry_run: bool
+
+    @property
+    def complete(self) -> bool:
+        return self.state == COMPLETE
+
+    @property
+    def counts(self) -> str:
+        return f"{len(self.done)} of {len(self.configured)} phases"
+
+    def describe(self) -> str:
+        """``complete``, or ``in progress (5 of 10 phases; failed: 05_build; not run: 06_publish, ...)``."""
+        if self.state == EMPTY:
+            return "empty (no phase has run)"
+        dry = " dry run" if self.dry_run else ""
+        if self.complete:
+            return f"complete{dry} ({self.counts})"
+        details = [self.counts]
+        if self.failing:
+            details.append("failed: " + ", ".join(self.failing))
+        if self.not_run:
+            details.append("not run: " + ", ".join(self.not_run))
+        return f"in progress{dry} ({'; '.join(details)})"
+
+
+COMPLETE, IN_PROGRESS, EMPTY = "complete", "in progress", "empty"
+
+
+def release_state(record: Record) -> ReleaseState:
+    """Which configured phases have a successful attempt, which failed, which never ran."""
+    summaries = phase_summaries(record)
+    configured = configured_phases(record)
+    done = [s.phase for s in summaries if any(a.get("result") == SUCCEEDED for a in s.attempts)]
+    ran = {s.phase for s in summaries}
+    failing = tuple(s.phase for s in summaries if s.phase not in done)
+    not_run = tuple(p for p in configured if p not in ran)
+    expected = [p for p in configured if p not in done]
+    if not summaries:
+        state = EMPTY
+    elif not expected and not failing:
+        state = COMPLETE
+    else:
+        state = IN_PROGRESS
+    dry_run = bool(record.entries) and all(e.get("dry_run") for e in record.entries)
+    done_configured = tuple(p for p in done if p in configured) or tuple(done)
+    return ReleaseState(state, done_configured, tuple(configured), not_run, failing, dry_run)
 
 
 def recorded_files(record: Record) -> tuple[str | None, list[dict[str, Any]]]:
@@ -202,6 +288,57 @@ def _docs(record: Record) -> dict[str, Any] | None:
     return {"url": url} if url else None
 
 
+#: The announcement as sent, written into the record folder by 09_announce.
+ANNOUNCEMENT_NAME = "announcement.eml"
+
+
+def announcement(record: Record) -> dict[str, Any] | None:
+    """The announcement: ``subject``, ``sender``, ``to``, ``message_id``, ``body`` (from the
+    ``announcement.eml`` the phase kept), and ``sent`` (the record holds a sent Message-ID).
+    None when the record has neither the file nor a Message-ID."""
+    message_id = _message_id(record)
+    sent = bool(record.value("09_announce", "sent_message_id", None))
+    path = record.directory / ANNOUNCEMENT_NAME
+    if not path.is_file():
+        return {"message_id": message_id, "sent": sent} if message_id else None
+    from email import message_from_bytes, policy
+
+    try:
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        part = message.get_body(("plain",)) if message.is_multipart() else message
+        body = part.get_content() if part is not None else ""
+    except Exception as exc:  # noqa: BLE001 - a damaged file is shown as such, never fatal
+        return {"message_id": message_id, "sent": sent, "error": f"{ANNOUNCEMENT_NAME} cannot be read: {exc}"}
+    return {
+        "subject": str(message.get("Subject") or ""),
+        "sender": str(message.get("From") or ""),
+        "to": [a.strip() for a in str(message.get("To") or "").split(",") if a.strip()],
+        "message_id": str(message.get("Message-ID") or message_id or ""),
+        "date": str(message.get("Date") or ""),
+        "body": str(body),
+        "sent": sent,
+    }
+
+
+def api_changes(record: Record) -> tuple[str, dict[str, Any]] | None:
+    """``(phase, values)`` of the latest successful API check (a phase named ``*_api``), if any ran."""
+    for phase in configured_phases(record) + sorted({str(e.get("phase")) for e in record.entries}):
+        if not phase.endswith("_api"):
+            continue
+        for entry in reversed(record.attempts(phase)):
+            if entry.get("result") == SUCCEEDED and entry.get("values"):
+                return phase, dict(entry["values"])
+    return None
+
+
+def matrix_totals(matrix: Sequence[Mapping[str, Any]]) -> tuple[int, int] | None:
+    """``(passed, failed)`` summed over the matrix cells that counted their tests."""
+    counted = [c for c in matrix if c.get("tests_passed") is not None or c.get("tests_failed") is not None]
+    if not counted:
+        return None
+    return (sum(int(c.get("tests_passed") or 0) for c in counted), sum(int(c.get("tests_failed") or 0) for c in counted))
+
+
 def docs_summary(docs: Mapping[str, Any]) -> str:
     """What the docs check saw, in a few words (``showed 1.1 after 2 checks, 3.1s``)."""
     if "found" not in docs:
@@ -233,6 +370,27 @@ def _cell_counts(cell: Mapping[str, Any]) -> str:
     if passed is None and failed is None:
         return "-"
     return f"{passed or 0} passed / {failed or 0} failed"
+
+
+#: A symbol and a word for each result, so a column reads without colour or a legend.
+STATUS_WORDS = {
+    "succeeded": "✔ succeeded",
+    "passed": "✔ passed",
+    "failed": "✘ FAILED",
+    "error": "✘ ERROR",
+    "timeout": "✘ TIMEOUT",
+    "interrupted": "✘ INTERRUPTED",
+    "not run": "· not run",
+    "skipped": "· skipped",
+    "complete": "✔ complete",
+    "in progress": "◐ in progress",
+    "empty": "· empty",
+}
+
+
+def status_word(result: Any) -> str:
+    """``✔ succeeded``, ``✘ FAILED``, ``· not run``: a symbol paired with a word."""
+    return STATUS_WORDS.get(str(result), f"? {result}")
 
 
 def _who(identity: Mapping[str, Any] | None) -> str:
@@ -281,11 +439,8 @@ def _size(value: Any) -> str:
 
 
 def overall_result(record: Record) -> str:
-    """``succeeded`` when every phase's latest attempt succeeded, else ``failed``; ``empty`` if none ran."""
-    summaries = phase_summaries(record)
-    if not summaries:
-        return "empty"
-    return SUCCEEDED if all(s.ok for s in summaries) else FAILED
+    """``complete``, ``in progress`` or ``empty``: see :func:`release_state`."""
+    return release_state(record).state
 
 
 def release_facts(record: Record) -> dict[str, Any]:
@@ -298,6 +453,7 @@ def release_facts(record: Record) -> dict[str, Any]:
         "created": record.data.get("created"),
         "ended": entries[-1].get("ended") if entries else None,
         "result": overall_result(record),
+        "state": release_state(record),
         "operator": record.data.get("operator") or {},
         "tools": record.data.get("tools") or {},
         "repo": record.data.get("repo") or {},
@@ -313,14 +469,19 @@ def release_facts(record: Record) -> dict[str, Any]:
         "files_phase": files_phase,
         "files": files,
         "message_id": _message_id(record),
+        "announcement": announcement(record),
+        "api": api_changes(record),
         "docs": _docs(record),
     }
 
 
 def unusual(record: Record) -> list[str]:
-    """Everything a reviewer should look at twice: failed attempts, skipped interpreters,
-    phases run by hand (and by whom), dry-run entries."""
+    """Everything a reviewer should look at twice: configured phases that never ran,
+    failed attempts, skipped interpreters, phases run by hand (and by whom), dry-run entries."""
     notes = []
+    state = release_state(record)
+    if state.not_run:
+        notes.append(f"not run: {', '.join(state.not_run)} (the release is in progress: {state.counts} succeeded)")
     for entry in record.entries:
         label = f"{entry.get('phase')} attempt {entry.get('attempt')}"
         if entry.get("result") != SUCCEEDED:
