@@ -24,12 +24,12 @@ from releaselib.core.errors import RecordError
 from releaselib.record.store import sha256_file, write_atomic
 from releaselib.record.values import VALUE_MIME, strip_ansi, value_html
 
-__all__ = ["FILES_DIR", "notebook_page", "render_notebook"]
+__all__ = ["FILES_DIR", "log_page", "notebook_page", "render_notebook"]
 
 #: The folder beside report.html that holds the notebook pages (as a browser's "save page" would).
 FILES_DIR = "report_files"
 #: Bump when the rendering changes, so kept pages are rendered again.
-RENDERER = "2"
+RENDERER = "3"
 _MARK = re.compile(r"<!-- releaselib notebook page sha256=([0-9a-f]{64}) renderer=(\S+) -->")
 
 # Wraps every input area in <details> so code folds away; the rest is nbconvert's
@@ -84,7 +84,7 @@ def _readable_values(nb: Any) -> Any:
                 value = item.get("value") if isinstance(item, dict) else item
                 output["data"] = {
                     "text/html": f'<div class="recorded"><div class="recorded-key">recorded <code>{key}</code></div>'
-                                 f"{value_html(value)}</div>",
+                                 f"{value_html(value, link_prefix='../')}</div>",
                 }
             elif output.get("output_type") == "stream" and "\r" in str(output.get("text", "")):
                 text = str(output["text"])
@@ -154,3 +154,33 @@ def notebook_page(record_dir: Path, notebook: str, *, title: str, back: str, css
     write_atomic(page, text.encode("utf-8"))
     page.chmod(0o644)
     return relative, True
+
+
+def log_page(record_dir: Path, log: str) -> str | None:
+    """A readable copy of the log ``log`` (a path relative to ``record_dir``) as a page under
+    ``report_files/logs/``, without terminal escape codes or progress-bar redraws (a second
+    line of defence: logs are written without them); returns its relative path, or None
+    when the log is not in the record. Written once: a log never changes after its phase."""
+    source = Path(record_dir) / log
+    if not source.is_file() or Path(log).is_absolute() or ".." in Path(log).parts:
+        return None
+    relative = f"{FILES_DIR}/{log}.html"
+    page = Path(record_dir) / relative
+    if page.is_file() and page.stat().st_mtime >= source.stat().st_mtime:
+        return relative
+    import html
+
+    text = strip_ansi(source.read_bytes().decode("utf-8", errors="replace"))
+    up = "../" * (len(Path(relative).parts) - 1)
+    body = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(log)}</title><style>body{{margin:0;font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,"
+        "Consolas,monospace}nav{padding:8px 16px;border-bottom:1px solid #d1d9e0;font-family:system-ui,sans-serif}"
+        "pre{margin:0;padding:12px 16px;white-space:pre-wrap;overflow-wrap:anywhere}a{color:#0969da}</style></head><body>"
+        f'<nav><a href="{up}report.html#matrix">← back to the report</a> · {html.escape(log)} · '
+        f'<a href="{up}{html.escape(log)}">the log as written</a></nav><pre>{html.escape(text)}</pre></body></html>\n'
+    )
+    write_atomic(page, body.encode("utf-8"))
+    page.chmod(0o644)
+    return relative

@@ -22,7 +22,7 @@ from typing import Any
 
 from releaselib.core.errors import RecordError, UsageError
 from releaselib.record.charts import ReleaseRow, history_html, matrix_svg, timeline_html
-from releaselib.record.notebook_pages import FILES_DIR, notebook_page, render_notebook
+from releaselib.record.notebook_pages import FILES_DIR, log_page, notebook_page, render_notebook
 from releaselib.record.report_style import CSS, SCRIPT
 from releaselib.record.store import SUCCEEDED, Record, write_atomic
 from releaselib.record.summary import (
@@ -120,7 +120,7 @@ def _phases_table(summaries: Sequence[PhaseSummary], not_run: Sequence[str]) -> 
                     f'<td>{_badge("not run")}</td><td>-</td></tr>')
     return (
         '<div class="scroll"><table id="phases-table"><thead><tr><th>phase</th><th>result</th>'
-        '<th>duration (of the latest attempt)</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table></div>"
+        '<th>duration</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table></div>"
     )
 
 
@@ -141,7 +141,7 @@ def _commits(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
     return commits
 
 
-def _matrix_section(facts: Mapping[str, Any]) -> str:
+def _matrix_section(facts: Mapping[str, Any], directory: Path) -> str:
     matrix = facts["matrix"]
     if not matrix:
         return ""
@@ -150,8 +150,10 @@ def _matrix_section(facts: Mapping[str, Any]) -> str:
     tests = f", {totals[0]} tests passed, {totals[1]} failed" if totals else ""
     skipped = (f'<p class="muted">Skipped interpreters (not found on the machine): '
                f'{_e(", ".join(facts["skipped_interpreters"]))}</p>' if facts["skipped_interpreters"] else "")
+    # Cells link to a clean copy of their log (no terminal codes), made once.
+    cells = [{**c, "log": log_page(directory, str(c["log"])) or c["log"]} if c.get("log") else c for c in matrix]
     return (f'<section id="matrix"><h2>Test matrix <small>{passed} of {len(matrix)} cells passed{_e(tests)}</small></h2>'
-            f'<figure class="chart">{matrix_svg(matrix, facts["skipped_interpreters"])}'
+            f'<figure class="chart">{matrix_svg(cells, facts["skipped_interpreters"])}'
             '<figcaption class="muted small">Each cell links to its log.</figcaption></figure>'
             f"{skipped}</section>")
 
@@ -160,12 +162,13 @@ def _files_section(facts: Mapping[str, Any]) -> str:
     if not facts["files"]:
         return ""
     rows = "".join(
-        f'<tr><td><span class="filename">{_e(f["filename"])}</span></td><td>{_e(f.get("kind") or "")}</td>'
-        f'<td class="nowrap">{_e(_size(f.get("size")))}</td><td>{_hash(f.get("sha256") or "?")}</td></tr>'
+        f'<tr><td><div class="filename">{_e(f["filename"])}</div>'
+        f'<div><span class="muted small">sha256</span> {_hash(f.get("sha256") or "?")}</div></td>'
+        f'<td>{_e(f.get("kind") or "")}</td><td class="nowrap">{_e(_size(f.get("size")))}</td></tr>'
         for f in facts["files"]
     )
     return (f'<section id="files"><h2>Files <small>as recorded by {_e(facts["files_phase"])}</small></h2>'
-            '<div class="scroll"><table class="files"><thead><tr><th>file</th><th>kind</th><th>size</th><th>sha256</th>'
+            '<div class="scroll"><table class="files"><thead><tr><th>file and sha256</th><th>kind</th><th>size</th>'
             f"</tr></thead><tbody>{rows}</tbody></table></div></section>")
 
 
@@ -233,7 +236,7 @@ def _summary(record: Record, summaries: Sequence[PhaseSummary]) -> str:
         "</section>",
         '<section id="timeline"><h2>Timeline <small>one bar per attempt, each linking to its phase</small></h2>'
         f'<figure class="chart">{timeline_html(summaries, state.not_run)}</figure></section>',
-        _matrix_section(facts),
+        _matrix_section(facts, record.directory),
         _files_section(facts),
         _announcement_section(facts),
         _api_section(facts),
@@ -279,7 +282,7 @@ def _values(entry: Mapping[str, Any]) -> str:
     values = entry.get("values") or {}
     if not values:
         return '<p class="muted">No values recorded.</p>'
-    return '<div class="recorded">' + value_html(values) + "</div>"
+    return '<div class="recorded">' + value_html(values, link_prefix="") + "</div>"
 
 
 def _phase_section(record: Record, summary: PhaseSummary, rendered: list[str]) -> str:

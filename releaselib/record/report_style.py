@@ -91,7 +91,8 @@ dl.values { display: grid; grid-template-columns: max-content minmax(0, 1fr); ga
 dl.values dt { color: var(--muted); font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; padding-top: 2px; }
 dl.values dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 table.values { width: auto; font-size: 13px; margin: 2px 0 6px; }
-table.values td, table.values th { padding: 2px 8px; }
+table.values td, table.values th { padding: 2px 8px; white-space: nowrap; }
+pre.text { margin: 0; font-size: 13px; background: var(--soft); padding: 4px 8px; border-radius: 4px; }
 ul.values { margin: 2px 0; padding-left: 18px; }
 .none { color: var(--muted); font-style: italic; }
 .yes { color: var(--ok); } .no { color: var(--bad); }

@@ -423,6 +423,8 @@ def _when(stamp: Any) -> str:
 def _seconds(value: float | None) -> str:
     if value is None:
         return "-"
+    if value >= 3600:
+        return f"{int(value // 3600)}h{int(value % 3600 // 60):02d}m"
     if value >= 90:
         return f"{int(value // 60)}m{int(value % 60):02d}s"
     return f"{value:.1f}s"

@@ -13,6 +13,7 @@ the report is the second line of defence behind logs written without them.
 from __future__ import annotations
 
 import html
+import json
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,12 @@ _HEX = re.compile(r"[0-9a-f]{40,}")
 
 #: Texts longer than this fold away behind their first words (HTML) or wrap (text).
 LONG_TEXT = 160
+#: A multi-line text this short is shown whole, as preformatted text.
+SHORT_LINES, SHORT_BLOCK = 20, 1500
+#: Columns that lead a table when present, in this order (the rest follow as recorded).
+LEADING_COLUMNS = ("name", "filename", "python", "version", "extension", "result", "kind", "size",
+                   "tests_passed", "tests_failed", "duration")
+_LOG_PATH = re.compile(r"logs/[\w.+@=,-]+(?:/[\w.+@=,-]+)*")
 #: A list of mappings at most this deep renders as a table; deeper ones nest.
 MAX_DEPTH = 4
 
@@ -54,7 +61,7 @@ def _first_words(text: str, limit: int) -> str:
     return head.rstrip()
 
 
-def _scalar_html(value: Any) -> str:
+def _scalar_html(value: Any, link_prefix: str | None = None) -> str:
     if value is None:
         return '<span class="none">none</span>'
     if value is True:
@@ -64,11 +71,25 @@ def _scalar_html(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f'<span class="num">{_e(value)}</span>'
     text = strip_ansi(str(value))
+    if text[:1] in "{[" and len(text) > 80:
+        # A tool's JSON answer kept as a string: shown as the structure it is, not as one line.
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            pass
+        else:
+            if isinstance(parsed, (dict, list)):
+                return _html(parsed, 1, link_prefix)
     if _HEX.fullmatch(text):
         return f'<span class="hash">{_e(text)}</span>'
     if len(text) <= LONG_TEXT and "\n" not in text:
+        if link_prefix is not None and _LOG_PATH.fullmatch(text):
+            return f'<a class="mono" href="{_e(link_prefix + text)}">{_e(text)}</a>'
         return _e(text)
     lines = text.count("\n") + 1
+    if lines <= SHORT_LINES and len(text) <= SHORT_BLOCK:
+        return f'<pre class="text">{_e(text)}</pre>'
+
     head = _first_words(text.split("\n", 1)[0], 100)
     size = f"{len(text):,} characters" + (f", {lines} lines" if lines > 1 else "")
     return (
@@ -81,43 +102,45 @@ def _is_table(items: Sequence[Any]) -> bool:
     return bool(items) and all(isinstance(item, Mapping) for item in items)
 
 
-def _table_html(items: Sequence[Mapping[str, Any]], depth: int) -> str:
-    columns = list(dict.fromkeys(key for item in items for key in item))
+def _table_html(items: Sequence[Mapping[str, Any]], depth: int, link_prefix: str | None) -> str:
+    present = list(dict.fromkeys(key for item in items for key in item))
+    columns = [c for c in LEADING_COLUMNS if c in present] + [c for c in present if c not in LEADING_COLUMNS]
     head = "".join(f"<th>{_e(column)}</th>" for column in columns)
     rows = "".join(
-        "<tr>" + "".join(f"<td>{_html(item.get(column), depth + 1)}</td>" if column in item else "<td></td>"
+        "<tr>" + "".join(f"<td>{_html(item.get(column), depth + 1, link_prefix)}</td>" if column in item else "<td></td>"
                          for column in columns) + "</tr>"
         for item in items
     )
     return f'<div class="scroll"><table class="values"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
 
 
-def _html(value: Any, depth: int) -> str:
+def _html(value: Any, depth: int, link_prefix: str | None = None) -> str:
     if isinstance(value, Mapping):
         if not value:
             return '<span class="none">(empty)</span>'
         if depth >= MAX_DEPTH:
             return _scalar_html(", ".join(f"{k}: {v}" for k, v in value.items()))
-        items = "".join(f"<dt>{_e(key)}</dt><dd>{_html(item, depth + 1)}</dd>" for key, item in value.items())
+        items = "".join(f"<dt>{_e(key)}</dt><dd>{_html(item, depth + 1, link_prefix)}</dd>" for key, item in value.items())
         return f'<dl class="values">{items}</dl>'
     if isinstance(value, (list, tuple)):
         if not value:
             return '<span class="none">(none)</span>'
         if _is_table(value) and depth < MAX_DEPTH:
-            return _table_html(value, depth)
+            return _table_html(value, depth, link_prefix)
         if all(not isinstance(item, (Mapping, list, tuple)) for item in value):
             short = all(len(str(item)) <= 40 for item in value)
             if short and len(value) <= 12:
-                return ", ".join(_scalar_html(item) for item in value)
-        return '<ul class="values">' + "".join(f"<li>{_html(item, depth + 1)}</li>" for item in value) + "</ul>"
-    return _scalar_html(value)
+                return ", ".join(_scalar_html(item, link_prefix) for item in value)
+        return '<ul class="values">' + "".join(f"<li>{_html(item, depth + 1, link_prefix)}</li>" for item in value) + "</ul>"
+    return _scalar_html(value, link_prefix)
 
 
-def value_html(value: Any) -> str:
+def value_html(value: Any, link_prefix: str | None = None) -> str:
     """``value`` as HTML: mappings as definition lists, lists of mappings as tables (in a
     box that scrolls sideways on its own when wide), long texts folded behind their first
-    words with the full text one click away. Everything is escaped."""
-    return _html(value, 0)
+    words with the full text one click away. Everything is escaped. With ``link_prefix``,
+    a value naming a log (``logs/...``) links to ``link_prefix + value``."""
+    return _html(value, 0, link_prefix)
 
 
 def _text_lines(value: Any, indent: str, width: int) -> list[str]:
