@@ -32,7 +32,7 @@ _OVERFLOWING = """(width) => {
   const bad = [];
   for (const el of document.querySelectorAll('body *')) {
     const box = el.getBoundingClientRect();
-    if (box.width === 0 || box.right <= width + 0.5) continue;
+    if (box.width === 0 || box.right <= width + 0.5 || !el.checkVisibility()) continue;
     let held = false;
     for (let up = el.parentElement; up; up = up.parentElement) {
       const style = getComputedStyle(up);
@@ -96,6 +96,12 @@ def check_report_in_browser(page_path: Path, shots: Path, phases: list[str]) -> 
                 else:
                     assert page.evaluate("document.documentElement.scrollWidth") <= width
                     assert page.evaluate(_OVERFLOWING, width) == []
+                    # Nor when a reviewer opens every phase.
+                    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+                    assert page.evaluate(_OVERFLOWING, width) == []
+                    assert page.evaluate("document.documentElement.scrollWidth") <= width
+                    page.screenshot(path=str(shots / f"report-{width}-open.png"), full_page=True)
+                    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = false; })")
                 page.screenshot(path=str(shots / f"report-{width}.png"), full_page=True)
 
                 # A phase is one click away from the table, and not hidden under the sticky bar.

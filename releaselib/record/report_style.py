@@ -87,8 +87,9 @@ details.attempt { margin: 8px 0; padding: 4px 10px; border-left: 3px solid var(-
 /* recorded values */
 .recorded { margin: 6px 0; }
 .recorded-key { font-size: 12px; color: var(--muted); }
-dl.values { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 14px; margin: 4px 0; font-size: 14px; }
-dl.values dt { color: var(--muted); font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; padding-top: 2px; }
+dl.values { display: grid; grid-template-columns: minmax(0, max-content) minmax(0, 1fr); gap: 2px 14px; margin: 4px 0; font-size: 14px; }
+dl.values dt { color: var(--muted); font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px;
+  padding-top: 2px; overflow-wrap: anywhere; max-width: 40ch; }
 dl.values dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 table.values { width: auto; font-size: 13px; margin: 2px 0 6px; }
 table.values td, table.values th { padding: 2px 8px; white-space: nowrap; }
@@ -128,6 +129,9 @@ footer { margin-top: 36px; color: var(--muted); font-size: 12px; }
   .chart .row { grid-template-columns: 7.2em minmax(0, 1fr) 4.2em; gap: 6px; }
   .chart .row .label { font-size: 12px; }
   .notebook { padding: 4px 8px; }
+  dl.values { grid-template-columns: minmax(0, 1fr); gap: 0; }
+  dl.values dd { padding-left: 10px; margin-bottom: 4px; }
+  .phase-body { padding: 4px 8px 8px; }
 }
 """
 
