@@ -166,12 +166,20 @@ def test_a_notebook_is_rendered_once_and_kept(record, monkeypatch):
     write_report(record.outputs, PACKAGE, VERSION)
     assert {p: p.stat().st_mtime_ns for p in pages} == before
 
-    # A page whose notebook changed (or that a newer renderer wrote) is rendered again.
+    # A page whose notebook changed is rendered again, and only that one.
     monkeypatch.undo()
-    stale = record.directory / "report_files" / "03_bump.html"
-    stale.write_text(stale.read_text().replace(f"renderer={notebook_pages.RENDERER}", "renderer=0"))
+    changed = record.directory / "03_bump.ipynb"
+    nb = nbformat.read(changed, as_version=4)
+    nb.cells[0].source += "\n\nEdited after archiving."
+    nbformat.write(nb, changed)
     write_report(record.outputs, PACKAGE, VERSION)
-    assert f"renderer={notebook_pages.RENDERER}" in stale.read_text()
+    page = record.directory / "report_files" / "03_bump.html"
+    assert "Edited after archiving." in page.read_text()
+    assert [p for p in pages if p.stat().st_mtime_ns != before[p]] == [page]
+    # A newer renderer renders every page again.
+    monkeypatch.setattr(notebook_pages, "RENDERER", "next")
+    write_report(record.outputs, PACKAGE, VERSION)
+    assert all("renderer=next" in p.read_text() for p in pages)
 
 
 def test_report_of_everything_and_of_a_damaged_record(record, capsys):

@@ -362,7 +362,7 @@ def history_html(rows: Sequence[ReleaseRow], phases: Sequence[str]) -> str:
     legend = _legend([(phase, colours[phase]) for phase in phases if any(r.phase_seconds.get(phase) for r in rows)])
     return (
         '<h3>Time per release <span class="muted small">(every attempt, stacked by phase; the line marks the median)</span></h3>'
-        f'<div class="chart rows">{"".join(duration_rows)}</div>{legend}'
+        f'<div class="chart rows history">{"".join(duration_rows)}</div>{legend}'
         '<h3>Tests per release <span class="muted small">(all matrix cells; the line marks the median)</span></h3>'
-        f'<div class="chart rows">{"".join(test_rows)}</div>'
+        f'<div class="chart rows history">{"".join(test_rows)}</div>'
     )

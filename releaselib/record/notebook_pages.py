@@ -15,7 +15,11 @@ outputs become styled text; nothing on a page loads from the network.
 from __future__ import annotations
 
 import copy
+import json
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ from releaselib.core.errors import RecordError
 from releaselib.record.store import sha256_file, write_atomic
 from releaselib.record.values import VALUE_MIME, strip_ansi, value_html
 
-__all__ = ["FILES_DIR", "log_page", "notebook_page", "render_notebook"]
+__all__ = ["FILES_DIR", "log_page", "notebook_page", "page_manifest", "render_notebook"]
 
 #: The folder beside report.html that holds the notebook pages (as a browser's "save page" would).
 FILES_DIR = "report_files"
@@ -122,18 +126,35 @@ def _current(page: Path, digest: str) -> bool:
     return match is not None and match.group(1) == digest and match.group(2) == RENDERER
 
 
-def notebook_page(record_dir: Path, notebook: str, *, title: str, back: str, css: str) -> tuple[str, bool]:
+def notebook_page(record_dir: Path, notebook: str, *, title: str, back: str, css: str,
+                  recorded_sha256: str | None = None) -> tuple[str, bool]:
     """The page of ``notebook`` (a file name in ``record_dir``), rendered if it is not
     current; returns its path relative to ``record_dir`` and whether it was rendered now.
 
+    A page is current when it was written by this renderer from a notebook with the
+    same sha256. With ``recorded_sha256`` (the record's hash of the notebook), a page of
+    that hash, written after the notebook last changed, is current without hashing the
+    notebook again: that keeps ``report`` flat as a record grows.
     ``back`` is the link to the report's section of this phase; ``css`` the page style.
     Raises :class:`RecordError` when the notebook cannot be rendered.
     """
+    # Plain strings until a page must be written: this runs once per attempt, on every report.
+    folder = os.fspath(record_dir)
+    relative = f"{FILES_DIR}/{os.path.splitext(notebook)[0]}.html"
+    manifest = _MANIFEST.get(folder)
+    try:
+        status = os.stat(os.path.join(folder, notebook))
+        stamp: list[int] | None = [status.st_mtime_ns, status.st_size]
+    except OSError:
+        stamp = None
+    if manifest is not None and recorded_sha256 and manifest.get(notebook) == [recorded_sha256, RENDERER, stamp]:
+        return relative, False
     source = Path(record_dir) / notebook
-    digest = sha256_file(source)
-    relative = f"{FILES_DIR}/{Path(notebook).stem}.html"
     page = Path(record_dir) / relative
+    digest = sha256_file(source)
     if _current(page, digest):
+        if manifest is not None:
+            manifest[notebook] = [digest, RENDERER, stamp]
         return relative, False
     import html
 
@@ -153,7 +174,41 @@ def notebook_page(record_dir: Path, notebook: str, *, title: str, back: str, css
     )
     write_atomic(page, text.encode("utf-8"))
     page.chmod(0o644)
+    if manifest is not None:
+        manifest[notebook] = [digest, RENDERER, stamp]
     return relative, True
+
+
+#: The manifests open in :func:`page_manifest`, by record folder.
+_MANIFEST: dict[str, dict[str, Any]] = {}
+MANIFEST_NAME = "pages.json"
+
+
+@contextmanager
+def page_manifest(record_dir: Path) -> Iterator[None]:
+    """Within this block, :func:`notebook_page` trusts ``report_files/pages.json``: a notebook
+    whose recorded sha256, size and modification time match its entry there has a current
+    page, and is neither hashed nor opened again. The manifest is saved at the end, listing
+    only pages that exist."""
+    folder = Path(record_dir) / FILES_DIR
+    path = folder / MANIFEST_NAME
+    try:
+        names = set(os.listdir(folder))
+        manifest = json.loads(path.read_text(encoding="utf-8")) if MANIFEST_NAME in names else {}
+    except (OSError, ValueError):
+        names, manifest = set(), {}
+    if not isinstance(manifest, dict):
+        manifest = {}
+    manifest = {k: v for k, v in manifest.items() if f"{os.path.splitext(k)[0]}.html" in names}
+    before = dict(manifest)
+    _MANIFEST[os.fspath(record_dir)] = manifest
+    try:
+        yield
+    finally:
+        _MANIFEST.pop(os.fspath(record_dir), None)
+        if manifest != before:
+            write_atomic(path, json.dumps(manifest, indent=0, sort_keys=True).encode("utf-8"))
+            path.chmod(0o644)
 
 
 def log_page(record_dir: Path, log: str) -> str | None:

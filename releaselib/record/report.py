@@ -22,7 +22,7 @@ from typing import Any
 
 from releaselib.core.errors import RecordError, UsageError
 from releaselib.record.charts import ReleaseRow, history_html, matrix_svg, timeline_html
-from releaselib.record.notebook_pages import FILES_DIR, log_page, notebook_page, render_notebook
+from releaselib.record.notebook_pages import FILES_DIR, log_page, notebook_page, page_manifest, render_notebook
 from releaselib.record.report_style import CSS, SCRIPT
 from releaselib.record.store import SUCCEEDED, Record, write_atomic
 from releaselib.record.summary import (
@@ -259,7 +259,8 @@ def _attempt_meta(entry: Mapping[str, Any]) -> str:
     return meta
 
 
-def _notebook_link(record: Record, entry: Mapping[str, Any], anchor: str, rendered: list[str]) -> str:
+def _notebook_link(record: Record, entry: Mapping[str, Any], anchor: str, rendered: list[str], *,
+                   short: bool = False) -> str:
     name = entry.get("notebook")
     if not name:
         return "<p>No notebook was archived for this attempt.</p>"
@@ -268,11 +269,14 @@ def _notebook_link(record: Record, entry: Mapping[str, Any], anchor: str, render
         return f"<p><strong>The notebook {_e(name)} is missing from the record.</strong></p>"
     title = f"{record.data.get('package')} {record.data.get('version')}: {entry.get('phase')} attempt {entry.get('attempt')}"
     try:
-        page, fresh = notebook_page(record.directory, str(name), title=title, back=f"{REPORT_NAME}#{anchor}", css=CSS)
+        page, fresh = notebook_page(record.directory, str(name), title=title, back=f"{REPORT_NAME}#{anchor}", css=CSS,
+                                    recorded_sha256=entry.get("notebook_sha256"))
     except RecordError as exc:
         return f"<p><strong>{_e(exc.message)}</strong></p>"
     if fresh:
         rendered.append(page)
+    if short:
+        return f' <a href="{_e(page)}">its notebook</a> <span class="muted">(<a class="mono" href="{_e(name)}">{_e(name)}</a>)</span>'
     return (f'<p class="nb-links"><a class="button" href="{_e(page)}">Open the executed notebook</a> '
             f'<a class="mono" href="{_e(name)}">{_e(name)}</a> <span class="muted">sha256</span> '
             f"{_hash(entry.get('notebook_sha256'))}</p>")
@@ -303,24 +307,26 @@ def _phase_section(record: Record, summary: PhaseSummary, rendered: list[str]) -
         _notebook_link(record, latest, anchor, rendered),
         _values(latest),
     ]
-    for entry in reversed(summary.attempts[:-1]):
-        parts.append(
-            f'<details class="attempt"><summary>Earlier attempt {_e(entry.get("attempt"))}: '
-            f"{_badge(entry.get('result'))} {_e(entry.get('reason') or '')}</summary>"
-            f'<p class="meta">{_attempt_meta(entry)}</p>{_notebook_link(record, entry, anchor, rendered)}'
-            f"{_values(entry)}</details>"
-        )
+    if len(summary.attempts) > 1:
+        # Earlier attempts a line each: their values are on their notebook's page, one click on.
+        items = []
+        for entry in reversed(summary.attempts[:-1]):
+            items.append(
+                f"<li>Earlier attempt {_e(entry.get('attempt'))}: {_badge(entry.get('result'))} "
+                f'<span class="meta">{_attempt_meta(entry)}</span>{_notebook_link(record, entry, anchor, rendered, short=True)}</li>'
+            )
+        parts.append(f'<h3>Earlier attempts ({len(items)})</h3><ul class="attempts">{"".join(items)}</ul>')
     parts.append("</div></details>")
     return "\n".join(parts)
 
 
-def write_release_report(record_dir: Path) -> Path:
+def write_release_report(record_dir: Path | Record) -> Path:
     """Write ``report.html`` (and any notebook page not yet current under ``report_files/``)
-    into the record folder ``record_dir``; return the report's path.
+    into the record folder ``record_dir`` (or of the loaded record); return the report's path.
 
     Raises :class:`RecordError` when the record cannot be read.
     """
-    record = Record.load(Path(record_dir))
+    record = record_dir if isinstance(record_dir, Record) else Record.load(Path(record_dir))
     if not record.exists:
         raise RecordError(f"No record in {record_dir}.", hint="Run the release first: releaselib run VERSION.")
     summaries = phase_summaries(record)
@@ -334,7 +340,8 @@ def write_release_report(record_dir: Path) -> Path:
         + "".join(f'<a href="{href}">{label}</a>' for href, label in links) + "</nav>"
     )
     rendered: list[str] = []
-    phases = "\n".join(_phase_section(record, s, rendered) for s in summaries)
+    with page_manifest(record.directory):
+        phases = "\n".join(_phase_section(record, s, rendered) for s in summaries)
     body = (
         _summary(record, summaries)
         + '\n<section id="phases"><h2>Phases <small>each folded: open one for its values and its notebook</small></h2>'
@@ -366,19 +373,39 @@ def _release_row(record: Record, href: str | None) -> ReleaseRow:
                       totals[0] if totals else None, totals[1] if totals else None, href)
 
 
-def write_index(outputs: Path) -> Path:
+def _loaded(releases: Sequence[tuple[str, str, Path]], known: Sequence[Record] = ()
+            ) -> list[tuple[str, str, Path, Record | None]]:
+    """Each release with its record (None when unreadable; ``known`` ones are not read
+    again); per package, the newest first (by the record's start, else the folder's time)."""
+    loaded = []
+    by_folder = {record.directory.resolve(): record for record in known}
+    for package, version, folder in releases:
+        try:
+            record: Record | None = by_folder.get(folder.resolve()) or Record.load(folder)
+        except RecordError:
+            record = None
+        started = str(record.data.get("created") or "") if record is not None else ""
+        loaded.append((package, started or str(folder.stat().st_mtime), version, folder, record))
+    loaded.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [(package, version, folder, record) for package, _, version, folder, record in
+            sorted(loaded, key=lambda item: item[0])]
+
+
+def write_index(outputs: Path, known: Sequence[Record] = ()) -> Path:
     """Write ``outputs/index.html``: every release under ``outputs`` (state, time, tests,
-    link to its report) and, per package, its history as pictures; return its path."""
+    link to its report) and, per package, its history as pictures; return its path.
+    ``known``: records already loaded, not read again."""
     outputs = Path(outputs)
     rows = []
     history: dict[str, list[tuple[str, ReleaseRow, list[str]]]] = {}
-    releases = sorted(find_releases(outputs), key=lambda r: (r[0], r[2].stat().st_mtime), reverse=True)
-    for package, version, folder in releases:
+    for package, version, folder, loaded in _loaded(find_releases(outputs), known):
         report = folder / REPORT_NAME
         href = report.relative_to(outputs).as_posix() if report.is_file() else None
         link = f'<a href="{_e(href)}">report</a>' if href else "(no report yet)"
         try:
-            record = Record.load(folder)
+            if loaded is None:
+                raise RecordError(f"{folder}: unreadable record")
+            record = loaded
             state = release_state(record)
             created = str(record.data.get("created") or "")
             row = _release_row(record, href)
@@ -425,8 +452,8 @@ def write_report(outputs: Path, package: str | None = None, version: str | None 
         if not package:
             raise UsageError("A report of one version needs its package.", hint="Pass --package.")
         record = load_release(outputs, package, version)
-        page = write_release_report(record.directory)
-        write_index(outputs)
+        page = write_release_report(record)
+        write_index(outputs, [record])
         return page
     releases = [r for r in find_releases(outputs) if package is None or r[0] == package]
     if not releases:

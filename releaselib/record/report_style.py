@@ -57,6 +57,8 @@ figure.chart { margin: 6px 0 10px; }
 .chart .row .label { font-size: 13px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .chart .row .value { font-size: 12px; color: var(--muted); white-space: nowrap; }
 .chart .row .bar { min-width: 0; border-left: 1px solid var(--line); }
+.chart.history .row { grid-template-columns: 9.5em minmax(0, 1fr) 13em; }
+.chart.history .row .value { white-space: normal; }
 .chart .row.axis .bar { border-left: 0; }
 .chart svg.track { display: block; overflow: visible; }
 .chart svg.track.axis text { font-size: 11px; fill: var(--muted); }
@@ -83,7 +85,8 @@ details.phase[open] > summary { border-bottom: 1px solid var(--line); background
 .meta { color: var(--muted); font-size: 13px; margin: 6px 0; }
 .nb-links { display: flex; flex-wrap: wrap; gap: 4px 10px; align-items: baseline; }
 a.button { display: inline-block; padding: 3px 12px; border: 1px solid var(--accent); border-radius: 6px; font-weight: 600; font-size: 13px; }
-details.attempt { margin: 8px 0; padding: 4px 10px; border-left: 3px solid var(--line); }
+ul.attempts { margin: 4px 0; padding-left: 18px; font-size: 14px; } ul.attempts li { margin: 4px 0; }
+ul.attempts .meta { margin: 0 4px; }
 /* recorded values */
 .recorded { margin: 6px 0; }
 .recorded-key { font-size: 12px; color: var(--muted); }
@@ -128,6 +131,7 @@ footer { margin-top: 36px; color: var(--muted); font-size: 12px; }
   dl.facts dt { margin-top: 6px; font-size: 13px; }
   .chart .row { grid-template-columns: 7.2em minmax(0, 1fr) 4.2em; gap: 6px; }
   .chart .row .label { font-size: 12px; }
+  .chart.history .row { grid-template-columns: 5.5em minmax(0, 1fr) 7em; }
   .notebook { padding: 4px 8px; }
   dl.values { grid-template-columns: minmax(0, 1fr); gap: 0; }
   dl.values dd { padding-left: 10px; margin-bottom: 4px; }

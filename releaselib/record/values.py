@@ -42,6 +42,8 @@ MAX_DEPTH = 4
 
 def strip_ansi(text: str) -> str:
     """``text`` without terminal escape sequences (and without carriage-return progress redraws)."""
+    if "\x1b" not in text and "\r" not in text:
+        return text
     text = _ANSI.sub("", text)
     # A progress bar redraws one line with \r; keep what the line finally said.
     if "\r" in text:
