@@ -18,7 +18,8 @@ from releaselib.record.diff import diff_text
 from releaselib.record.report import write_report
 from releaselib.record.review import review_text
 from releaselib.record.summary import PhaseSummary
-from releaselib.record.values import VALUE_MIME, strip_ansi, value_html, value_text
+from releaselib.record.notebooks import VALUE_MIME
+from releaselib.record.readable import strip_ansi, value_html, value_text
 
 pytest.register_assert_rewrite("tests.fixtures_record", "tests.report_browser")  # before they are imported
 

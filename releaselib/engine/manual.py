@@ -15,12 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from releaselib.infra.config import load_config
-from releaselib.engine.context import record_dir_for, values_from_notebook
 from releaselib.core.errors import UsageError
-from releaselib.engine.runner import resolve_phases, runbook_path
+from releaselib.core.registry import resolve_phases, runbook_path
 from releaselib.core.secrets import find_secrets, redact, secret_values
 from releaselib.core.versions import parse_release
+from releaselib.engine.context import record_dir_for
+from releaselib.infra.config import load_config
+from releaselib.record.notebooks import unfinished_cells, values_from_notebook
 
 
 def prepare_manual(phase: str, version: str, *, repo: Path, outputs: Path, dry_run: bool = True) -> Path:
@@ -134,6 +135,7 @@ def archive_manual(
     """
     import nbformat
 
+    from releaselib.engine.runner import release_lock
     from releaselib.infra.git import head_commit
     from releaselib.record.store import (
         FAILED,
@@ -144,7 +146,6 @@ def archive_manual(
         sha256_file,
         write_atomic,
     )
-    from releaselib.engine.runner import release_lock, unfinished_cells
 
     repo = Path(repo).resolve()
     outputs = Path(outputs).resolve()
@@ -201,11 +202,12 @@ def archive_manual(
     with release_lock(outputs / config.package, version):
         record = Record.load(record_dir)
         if not record.exists:
-            from releaselib.engine.runner import _remote_url, available_phases
+            from releaselib.core.registry import phase_names
+            from releaselib.engine.runner import _remote_url
 
             record.initialise(
                 package=config.package, version=version, repo=repo, remote=config.remote,
-                remote_url=_remote_url(repo, config.remote), phases=available_phases(config),
+                remote_url=_remote_url(repo, config.remote), phases=phase_names(config),
             )
         attempt = len(record.attempts(name)) + 1
         target = record_dir / (f"{name}.ipynb" if attempt == 1 else f"{name}.attempt{attempt}.ipynb")

@@ -21,16 +21,18 @@ import json
 import os
 import secrets as token
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from releaselib.infra import git
-from releaselib.infra.config import OVERRIDES_ENV, load_config
 from releaselib.core.errors import ReleaseError, RepoStateError
+from releaselib.infra import git, processes
+from releaselib.infra.config import OVERRIDES_ENV, load_config
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
 
 __all__ = ["Rehearsal", "rehearse", "repository_fingerprint"]
 
@@ -76,9 +78,13 @@ def repository_fingerprint(repo: Path, remote: str, timeout: float = 60.0) -> di
 
 
 def _git_out(cwd: Path, *args: str, timeout: float = 120.0) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=git.network_env(), capture_output=True, text=True, timeout=timeout, check=False
-    )
+    try:
+        proc = processes.run(["git", *args], cwd=cwd, env=git.network_env(), timeout=timeout, merge_stderr=False)
+    except processes.CommandTimeout as exc:
+        raise RepoStateError(
+            f"`git {' '.join(args)}` did not finish within {timeout:g} s in {cwd}.",
+            hint="Check the repository and its remote with the same git command.",
+        ) from exc
     if proc.returncode != 0:
         raise RepoStateError(
             f"`git {' '.join(args)}` failed in {cwd}: {proc.stderr.strip() or proc.returncode}",
@@ -91,7 +97,7 @@ def _ls_remote_all(repo: Path, remote: str, timeout: float) -> str:
     return _git_out(repo, "ls-remote", remote, timeout=timeout)
 
 
-def _clone(repo: Path, config: Any, workdir: Path) -> tuple[Path, Path]:
+def _clone(repo: Path, config: Config, workdir: Path) -> tuple[Path, Path]:
     """The throwaway clone and the bare copy of the remote it pushes to."""
     url = git.remote_url(repo, config.remote)
     if url is None:
@@ -109,14 +115,14 @@ def _clone(repo: Path, config: Any, workdir: Path) -> tuple[Path, Path]:
     _git_out(clone, "branch", "--quiet", "--set-upstream-to", f"{config.remote}/{config.branch}")
     # The identity the real release would commit and tag with.
     for key in ("user.name", "user.email"):
-        value = subprocess.run(["git", "config", "--get", key], cwd=repo, capture_output=True, text=True,
-                               check=False).stdout.strip()
+        value = processes.run(["git", "config", "--get", key], cwd=repo, timeout=60,
+                              merge_stderr=False).stdout.strip()  # fmt: skip
         if value:
             _git_out(clone, "config", key, value)
     return clone, mirror
 
 
-def _overrides(config: Any, servers: Any) -> dict[str, Any]:
+def _overrides(config: Config, servers: Any) -> dict[str, Any]:
     return {
         "publish": {"repository-url": servers.index.upload_url, "index-url": servers.index.simple_url},
         "docs-check": {"url": servers.docs.url, "timeout": DOCS_TIMEOUT, "interval": 0.2},
@@ -150,8 +156,9 @@ def rehearse(
     the rehearsal found a problem the real release would meet), and
     :class:`ReleaseError` if the real repository or remote changed.
     """
+    from releaselib.core.registry import resolve_phases
+    from releaselib.engine.runner import Runner
     from releaselib.local.demo import scoped_env
-    from releaselib.engine.runner import Runner, resolve_phases
     from releaselib.local.sandbox import install_docs_hook
     from releaselib.local.servers import LocalServers
 

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import sys
 import tempfile
 import urllib.error
@@ -32,21 +31,25 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
 
 from releaselib.core.errors import PublishError
 from releaselib.core.plan import Action, Plan
+from releaselib.infra import processes
+from releaselib.infra.index import index_files
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
+    from releaselib.engine.context import Release
 
 __all__ = [
     "UploadAction",
     "VerifyResult",
     "check_credentials",
-    "index_files",
     "plan_upload",
     "verify_from_index",
 ]
@@ -54,77 +57,10 @@ __all__ = [
 _RESUME = "then `releaselib run VERSION --resume`"
 
 
-# --------------------------------------------------------------------------- reading the index
-
-
-class _Anchors(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[tuple[str, str]] = []  # (href, text)
-        self._href: str | None = None
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self._href = dict(attrs).get("href") or ""
-            self._text = []
-
-    def handle_data(self, data: str) -> None:
-        if self._href is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._href is not None:
-            self.links.append((self._href, "".join(self._text).strip()))
-            self._href = None
-
-
-def project_url(simple_url: str, package: str) -> str:
-    """``<simple_url>/<normalized-name>/`` (PEP 503)."""
-    return simple_url.rstrip("/") + "/" + canonicalize_name(package) + "/"
-
-
-def index_files(simple_url: str, package: str, timeout: float = 30.0) -> dict[str, str]:
-    """The files the index lists for ``package``: ``{filename: sha256}`` from its PEP 503 page.
-
-    A link without a ``#sha256=`` fragment maps to ``""``. An unknown project
-    (404) is an empty dict. Raises :class:`PublishError` naming the URL when
-    the index cannot be reached or answers with another error.
-    """
-    url = project_url(simple_url, package)
-    request = urllib.request.Request(url, headers={"Accept": "text/html", "Cache-Control": "no-cache"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read().decode("utf-8", errors="replace")
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return {}
-        raise PublishError(
-            f"The index at {url} answered {exc.code} {exc.reason}.",
-            hint=f"Check [tool.releaselib.publish] index-url and that the index is up, {_RESUME}.",
-        ) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise PublishError(
-            f"Cannot reach the package index at {url}: {reason}.",
-            hint=f"Start the index or fix [tool.releaselib.publish] index-url, {_RESUME}; "
-            "files already uploaded are skipped.",
-        ) from exc
-    parser = _Anchors()
-    parser.feed(body)
-    files: dict[str, str] = {}
-    for href, text in parser.links:
-        path, _, fragment = href.partition("#")
-        filename = urllib.parse.unquote(path.rstrip("/").rsplit("/", 1)[-1]) or text
-        match = re.search(r"(?:^|&)sha256=([0-9a-fA-F]{64})", fragment)
-        files[filename] = match.group(1).lower() if match else ""
-    return files
-
-
 # --------------------------------------------------------------------------- credentials
 
 
-def check_credentials(config: Any, environ: Mapping[str, str] | None = None) -> None:
+def check_credentials(config: Config, environ: Mapping[str, str] | None = None) -> None:
     """Raise :class:`PublishError` unless the index username and password variables are set.
 
     Names the variables that are missing or empty; never shows a value.
@@ -141,7 +77,7 @@ def check_credentials(config: Any, environ: Mapping[str, str] | None = None) -> 
         )
 
 
-def _credentials(config: Any) -> dict[str, str]:
+def _credentials(config: Config) -> dict[str, str]:
     check_credentials(config)
     return {
         "TWINE_USERNAME": os.environ[config.publish.username_env],
@@ -222,19 +158,16 @@ class UploadAction(Action):
         )
 
     def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TWINE_")}
-        env.update(
+        # child_env drops every TWINE_* of the caller; only the configured credentials go in.
+        return processes.child_env(
             {
                 "TWINE_USERNAME": _required(self.username_env),
                 "TWINE_PASSWORD": _required(self.password_env),
                 # Never ask a keyring (it can block on a desktop bus) or a terminal.
                 "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-                "NO_COLOR": "1",
-                "TERM": "dumb",
                 "COLUMNS": "200",
             }
         )
-        return env
 
     def apply(self) -> None:
         """Run ``twine upload`` for this file, then confirm the index lists it with our sha256.
@@ -257,27 +190,14 @@ class UploadAction(Action):
             str(self.path),
         ]  # fmt: skip
         try:
-            proc = subprocess.run(
-                command,
-                check=False,
-                env=self._env(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                timeout=self.timeout,
-            )
-        except subprocess.TimeoutExpired as exc:
+            proc = processes.run(command, env=self._env(), timeout=self.timeout)
+        except processes.CommandTimeout as exc:
             raise PublishError(
                 f"Uploading {self.filename} to {self.repository_url} did not finish within {self.timeout:.0f} s.",
                 hint=f"Check the index, {_RESUME}; a file that did arrive is then skipped.",
             ) from exc
         output = proc.stdout
-        if self.log is not None:
-            self.log.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.log, "a", encoding="utf-8") as handle:
-                handle.write(f"$ {' '.join(command)}\n{output}\n# exit {proc.returncode}\n\n")
+        processes.append_log(self.log, command, None, output, f"exit {proc.returncode} after {proc.duration:.1f} s")
         if proc.returncode != 0:
             raise self._failure(output, proc.returncode)
         listed = index_files(self.simple_url, self.package)
@@ -334,7 +254,7 @@ def _upload_order(artifact: Any) -> tuple[int, str]:
     return (0 if artifact.kind == "wheel" else 1, artifact.filename)
 
 
-def plan_upload(release: Any, artifacts: Sequence[Any]) -> Plan:
+def plan_upload(release: Release, artifacts: Sequence[Any]) -> Plan:
     """One :class:`UploadAction` per artifact (wheels first, then the sdist), to ``config.publish``."""
     publish = release.config.publish
     logs = Path(release.record_dir) / "logs"
@@ -431,21 +351,10 @@ class VerifyResult:
 
 
 def _isolated_pip_env(python: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PIP_") and k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
-    }
-    env.update(
-        {
-            "PIP_CONFIG_FILE": os.devnull,  # the machine's pip.conf may add indexes and find-links
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-            "PIP_NO_INPUT": "1",
-            "VIRTUAL_ENV": str(python.parent.parent),
-            "PATH": str(python.parent) + os.pathsep + os.environ.get("PATH", ""),
-        }
-    )
-    return env
+    # None of the caller's PIP_* settings: the check is about what this one index serves.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    # the machine's pip.conf may add indexes and find-links
+    return processes.child_env({"PIP_CONFIG_FILE": os.devnull}, base=base, venv=python.parent.parent)
 
 
 def _pick_interpreter(artifacts: Sequence[Any], interpreter: Any | None) -> Any:
@@ -484,25 +393,13 @@ def _tags_of(interpreter: Any) -> set[Any]:
 def _pip(python: Path, args: Sequence[str], *, env: Mapping[str, str], log: Path | None, timeout: float) -> str:
     command = [str(python), "-m", "pip", *args]
     try:
-        proc = subprocess.run(
-            command,
-            check=False,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
+        proc = processes.run(command, env=env, timeout=timeout)
+    except processes.CommandTimeout as exc:
         raise PublishError(
             f"`pip {args[0]}` from the index did not finish within {timeout:.0f} s.",
             hint="Check that the index answers; re-run the phase.",
         ) from exc
-    if log is not None:
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"$ {' '.join(command)}\n{proc.stdout}\n# exit {proc.returncode}\n\n")
+    processes.append_log(log, command, None, proc.stdout, f"exit {proc.returncode} after {proc.duration:.1f} s")
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.strip().splitlines()[-8:])
         raise PublishError(
@@ -513,7 +410,7 @@ def _pip(python: Path, args: Sequence[str], *, env: Mapping[str, str], log: Path
     return proc.stdout
 
 
-def verify_release(release: Any, artifacts: Sequence[Any]) -> VerifyResult | None:
+def verify_release(release: Release, artifacts: Sequence[Any]) -> VerifyResult | None:
     """:func:`verify_from_index`, except in a dry run, where nothing was uploaded to install."""
     if release.dry_run:
         print("dry run: nothing was uploaded, so nothing is installed from the index")
@@ -522,7 +419,7 @@ def verify_release(release: Any, artifacts: Sequence[Any]) -> VerifyResult | Non
 
 
 def verify_from_index(
-    release: Any,
+    release: Release,
     artifacts: Sequence[Any],
     *,
     interpreter: Any | None = None,
@@ -588,17 +485,16 @@ def verify_from_index(
             f"print(json.dumps({{'version': getattr(m, '__version__', None), 'metadata': md.version({package!r}), "
             "'file': os.path.realpath(m.__file__), 'python': '.'.join(map(str, sys.version_info[:3]))}))"
         )
-        proc = subprocess.run(
-            [str(python), "-I", "-c", probe],
-            check=False,
-            cwd=base,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"$ python -I -c <import check>\n{proc.stdout}{proc.stderr}\n# exit {proc.returncode}\n")
+        try:
+            proc = processes.run([str(python), "-I", "-c", probe], cwd=base, env=env, timeout=timeout,
+                                 merge_stderr=False)  # fmt: skip
+        except processes.CommandTimeout as exc:
+            raise PublishError(
+                f"`import {config.import_name}` of the release did not finish within {timeout:.0f} s.",
+                hint="Re-run the phase; the upload itself is done.",
+            ) from exc
+        processes.append_log(log, "python -I -c <import check>", base, proc.stdout + proc.stderr,
+                             f"exit {proc.returncode} after {proc.duration:.1f} s")  # fmt: skip
         if proc.returncode != 0:
             raise PublishError(
                 f"{package} {version} installed from {index_url} but `import {config.import_name}` failed:\n"

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from releaselib.core import secrets as secret_scan
 from releaselib.core.errors import PublishError, RecordError, ReleaseError
+from releaselib.core.registry import PUBLISH
 from releaselib.record.diff import diff_text
 from releaselib.record.review import review_text
 from releaselib.record.store import RECORD_NAME, SUCCEEDED, Record, sha256_file
@@ -34,6 +35,9 @@ from releaselib.record.summary import (
     release_dir,
     resolve_package,
 )
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
 
 # review_text and diff_text live in review.py and diff.py; the summaries they share in
 # summary.py. They are re-exported here so `from releaselib.record.audit import ...` keeps working.
@@ -68,7 +72,7 @@ def _project_config(record: Record, repo: Path | None) -> Any:
     return None
 
 
-def _secret_names(config: Any) -> tuple[str, ...]:
+def _secret_names(config: Config) -> tuple[str, ...]:
     if config is not None:
         return tuple(config.secret_env_names())
     from releaselib.core.config_types import AnnounceConfig, PublishConfig
@@ -128,7 +132,7 @@ def verify_release(
 def _notebook_problems(record: Record) -> list[str]:
     import nbformat
 
-    from releaselib.engine.runner import unfinished_cells
+    from releaselib.record.notebooks import unfinished_cells
 
     problems = []
     for number, entry in enumerate(record.entries, start=1):
@@ -182,17 +186,17 @@ def _secret_problems(directory: Path, known: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def _index_url(record: Record, config: Any) -> str | None:
+def _index_url(record: Record, config: Config) -> str | None:
     if config is not None:
         return str(config.publish.index_url)
-    verified = record.value("06_publish", "verified", None)
+    verified = record.value(PUBLISH, "verified", None)
     if isinstance(verified, dict) and verified.get("index_url"):
         return str(verified["index_url"])
     return None
 
 
-def _index_problems(record: Record, package: str, config: Any) -> list[str]:
-    from releaselib.phases.publish import index_files, project_url
+def _index_problems(record: Record, package: str, config: Config) -> list[str]:
+    from releaselib.infra.index import index_files, project_url
 
     phase, files = recorded_files(record)
     if not files:

@@ -21,7 +21,7 @@ from statistics import median
 from typing import Any
 
 from releaselib.record.summary import PhaseSummary, _seconds, status_word
-from releaselib.record.values import strip_ansi
+from releaselib.record.readable import strip_ansi
 
 __all__ = ["Bar", "history_html", "matrix_svg", "timeline_html", "timeline_bars"]
 

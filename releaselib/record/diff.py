@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from releaselib.core.registry import phase_order
 from releaselib.record.summary import (
     PhaseSummary,
     _cell_counts,
@@ -76,11 +77,8 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
 
     phases_l = {s.phase: s for s in phase_summaries(left)}
     phases_r = {s.phase: s for s in phase_summaries(right)}
-    from releaselib.engine.runner import PHASES
-
     configured = [*configured_phases(left), *configured_phases(right)]
-    names = [p for p in PHASES if p in phases_l or p in phases_r or p in configured]
-    names += list(dict.fromkeys(p for p in [*configured, *sorted(set(phases_l) | set(phases_r))] if p not in names))
+    names = sorted(set(phases_l) | set(phases_r) | set(configured), key=phase_order)
     not_run_l, not_run_r = set(lf["state"].not_run), set(rf["state"].not_run)
 
     # Durations always move a little: a row is marked when the outcome differs

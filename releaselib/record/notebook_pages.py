@@ -26,7 +26,8 @@ from typing import Any
 
 from releaselib.core.errors import RecordError
 from releaselib.record.store import sha256_file, write_atomic
-from releaselib.record.values import VALUE_MIME, strip_ansi, value_html
+from releaselib.record.notebooks import VALUE_MIME
+from releaselib.record.readable import strip_ansi, value_html
 
 __all__ = ["FILES_DIR", "log_page", "notebook_page", "page_manifest", "render_notebook"]
 

@@ -43,7 +43,7 @@ from releaselib.record.summary import (
     status_word,
     unusual,
 )
-from releaselib.record.values import strip_ansi, value_html
+from releaselib.record.readable import strip_ansi, value_html
 
 __all__ = ["FILES_DIR", "render_notebook", "write_index", "write_release_report", "write_report"]
 

@@ -19,7 +19,7 @@ from releaselib.record.summary import (
     status_word,
     unusual,
 )
-from releaselib.record.values import strip_ansi, value_text
+from releaselib.record.readable import strip_ansi, value_text
 
 __all__ = ["review_text"]
 

@@ -16,6 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from releaselib.core.errors import RecordError, ReleaseError, UsageError
+from releaselib.core.registry import (
+    ANNOUNCE,
+    BUILD,
+    BUNDLED_NAMES,
+    COMMIT_TAG,
+    DOCS,
+    POST_RELEASE,
+    PUBLISH,
+    TEST,
+    phase_order,
+)
 from releaselib.record.store import RECORD_NAME, SUCCEEDED, Record
 
 __all__ = [
@@ -44,7 +55,7 @@ __all__ = [
 ]
 
 #: Phases whose ``files`` value lists the distribution files, most authoritative first.
-FILE_PHASES = ("06_publish", "05_build")
+FILE_PHASES = (PUBLISH, BUILD)
 
 
 # --------------------------------------------------------------------------- locating records
@@ -160,19 +171,8 @@ def configured_phases(record: Record) -> list[str]:
     ``phases`` header, or every bundled phase for a record written before it had one."""
     phases = record.data.get("phases")
     if isinstance(phases, list) and phases:
-        return [str(p) for p in phases]
-    from releaselib.engine.runner import PHASES
-
-    return list(PHASES)
-
-
-def _phase_order(record: Record) -> dict[str, int]:
-    from releaselib.engine.runner import PHASES
-
-    order = {phase: n for n, phase in enumerate(PHASES)}
-    for n, phase in enumerate(configured_phases(record)):
-        order.setdefault(phase, len(PHASES) + n)
-    return order
+        return sorted((str(p) for p in phases), key=phase_order)
+    return list(BUNDLED_NAMES)
 
 
 def phase_summaries(record: Record) -> list[PhaseSummary]:
@@ -180,8 +180,7 @@ def phase_summaries(record: Record) -> list[PhaseSummary]:
     grouped: dict[str, list[dict[str, Any]]] = {}
     for entry in record.entries:
         grouped.setdefault(str(entry.get("phase")), []).append(entry)
-    order = _phase_order(record)
-    names = sorted(grouped, key=lambda p: (order.get(p, len(order) * 2), p))
+    names = sorted(grouped, key=phase_order)
     return [PhaseSummary(name, tuple(grouped[name])) for name in names]
 
 
@@ -253,10 +252,10 @@ def recorded_files(record: Record) -> tuple[str | None, list[dict[str, Any]]]:
 
 
 def _matrix(record: Record) -> list[dict[str, Any]]:
-    cells = record.value("01_test", "matrix", None)
+    cells = record.value(TEST, "matrix", None)
     if cells is None:
         # A failed test phase still tells the reviewer which cells failed.
-        latest = record.latest("01_test")
+        latest = record.latest(TEST)
         cells = (latest or {}).get("values", {}).get("matrix")
     return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
 
@@ -265,27 +264,23 @@ def _skipped_interpreters(record: Record) -> list[str]:
     skipped: list[str] = []
     for entry in record.entries:
         values = entry.get("values") or {}
-        for key in ("skipped_interpreters", "matrix_skipped"):
-            for item in values.get(key) or ():
-                if str(item) not in skipped:
-                    skipped.append(str(item))
+        for item in values.get("matrix_skipped") or ():
+            if str(item) not in skipped:
+                skipped.append(str(item))
     return skipped
 
 
 def _message_id(record: Record) -> str | None:
     for key in ("sent_message_id", "message_id"):
-        value = record.value("09_announce", key, None)
+        value = record.value(ANNOUNCE, key, None)
         if value:
             return str(value)
     return None
 
 
 def _docs(record: Record) -> dict[str, Any] | None:
-    value = record.value("07_docs", "docs", None)
-    if isinstance(value, dict):
-        return value
-    url = record.value("07_docs", "url", None) or record.value("07_docs", "docs_url", None)
-    return {"url": url} if url else None
+    value = record.value(DOCS, "docs", None)
+    return value if isinstance(value, dict) else None
 
 
 #: The announcement as sent, written into the record folder by 09_announce.
@@ -297,7 +292,7 @@ def announcement(record: Record) -> dict[str, Any] | None:
     ``announcement.eml`` the phase kept), and ``sent`` (the record holds a sent Message-ID).
     None when the record has neither the file nor a Message-ID."""
     message_id = _message_id(record)
-    sent = bool(record.value("09_announce", "sent_message_id", None))
+    sent = bool(record.value(ANNOUNCE, "sent_message_id", None))
     path = record.directory / ANNOUNCEMENT_NAME
     if not path.is_file():
         return {"message_id": message_id, "sent": sent} if message_id else None
@@ -462,10 +457,10 @@ def release_facts(record: Record) -> dict[str, Any]:
         # Manual entries may not know a commit: take the first and last that do.
         "commit_before": next((e["commit_before"] for e in entries if e.get("commit_before")), None),
         "commit_after": next((e["commit_after"] for e in reversed(entries) if e.get("commit_after")), None),
-        "bump_commit": record.value("04_commit_tag", "bump_commit", None),
-        "tag": record.value("04_commit_tag", "tag", None),
-        "next_version": record.value("08_post_release", "next_version", None),
-        "post_release_commit": record.value("08_post_release", "post_release_commit", None),
+        "bump_commit": record.value(COMMIT_TAG, "bump_commit", None),
+        "tag": record.value(COMMIT_TAG, "tag", None),
+        "next_version": record.value(POST_RELEASE, "next_version", None),
+        "post_release_commit": record.value(POST_RELEASE, "post_release_commit", None),
         "matrix": _matrix(record),
         "skipped_interpreters": _skipped_interpreters(record),
         "files_phase": files_phase,
