@@ -15,11 +15,11 @@ from releaselib.cli import main
 from releaselib.record import notebook_pages
 from releaselib.record.charts import timeline_html
 from releaselib.record.diff import diff_text
+from releaselib.record.notebooks import VALUE_MIME
+from releaselib.record.readable import strip_ansi, value_html, value_text
 from releaselib.record.report import write_report
 from releaselib.record.review import review_text
 from releaselib.record.summary import PhaseSummary
-from releaselib.record.notebooks import VALUE_MIME
-from releaselib.record.readable import strip_ansi, value_html, value_text
 
 pytest.register_assert_rewrite("tests.fixtures_record", "tests.report_browser")  # before they are imported
 
@@ -235,8 +235,9 @@ def test_a_partial_release_is_in_progress_in_review_report_index_and_diff(record
 
 
 def _complete(folder: Path) -> None:
-    from .fixtures_record import FILES, MATRIX, rechain
     from releaselib.record.store import Record
+
+    from .fixtures_record import FILES, MATRIX, rechain
 
     record = Record.load(folder)
     for phase, values in (("01_test", {"matrix": MATRIX}), ("05_build", {"files": FILES}), ("06_publish", {"files": FILES}),

@@ -20,10 +20,10 @@ from datetime import datetime, timezone
 from statistics import median
 from typing import Any
 
-from releaselib.record.summary import PhaseSummary, _seconds, status_word
 from releaselib.record.readable import strip_ansi
+from releaselib.record.summary import PhaseSummary, _seconds, status_word
 
-__all__ = ["Bar", "history_html", "matrix_svg", "timeline_html", "timeline_bars"]
+__all__ = ["Bar", "history_html", "matrix_svg", "timeline_bars", "timeline_html"]
 
 #: Fill colours by result (the badge colours of the page).
 FILL = {

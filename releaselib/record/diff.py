@@ -20,6 +20,7 @@ from releaselib.record.summary import (
     matrix_totals,
     phase_summaries,
     release_facts,
+    untested_overrides,
 )
 
 __all__ = ["diff_text"]
@@ -153,6 +154,7 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
             ("tag", lf["tag"], rf["tag"]),
             ("skipped interpreters", ", ".join(lf["skipped_interpreters"]) or None,
              ", ".join(rf["skipped_interpreters"]) or None),
+            ("allowed untested", untested_overrides(left), untested_overrides(right)),
         ],
         v1,
         v2,

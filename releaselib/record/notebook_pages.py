@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from releaselib.core.errors import RecordError
-from releaselib.record.store import sha256_file, write_atomic
 from releaselib.record.notebooks import VALUE_MIME
 from releaselib.record.readable import strip_ansi, value_html
+from releaselib.record.store import sha256_file, write_atomic
 
 __all__ = ["FILES_DIR", "log_page", "notebook_page", "page_manifest", "render_notebook"]
 

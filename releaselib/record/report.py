@@ -23,6 +23,7 @@ from typing import Any
 from releaselib.core.errors import RecordError, UsageError
 from releaselib.record.charts import ReleaseRow, history_html, matrix_svg, timeline_html
 from releaselib.record.notebook_pages import FILES_DIR, log_page, notebook_page, page_manifest, render_notebook
+from releaselib.record.readable import strip_ansi, value_html
 from releaselib.record.report_style import CSS, SCRIPT
 from releaselib.record.store import SUCCEEDED, Record, write_atomic
 from releaselib.record.summary import (
@@ -43,7 +44,6 @@ from releaselib.record.summary import (
     status_word,
     unusual,
 )
-from releaselib.record.readable import strip_ansi, value_html
 
 __all__ = ["FILES_DIR", "render_notebook", "write_index", "write_release_report", "write_report"]
 
@@ -135,8 +135,8 @@ def _commits(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
     if facts["bump_commit"] or facts["tag"]:
         commits.append(("BUMP commit", f'{_hash(facts["bump_commit"])} tag <span class="mono">{_e(facts["tag"] or "-")}</span>'))
     if facts["post_release_commit"] or facts["next_version"]:
-        commits.append(("post-release", f'{_hash(facts["post_release_commit"])} (next version '
-                                        f'<span class="mono">{_e(facts["next_version"] or "-")}</span>)'))
+        commits.append(("post-release", (f'{_hash(facts["post_release_commit"])} (next version '
+                                        f'<span class="mono">{_e(facts["next_version"] or "-")}</span>)')))
     commits.append(("after the release", _hash(facts["commit_after"])))
     return commits
 
@@ -229,13 +229,13 @@ def _summary(record: Record, summaries: Sequence[PhaseSummary]) -> str:
         if notes else "<p>Nothing: every phase ran headless, once, for real, and succeeded.</p>"
     )
     return "\n".join([
-        f'<header><h1>{_e(facts["package"])} {_e(facts["version"])} {_badge(state.state, status_word(state.state))}</h1>'
-        f'<p class="subtitle">{_e(state.describe())}</p></header>',
+        (f'<header><h1>{_e(facts["package"])} {_e(facts["version"])} {_badge(state.state, status_word(state.state))}</h1>'
+        f'<p class="subtitle">{_e(state.describe())}</p></header>'),
         f'<section id="summary"><h2>Summary</h2>{_facts_list(who)}',
         _phases_table(summaries, state.not_run),
         "</section>",
-        '<section id="timeline"><h2>Timeline <small>one bar per attempt, each linking to its phase</small></h2>'
-        f'<figure class="chart">{timeline_html(summaries, state.not_run)}</figure></section>',
+        ('<section id="timeline"><h2>Timeline <small>one bar per attempt, each linking to its phase</small></h2>'
+        f'<figure class="chart">{timeline_html(summaries, state.not_run)}</figure></section>'),
         _matrix_section(facts, record.directory),
         _files_section(facts),
         _announcement_section(facts),
@@ -301,8 +301,8 @@ def _phase_section(record: Record, summary: PhaseSummary, rendered: list[str]) -
     if len(summary.attempts) > 1:
         earlier = f' · <span class="muted">{len(summary.attempts)} attempts</span>'
     parts = [
-        f'<details class="phase" id="{_e(anchor)}"><summary><span class="phase-name">{_e(summary.phase)}</span> '
-        f"{_badge(summary.result)}{extra} <span class=\"muted\">{_e(_seconds(summary.duration))}</span>{earlier}</summary>",
+        (f'<details class="phase" id="{_e(anchor)}"><summary><span class="phase-name">{_e(summary.phase)}</span> '
+        f"{_badge(summary.result)}{extra} <span class=\"muted\">{_e(_seconds(summary.duration))}</span>{earlier}</summary>"),
         f'<div class="phase-body"><p class="meta">{_attempt_meta(latest)}</p>',
         _notebook_link(record, latest, anchor, rendered),
         _values(latest),

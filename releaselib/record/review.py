@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from releaselib.record.readable import strip_ansi, value_text
 from releaselib.record.summary import (
     _cell_counts,
     _cell_label,
@@ -19,7 +20,6 @@ from releaselib.record.summary import (
     status_word,
     unusual,
 )
-from releaselib.record.readable import strip_ansi, value_text
 
 __all__ = ["review_text"]
 

@@ -144,7 +144,7 @@ class Record:
         return self.directory / RECORD_NAME
 
     @classmethod
-    def load(cls, directory: Path) -> "Record":
+    def load(cls, directory: Path) -> Record:
         """Load the record in ``directory``; an absent record is an empty one."""
         directory = Path(directory)
         path = directory / RECORD_NAME

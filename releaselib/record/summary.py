@@ -30,9 +30,9 @@ from releaselib.core.registry import (
 from releaselib.record.store import RECORD_NAME, SUCCEEDED, Record
 
 __all__ = [
-    "FILE_PHASES",
     "COMPLETE",
     "EMPTY",
+    "FILE_PHASES",
     "IN_PROGRESS",
     "PhaseSummary",
     "ReleaseState",
@@ -42,6 +42,7 @@ __all__ = [
     "docs_summary",
     "find_releases",
     "load_release",
+    "matrix_totals",
     "overall_result",
     "phase_summaries",
     "recorded_files",
@@ -50,7 +51,7 @@ __all__ = [
     "release_state",
     "resolve_package",
     "status_word",
-    "matrix_totals",
+    "untested_overrides",
     "unusual",
 ]
 
@@ -487,6 +488,11 @@ def unusual(record: Record) -> list[str]:
             notes.append(f"{label} was run by hand by {_who(entry.get('run_by'))}")
         if entry.get("dry_run"):
             notes.append(f"{label} was a dry run (it changed nothing)")
+        override = (entry.get("values") or {}).get("allow_untested")
+        if override:
+            missing = "; ".join(override.get("missing", [])) if isinstance(override, dict) else ""
+            what = override.get("what", "push") if isinstance(override, dict) else "push"
+            notes.append(f"{label} was allowed to {what} untested (allow_untested = True): {missing}".rstrip(": "))
     skipped = _skipped_interpreters(record)
     if skipped:
         notes.append(f"interpreters skipped by the test matrix: {', '.join(skipped)}")
@@ -494,3 +500,13 @@ def unusual(record: Record) -> list[str]:
         if cell.get("result") not in ("passed", None):
             notes.append(f"matrix cell {_cell_label(cell)} {cell.get('result')}: {cell.get('reason') or ''}".rstrip(": "))
     return notes
+
+
+def untested_overrides(record: Record) -> str | None:
+    """The attempts that pushed or uploaded with ``allow_untested`` (unusual), or None."""
+    found = [
+        f"{entry.get('phase')} attempt {entry.get('attempt')}"
+        for entry in record.entries
+        if (entry.get("values") or {}).get("allow_untested")
+    ]
+    return "UNUSUAL: " + ", ".join(found) if found else None

@@ -116,6 +116,17 @@ def phase_values(record: Record, phase: str) -> Any:
 
 
 __all__ = [
-    "AnnounceValues", "BuildValues", "BumpValues", "ChangelogValues", "CommitTagValues", "DocsValues",
-    "PostReleaseValues", "PreflightValues", "PublishValues", "TestValues", "VALUES", "declared_keys", "phase_values",
+    "VALUES",
+    "AnnounceValues",
+    "BuildValues",
+    "BumpValues",
+    "ChangelogValues",
+    "CommitTagValues",
+    "DocsValues",
+    "PostReleaseValues",
+    "PreflightValues",
+    "PublishValues",
+    "TestValues",
+    "declared_keys",
+    "phase_values",
 ]
