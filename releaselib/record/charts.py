@@ -195,7 +195,7 @@ def timeline_html(summaries: Sequence[PhaseSummary], not_run: Sequence[str] = ()
         failed = sum(1 for b in by_phase.get(summary.phase, []) if b.result != "succeeded")
         value = _seconds(sum(b.end - b.start for b in by_phase.get(summary.phase, [])))
         if failed:
-            value += f' <span class="bad">{failed} ✘</span>'
+            value += f' <span class="bad">({failed} failed)</span>'
         rows.append(_row(f'<a href="#phase-{_e(summary.phase)}">{_e(summary.phase)}</a>',
                          f'<svg class="track" width="100%" height="20" aria-hidden="true">{cut_lines}{"".join(shapes)}</svg>',
                          value))
@@ -207,9 +207,11 @@ def timeline_html(summaries: Sequence[PhaseSummary], not_run: Sequence[str] = ()
     ticks = [f'<text x="0" y="12" text-anchor="start">{_e(_clock(first, with_date))}</text>',
              f'<text x="100%" y="12" text-anchor="end">{_e(_clock(last, with_date))}</text>']
     for idle_from, idle_to, x in axis.cuts:
-        ticks.append(f'<text x="{_pct(x)}" y="12" text-anchor="middle" class="cut-label">'
+        # A second line, so it never runs into the times at either end on a phone.
+        ticks.append(f'<text x="{_pct(x)}" y="27" text-anchor="middle" class="cut-label">'
                      f'⋯ {_e(_seconds(idle_to - idle_from))} idle ⋯</text>')
-    rows.append(_row("", f'<svg class="track axis" width="100%" height="16" aria-hidden="true">{"".join(ticks)}</svg>',
+    height = 32 if axis.cuts else 16
+    rows.append(_row("", f'<svg class="track axis" width="100%" height="{height}" aria-hidden="true">{"".join(ticks)}</svg>',
                      f'<span class="muted">{_e(_seconds(last - first))}</span>', "axis"))
     legend = _legend([("succeeded", FILL["succeeded"]), ("failed", FILL["failed"]),
                       ("by hand", FILL["manual"]), ("dry run", FILL["dry-run"])])

@@ -55,7 +55,7 @@ figure.chart { margin: 6px 0 10px; }
 .chart.rows { display: grid; gap: 2px; }
 .chart .row { display: grid; grid-template-columns: 9.5em minmax(0, 1fr) 6.5em; gap: 10px; align-items: center; min-height: 22px; }
 .chart .row .label { font-size: 13px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.chart .row .value { font-size: 12px; color: var(--muted); white-space: nowrap; }
+.chart .row .value { font-size: 12px; color: var(--muted); line-height: 1.25; }
 .chart .row .bar { min-width: 0; border-left: 1px solid var(--line); }
 .chart.history .row { grid-template-columns: 9.5em minmax(0, 1fr) 13em; }
 .chart.history .row .value { white-space: normal; }
