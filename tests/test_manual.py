@@ -14,7 +14,7 @@ from releaselib.cli import main
 from releaselib.core.errors import UsageError
 from releaselib.engine.manual import archive_manual, notebook_parameters, prepare_manual
 from releaselib.infra.config import load_config
-from releaselib.record import audit
+from releaselib.record import audit, verify as verifying
 
 PACKAGE, VERSION = "bsonlite", "1.1"
 
@@ -72,7 +72,7 @@ def test_a_phase_run_by_hand_lands_in_the_record_marked_with_who(sandbox, tmp_pa
     assert "00_preflight attempt 1 was run by hand by Release Manager <release@example.org>" in text
     phase_line = next(line for line in text.splitlines() if line.strip().startswith("00_preflight"))
     assert "by hand: Release Manager <release@example.org>" in phase_line
-    assert audit.verify_release(outputs, PACKAGE, VERSION) == []
+    assert verifying.verify_release(outputs, PACKAGE, VERSION) == []
 
 
 def test_a_notebook_stopped_half_way_is_a_failed_attempt_and_the_next_is_attempt_2(sandbox, tmp_path, capsys):
@@ -95,7 +95,7 @@ def test_a_notebook_stopped_half_way_is_a_failed_attempt_and_the_next_is_attempt
     entry = archive_manual("changelog", VERSION, repo=sandbox.repo, outputs=outputs)
     assert entry["attempt"] == 2 and entry["result"] == "succeeded"
     assert entry["notebook"] == "02_changelog.attempt2.ipynb"
-    assert audit.verify_release(outputs, PACKAGE, f"{VERSION}-dry-run") == []
+    assert verifying.verify_release(outputs, PACKAGE, f"{VERSION}-dry-run") == []
     text = audit.review_text(outputs, PACKAGE, f"{VERSION}-dry-run")
     assert "02_changelog attempt 1 failed" in text and "02_changelog attempt 2 was a dry run" in text
 
@@ -143,4 +143,4 @@ def test_a_secret_in_a_hand_run_notebook_never_reaches_the_record(sandbox, tmp_p
         if file.is_file():
             assert "pa55-word-from-env" not in file.read_text(errors="replace"), file
     assert not path.exists()
-    assert audit.verify_release(outputs, PACKAGE, f"{VERSION}-dry-run") == []
+    assert verifying.verify_release(outputs, PACKAGE, f"{VERSION}-dry-run") == []

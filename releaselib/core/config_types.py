@@ -77,6 +77,28 @@ class AnnounceConfig:
 
 
 @dataclass(frozen=True)
+class ApiWaiver:
+    """One API change let through the compatibility policy on purpose, and why."""
+
+    object: str  # dotted path or glob: "pkg.old_function", "pkg.compat.*"
+    reason: str
+    version: str | None = None  # only for this release; None: whenever it applies
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """The public API check (phase 00a) and the compatibility policy."""
+
+    check: bool = True  # false: the phase reports and never refuses
+    source: str | None = None  # folder holding the package; default: src/ or the root
+    exclude: tuple[str, ...] = ()  # module globs that are not public API, e.g. "pkg.testing"
+    deprecation_period: int = 4  # releases a name stays deprecated before it may go
+    deprecation_helpers: tuple[str, ...] = ()  # the project's own deprecate functions/decorators
+    major_may_break: bool = True  # a major release (first number moves) may remove without deprecation
+    waivers: tuple[ApiWaiver, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated, frozen ``[tool.releaselib]`` for one project."""
 
@@ -102,6 +124,7 @@ class Config:
     publish: PublishConfig = field(default_factory=PublishConfig)
     docs_check: DocsCheckConfig = field(default_factory=DocsCheckConfig)
     announce: AnnounceConfig = field(default_factory=AnnounceConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
     detected: bool = False  # True when no table existed and the layout was autodetected
 
     def secret_env_names(self) -> tuple[str, ...]:

@@ -60,6 +60,8 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
     dry_run: bool | None = None
+    #: What the plan deliberately leaves alone, and why (shown under the actions).
+    notes: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Action]:
         return iter(self.actions)
@@ -106,6 +108,7 @@ class Plan:
             lines.append("  nothing to do")
         for description, outcome in self.rows():
             lines.append(f"  [{outcome}] {description}")
+        lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -116,7 +119,9 @@ class Plan:
             f"<tr><td>{html.escape(outcome)}</td><td><code>{html.escape(description)}</code></td></tr>"
             for description, outcome in self.rows()
         ) or "<tr><td colspan=2>nothing to do</td></tr>"
+        notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
         return (
             f"<p><strong>{html.escape(self.title)}</strong>{mode}</p>"
             f"<table><thead><tr><th>outcome</th><th>action</th></tr></thead><tbody>{rows}</tbody></table>"
+            + (f"<ul>{notes}</ul>" if notes else "")
         )

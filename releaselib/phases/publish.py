@@ -38,6 +38,7 @@ from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
 
 from releaselib.core.errors import PublishError
+from releaselib.core.secrets import strip_userinfo, url_credentials
 from releaselib.core.plan import Action, Plan
 from releaselib.infra import processes
 from releaselib.infra.index import index_files
@@ -127,7 +128,7 @@ class UploadAction(Action):
         return self.path.name
 
     def describe(self) -> str:
-        return f"upload {self.filename} (sha256 {self.sha256[:12]}…) to {self.repository_url}"
+        return f"upload {self.filename} (sha256 {self.sha256[:12]}…) to {strip_userinfo(self.repository_url)}"
 
     def is_done(self) -> bool:
         """True when the index lists this filename with this sha256.
@@ -144,13 +145,13 @@ class UploadAction(Action):
             return True
         if not there:
             raise PublishError(
-                f"{self.filename} is already on {self.simple_url} but the index gives no sha256 for it, so "
+                f"{self.filename} is already on {strip_userinfo(self.simple_url)} but the index gives no sha256 for it, so "
                 "releaselib cannot tell whether it is the file built here.",
                 hint="Configure the index to publish sha256 fragments (pypiserver: --hash-algo sha256), or "
                 "compare the files by hand.",
             )
         raise PublishError(
-            f"{self.filename} is already on {self.simple_url} with different content "
+            f"{self.filename} is already on {strip_userinfo(self.simple_url)} with different content "
             f"(index sha256 {there[:16]}…, built file {self.sha256[:16]}…). An index never accepts a "
             "filename twice.",
             hint="Release a post-release instead (e.g. VERSION.post1), or, on a private index, delete the file "
@@ -179,7 +180,7 @@ class UploadAction(Action):
         down = _reachable(self.repository_url)
         if down is not None:
             raise PublishError(
-                f"Cannot reach the upload URL {self.repository_url}: {down}.",
+                f"Cannot reach the upload URL {strip_userinfo(self.repository_url)}: {down}.",
                 hint=f"Start the index or fix [tool.releaselib.publish] repository-url, {_RESUME}; nothing was "
                 "uploaded by this step.",
             )
@@ -193,7 +194,7 @@ class UploadAction(Action):
             proc = processes.run(command, env=self._env(), timeout=self.timeout)
         except processes.CommandTimeout as exc:
             raise PublishError(
-                f"Uploading {self.filename} to {self.repository_url} did not finish within {self.timeout:.0f} s.",
+                f"Uploading {self.filename} to {strip_userinfo(self.repository_url)} did not finish within {self.timeout:.0f} s.",
                 hint=f"Check the index, {_RESUME}; a file that did arrive is then skipped.",
             ) from exc
         output = proc.stdout
@@ -203,7 +204,7 @@ class UploadAction(Action):
         listed = index_files(self.simple_url, self.package)
         if listed.get(self.filename) != self.sha256:
             raise PublishError(
-                f"twine uploaded {self.filename} to {self.repository_url}, but {self.simple_url} then lists "
+                f"twine uploaded {self.filename} to {strip_userinfo(self.repository_url)}, but {strip_userinfo(self.simple_url)} then lists "
                 f"{'no such file' if self.filename not in listed else 'it with another sha256'}.",
                 hint="Check that repository-url and index-url in [tool.releaselib.publish] name the same index.",
             )
@@ -214,7 +215,7 @@ class UploadAction(Action):
             status, reason = int(match.group(1)), match.group(2).strip()
             meaning = _STATUS_MEANING.get(status, "")
             message = (
-                f"The index at {self.repository_url} refused the upload of {self.filename}: {status} {reason}"
+                f"The index at {strip_userinfo(self.repository_url)} refused the upload of {self.filename}: {status} {reason}"
                 + (f" — {meaning}" if meaning else "")
                 + "."
             )
@@ -228,13 +229,13 @@ class UploadAction(Action):
             return PublishError(message, hint=hint)
         if "Connection refused" in output or "ConnectionError" in output or "Max retries" in output:
             return PublishError(
-                f"Cannot reach the upload URL {self.repository_url} (connection refused) while uploading "
+                f"Cannot reach the upload URL {strip_userinfo(self.repository_url)} (connection refused) while uploading "
                 f"{self.filename}.",
                 hint=f"Start the index or fix [tool.releaselib.publish] repository-url, {_RESUME}.",
             )
         last = [line for line in output.strip().splitlines() if line.strip()][-5:]
         return PublishError(
-            f"twine upload of {self.filename} to {self.repository_url} failed (exit {code}):\n" + "\n".join(last),
+            f"twine upload of {self.filename} to {strip_userinfo(self.repository_url)} failed (exit {code}):\n" + "\n".join(last),
             hint=f"See the log{f' ({self.log})' if self.log else ''}, {_RESUME}.",
         )
 
@@ -258,7 +259,7 @@ def plan_upload(release: Release, artifacts: Sequence[Any]) -> Plan:
     """One :class:`UploadAction` per artifact (wheels first, then the sdist), to ``config.publish``."""
     publish = release.config.publish
     logs = Path(release.record_dir) / "logs"
-    plan = Plan(f"Upload {release.config.package} {release.version} to {publish.repository_url}")
+    plan = Plan(f"Upload {release.config.package} {release.version} to {strip_userinfo(publish.repository_url)}")
     for artifact in sorted(artifacts, key=_upload_order):
         plan.add(
             UploadAction(
@@ -469,7 +470,7 @@ def verify_from_index(
         downloaded = sorted(download.iterdir())
         if len(downloaded) != 1:
             raise PublishError(
-                f"pip download of {package}=={version} from {index_url} gave {len(downloaded)} files.",
+                f"pip download of {package}=={version} from {strip_userinfo(index_url)} gave {len(downloaded)} files.",
                 hint=f"See {log}.",
             )
         fetched = downloaded[0]
@@ -497,7 +498,7 @@ def verify_from_index(
                              f"exit {proc.returncode} after {proc.duration:.1f} s")  # fmt: skip
         if proc.returncode != 0:
             raise PublishError(
-                f"{package} {version} installed from {index_url} but `import {config.import_name}` failed:\n"
+                f"{package} {version} installed from {strip_userinfo(index_url)} but `import {config.import_name}` failed:\n"
                 + "\n".join(proc.stderr.strip().splitlines()[-5:]),
                 hint="The uploaded files are broken; release a post-release with the fix.",
             )
@@ -506,7 +507,7 @@ def verify_from_index(
     result = VerifyResult(
         package=package,
         version=version,
-        index_url=index_url,
+        index_url=strip_userinfo(index_url),
         python=seen["python"],
         installed_version=str(seen["metadata"]),
         imported_version=str(seen["version"]),

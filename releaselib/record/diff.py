@@ -122,8 +122,8 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
         matrix_rows.append(("tests, all cells", totals(lf), totals(rf)))
     out += _section("matrix cell", matrix_rows, v1, v2)
 
-    al: dict[str, Any] = (lf["api"] or ("", {}))[1]
-    ar: dict[str, Any] = (rf["api"] or ("", {}))[1]
+    al: dict[str, Any] = lf["api"] or {}
+    ar: dict[str, Any] = rf["api"] or {}
     api_keys = list(dict.fromkeys([*al, *ar]))
     out += _section("API check", [(key, _compact(al.get(key)), _compact(ar.get(key))) for key in api_keys], v1, v2)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from releaselib.core.errors import RecordError, UsageError
+from releaselib.core.secrets import strip_userinfo
 from releaselib.record.charts import ReleaseRow, history_html, matrix_svg, timeline_html
 from releaselib.record.notebook_pages import FILES_DIR, log_page, notebook_page, page_manifest, render_notebook
 from releaselib.record.readable import strip_ansi, value_html
@@ -191,7 +192,7 @@ def _announcement_section(facts: Mapping[str, Any]) -> str:
         if mail.get("body"):
             parts.append(f'<details class="mail" open><summary>The text as sent</summary><pre class="mail">{_e(mail["body"])}</pre></details>')
     if docs:
-        url = docs.get("url")
+        url = strip_userinfo(str(docs["url"])) if docs.get("url") else None
         link = f'<a class="mono" href="{_e(url)}">{_e(url)}</a>' if url else "?"
         parts.append(_facts_list([("docs", f"{link} ({_e(docs_summary(docs))})")]))
     parts.append("</section>")
@@ -199,11 +200,14 @@ def _announcement_section(facts: Mapping[str, Any]) -> str:
 
 
 def _api_section(facts: Mapping[str, Any]) -> str:
-    if not facts["api"]:
+    api = facts["api"]
+    if not api:
         return ""
-    phase, values = facts["api"]
-    return (f'<section id="api"><h2>API changes <small>recorded by {_e(phase)}</small></h2>'
-            f"{value_html(values)}</section>")
+    details = {k: v for k, v in api.items() if k not in ("summary", "against") and v not in (None, [], {})}
+    return (f'<section id="api"><h2>API changes <small>against {_e(api.get("against") or "no earlier release")}'
+            f'</small></h2><p>{_e(api.get("summary") or "")}</p>'
+            + (f'<details><summary>Changes, waivers, ledger</summary>{value_html(details)}</details>' if details else "")
+            + "</section>")
 
 
 def _summary(record: Record, summaries: Sequence[PhaseSummary]) -> str:
@@ -219,7 +223,7 @@ def _summary(record: Record, summaries: Sequence[PhaseSummary]) -> str:
         ("operator", _e(_who(facts["operator"]))),
         ("when", f"{_e(_when(facts['created']))} → {_e(_when(facts['ended']))}{_e(duration)}"),
         ("repository", f'<span class="mono">{_e(repo.get("path"))}</span>'),
-        ("remote", f'{_e(repo.get("remote"))} <span class="mono">{_e(repo.get("remote_url") or "(no URL)")}</span>'),
+        ("remote", f'{_e(repo.get("remote"))} <span class="mono">{_e(strip_userinfo(repo.get("remote_url") or "(no URL)"))}</span>'),
         *_commits(facts),
         ("tools", f'<details><summary>{len(facts["tools"])} tool versions</summary>{_e(tools)}</details>'),
     ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from releaselib.record.readable import strip_ansi, value_text
+from releaselib.core.secrets import strip_userinfo
+from releaselib.record.readable import strip_ansi
 from releaselib.record.summary import (
     _cell_counts,
     _cell_label,
@@ -41,7 +42,7 @@ def review_text(outputs: Path, package: str, version: str) -> str:
     add(f"  when       {_when(facts['created'])} -> {_when(facts['ended'])}")
     repo = facts["repo"]
     add(f"  repository {repo.get('path') or '?'}")
-    add(f"  remote     {repo.get('remote') or '?'} {repo.get('remote_url') or '(no URL)'}")
+    add(f"  remote     {repo.get('remote') or '?'} {strip_userinfo(repo.get('remote_url') or '(no URL)')}")
     tools = facts["tools"]
     add("  tools      " + ", ".join(f"{name} {tools[name]}" for name in tools))
 
@@ -112,13 +113,22 @@ def review_text(outputs: Path, package: str, version: str) -> str:
     api = facts["api"]
     if api:
         add("")
-        add(f"API changes ({api[0]})")
-        for key, value in api[1].items():
-            lines += ["  " + line for line in value_text(key, value, prefix="").splitlines()]
+        add(f"API  {api.get('summary')}  (against {api.get('against') or 'no earlier release'})")
+        for item in api.get("waivers") or ():
+            add(f"  waived   {item.get('object')} ({item.get('kind')}): {item.get('waiver')}")
+        for item in api.get("violations") or ():
+            add(f"  refused  {item.get('object')} ({item.get('file')}:{item.get('line')}): {item.get('rule')}")
+        ledger = [entry for entry in api.get("ledger") or () if isinstance(entry, dict)]
+        deprecated = sorted({name for entry in ledger for name in entry.get("deprecated") or ()})
+        if ledger:
+            releases = f"{len(ledger)} earlier release{'s' if len(ledger) != 1 else ''}"
+            add(f"  ledger   {releases}; deprecated in them: {', '.join(deprecated) or 'nothing'}")
+        if api.get("removable"):
+            add(f"  may go   {', '.join(api['removable'])} (deprecated long enough to be removed)")
     docs = facts["docs"]
     if docs:
         add("")
-        add(f"Docs  {docs.get('url') or '?'}  ({docs_summary(docs)})")
+        add(f"Docs  {strip_userinfo(str(docs.get('url') or '?'))}  ({docs_summary(docs)})")
 
     add("")
     notes = unusual(record)

@@ -18,6 +18,7 @@ from typing import Any
 from releaselib.core.errors import RecordError, ReleaseError, UsageError
 from releaselib.core.registry import (
     ANNOUNCE,
+    API,
     BUILD,
     BUNDLED_NAMES,
     COMMIT_TAG,
@@ -316,15 +317,12 @@ def announcement(record: Record) -> dict[str, Any] | None:
     }
 
 
-def api_changes(record: Record) -> tuple[str, dict[str, Any]] | None:
-    """``(phase, values)`` of the latest successful API check (a phase named ``*_api``), if any ran."""
-    for phase in configured_phases(record) + sorted({str(e.get("phase")) for e in record.entries}):
-        if not phase.endswith("_api"):
-            continue
-        for entry in reversed(record.attempts(phase)):
-            if entry.get("result") == SUCCEEDED and entry.get("values"):
-                return phase, dict(entry["values"])
-    return None
+def api_changes(record: Record) -> dict[str, Any] | None:
+    """The API check (phase 00a): its summary, waivers and violations, also from a refused attempt."""
+    value = record.value(API, "api", None)
+    if value is None:
+        value = ((record.latest(API) or {}).get("values") or {}).get("api")
+    return value if isinstance(value, dict) else None
 
 
 def matrix_totals(matrix: Sequence[Mapping[str, Any]]) -> tuple[int, int] | None:
