@@ -16,6 +16,7 @@ from releaselib.local.demo import release_environment
 from releaselib.infra.index import index_files
 
 from .helpers import commit_all, git, with_accepted_draft
+from .report_browser import CHROMIUM, check_report_in_browser
 
 pytestmark = pytest.mark.e2e
 
@@ -93,6 +94,26 @@ def test_no_canary_under_outputs(released):
         data = path.read_bytes()
         assert CANARY_INDEX.encode() not in data, path
         assert CANARY_SMTP.encode() not in data, path
+
+
+def test_logs_hold_no_terminal_escape_codes(released):
+    env, _, _ = released
+    logs = [path for path in (env.outputs / "bsonlite" / "1.1" / "logs").rglob("*") if path.is_file()]
+    assert len(logs) > 5
+    assert [path.name for path in logs if b"\x1b" in path.read_bytes()] == []
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install -y chromium)")
+def test_the_report_of_the_release_reads_well_in_a_browser(released, tmp_path):
+    from releaselib.core.registry import phase_names
+    from releaselib.record.report import write_report
+
+    env, _, _ = released
+    page = write_report(env.outputs, "bsonlite", "1.1")
+
+    measured = check_report_in_browser(page, tmp_path / "shots", phase_names())  # screenshots there
+
+    assert measured["bytes"] < 150_000 and measured["height_1400"] < 5000
 
 
 def test_wrong_password_then_resume_finishes_without_doing_anything_twice(tmp_path, capsys):

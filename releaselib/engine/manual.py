@@ -202,11 +202,12 @@ def archive_manual(
     with release_lock(outputs / config.package, version):
         record = Record.load(record_dir)
         if not record.exists:
+            from releaselib.core.registry import phase_names
             from releaselib.engine.runner import _remote_url
 
             record.initialise(
                 package=config.package, version=version, repo=repo, remote=config.remote,
-                remote_url=_remote_url(repo, config.remote),
+                remote_url=_remote_url(repo, config.remote), phases=phase_names(config),
             )
         attempt = len(record.attempts(name)) + 1
         target = record_dir / (f"{name}.ipynb" if attempt == 1 else f"{name}.attempt{attempt}.ipynb")

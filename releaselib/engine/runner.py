@@ -339,6 +339,7 @@ class Runner:
                 repo=self.repo,
                 remote=self.config.remote,
                 remote_url=_remote_url(self.repo, self.config.remote),
+                phases=phase_names(self.config),
             )
             record.save()
             if self.resume and record.entries and not self.dry_run:

@@ -1,188 +1,73 @@
 """Static HTML pages of release records, readable offline.
 
-``write_report`` writes ``outputs/<package>/<version>/report.html`` (the
-whole release on one page: the summary first, then every phase's executed
-notebook, code collapsible) and ``outputs/index.html`` (every release found
-under ``outputs/``). The pages carry their own CSS and a few lines of inline
-script; they load nothing from the network and need no server: open them
-from disk, or from the record committed to version control.
+``write_report`` writes ``outputs/<package>/<version>/report.html``, the
+release on one short page: the summary first (who, what, when, commits, a
+timeline of every attempt, the test matrix as a grid, files and hashes, the
+announcement as sent, API changes, unusual things), then each phase folded,
+with its recorded values as tables and a link to its executed notebook. The
+notebooks are pages of their own under ``report_files/``, rendered once and
+kept (:mod:`releaselib.record.notebook_pages`). ``outputs/index.html`` lists
+every release, with its history in pictures (time and tests per release).
+
+The pages carry their own CSS and pictures (inline SVG); they need no script
+to be read, load nothing from the network and need no server.
 """
 
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from releaselib.core.errors import RecordError, UsageError
-from releaselib.record.audit import (
+from releaselib.core.secrets import strip_userinfo
+from releaselib.record.charts import ReleaseRow, history_html, matrix_svg, timeline_html
+from releaselib.record.notebook_pages import FILES_DIR, log_page, notebook_page, page_manifest, render_notebook
+from releaselib.record.readable import strip_ansi, value_html
+from releaselib.record.report_style import CSS, SCRIPT
+from releaselib.record.store import SUCCEEDED, Record, write_atomic
+from releaselib.record.summary import (
     PhaseSummary,
-    _cell_counts,
-    _cell_label,
+    ReleaseState,
     _seconds,
     _size,
     _when,
     _who,
+    configured_phases,
     docs_summary,
     find_releases,
     load_release,
+    matrix_totals,
     phase_summaries,
     release_facts,
+    release_state,
+    status_word,
     unusual,
 )
-from releaselib.core.secrets import strip_userinfo
-from releaselib.record.store import SUCCEEDED, Record, write_atomic
 
-__all__ = ["render_notebook", "write_index", "write_release_report", "write_report"]
+__all__ = ["FILES_DIR", "render_notebook", "write_index", "write_release_report", "write_report"]
 
 REPORT_NAME = "report.html"
 INDEX_NAME = "index.html"
 
-# Wraps every input area in <details> so code folds away; the rest is nbconvert's
-# own "classic" body markup, which needs no external CSS or script.
-_TEMPLATE = """{%- extends 'classic/base.html.j2' -%}
-{% block input_group -%}
-<details class="code" open><summary>code{% if cell.execution_count %} · In [{{ cell.execution_count }}]{% endif %}</summary>
-<div class="input">
-{{ super() }}
-</div>
-</details>
-{% endblock input_group %}
-"""
-
-_CSS = """
-:root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#ffffff; --soft:#f6f8fa;
-  --ok:#1a7f37; --ok-bg:#dafbe1; --bad:#cf222e; --bad-bg:#ffebe9; --hand:#9a6700; --hand-bg:#fff8c5;
-  --dry:#57606a; --dry-bg:#eaeef2; --accent:#0969da; }
-* { box-sizing: border-box; }
-body { margin:0; color:var(--fg); background:var(--bg);
-  font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1120px; margin: 0 auto; padding: 28px 32px 80px; }
-h1 { font-size: 28px; margin: 0 0 4px; letter-spacing: -0.01em; }
-h2 { font-size: 20px; margin: 36px 0 12px; padding-bottom: 6px; border-bottom: 1px solid var(--line); }
-h3 { font-size: 16px; margin: 20px 0 8px; }
-a { color: var(--accent); text-decoration: none; } a:hover { text-decoration: underline; }
-.subtitle { color: var(--muted); margin: 0 0 20px; }
-code, pre, .mono, .hash { font-family: ui-monospace, SFMono-Regular, "SF Mono", Menlo, Consolas, "Liberation Mono", monospace; font-size: 13px; }
-.hash { word-break: break-all; color: #424a53; }
-table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; }
-th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
-th { background: var(--soft); font-weight: 600; font-size: 13px; color: var(--muted); text-transform: uppercase; letter-spacing: .03em; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.filename { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; font-size: 13px; font-weight: 600; word-break: break-all; }
-#files .hash { font-size: 12px; }
-.badge { display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12px; font-weight: 600;
-  line-height: 20px; white-space: nowrap; border: 1px solid transparent; }
-.badge.succeeded, .badge.passed { color: var(--ok); background: var(--ok-bg); border-color: #aceebb; }
-.badge.failed, .badge.error, .badge.timeout { color: var(--bad); background: var(--bad-bg); border-color: #ffcecb; }
-.badge.manual { color: var(--hand); background: var(--hand-bg); border-color: #f5e0a0; }
-.badge.dry-run, .badge.empty, .badge.other { color: var(--dry); background: var(--dry-bg); border-color: #d0d7de; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 6px 18px; margin: 8px 0 16px; }
-dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }
-.unusual { background: var(--hand-bg); border: 1px solid #f5e0a0; border-radius: 8px; padding: 10px 16px; }
-.unusual ul { margin: 6px 0; padding-left: 20px; }
-.toolbar { position: sticky; top: 0; background: rgba(255,255,255,.95); border-bottom: 1px solid var(--line);
-  padding: 8px 32px; font-size: 13px; z-index: 5; display: flex; gap: 14px; align-items: center; flex-wrap: wrap; }
-.toolbar button { font: inherit; padding: 2px 10px; border: 1px solid var(--line); background: var(--soft); border-radius: 6px; cursor: pointer; }
-section.phase { margin-top: 28px; }
-.phase-head { display: flex; gap: 10px; align-items: baseline; flex-wrap: wrap; }
-.phase-meta { color: var(--muted); font-size: 13px; margin: 2px 0 12px; }
-.notebook { border: 1px solid var(--line); border-radius: 8px; padding: 8px 18px; background: #fff; }
-details.attempt { margin: 10px 0; } details.attempt > summary { cursor: pointer; color: var(--muted); }
-/* nbconvert classic body markup */
-.notebook .cell { margin: 10px 0; }
-.notebook .prompt { display: none; }
-.notebook details.code > summary { cursor: pointer; color: var(--muted); font-size: 12px; user-select: none; }
-.notebook .input_area { background: var(--soft); border: 1px solid var(--line); border-radius: 6px; padding: 6px 10px; overflow-x: auto; }
-.notebook .input_area pre { margin: 0; }
-.notebook .output_area { margin: 6px 0 0; }
-.notebook .output_area pre { margin: 0; padding: 6px 10px; white-space: pre-wrap; word-break: break-word; border-left: 3px solid var(--line); }
-.notebook .output_stderr pre { background: #fff8f0; border-left-color: #f0b37e; }
-.notebook .output_error pre { background: var(--bad-bg); border-left-color: var(--bad); }
-.notebook .rendered_html table { width: auto; font-size: 13px; }
-.notebook .rendered_html td, .notebook .rendered_html th { padding: 3px 10px; }
-.notebook .rendered_html th { text-transform: none; letter-spacing: 0; color: var(--fg); }
-.notebook .output_area { overflow-x: auto; }
-.notebook .rendered_html td { word-break: break-word; }
-.notebook .text_cell_render h1 { font-size: 22px; } .notebook .text_cell_render h2 { font-size: 17px; border: 0; margin: 18px 0 6px; }
-.notebook .anchor-link { display: none; }
-.notebook img { max-width: 100%; }
-.ansi-red-fg { color: #cf222e; } .ansi-green-fg { color: #1a7f37; } .ansi-yellow-fg { color: #9a6700; }
-.ansi-blue-fg { color: #0969da; } .ansi-cyan-fg { color: #1b7c83; } .ansi-magenta-fg { color: #8250df; }
-.ansi-bold { font-weight: 700; }
-body.hide-code details.code { display: none; }
-footer { margin-top: 48px; color: var(--muted); font-size: 12px; }
-"""
-
-_SCRIPT = """
-document.getElementById('toggle-code').addEventListener('click', function () {
-  var hidden = document.body.classList.toggle('hide-code');
-  this.textContent = hidden ? 'Show code' : 'Hide code';
-});
-"""
-
-# Anything that would make the page fetch from the network is dropped.
-_EXTERNAL = re.compile(
-    r"<(?:script|link|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//[^>]*>(?:\s*</(?:script|iframe)>)?",
-    re.IGNORECASE,
-)
-
 
 def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+    return html.escape(strip_ansi("" if value is None else str(value)))
 
 
 def _badge(result: Any, label: str | None = None) -> str:
-    kind = str(result) if str(result) in ("succeeded", "failed", "passed", "error", "timeout", "empty") else "other"
-    return f'<span class="badge {kind}">{_e(label or result)}</span>'
-
-
-@lru_cache(maxsize=1)
-def _exporter() -> Any:
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
-
-    return HTMLExporter(
-        template_name="classic",
-        template_file="releaselib_report.html.j2",
-        extra_loaders=[DictLoader({"releaselib_report.html.j2": _TEMPLATE})],
-        embed_images=True,
-    )
-
-
-def _pygments_css() -> str:
-    from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped]
-
-    return str(HtmlFormatter(style="default").get_style_defs(".notebook .highlight"))
-
-
-def render_notebook(path: Path) -> str:
-    """The body of an executed notebook as HTML (nbconvert, inputs in ``<details>``),
-    with anything that would load from the network removed.
-
-    Raises :class:`RecordError` when the notebook cannot be read or rendered.
-    """
-    import nbformat
-
-    try:
-        nb = nbformat.read(path, as_version=4)
-        body, _ = _exporter().from_notebook_node(nb)
-    except Exception as exc:
-        raise RecordError(
-            f"Cannot render {path}: {type(exc).__name__}: {exc}",
-            hint="Check the notebook with `releaselib verify`; open it in JupyterLab to see what is wrong.",
-        ) from exc
-    return _EXTERNAL.sub("", str(body))
+    result = str(result)
+    kind = {"succeeded": "ok", "passed": "ok", "complete": "ok", "failed": "bad", "error": "bad", "timeout": "bad",
+            "interrupted": "bad", "in progress": "warn"}.get(result, "other")
+    return f'<span class="badge {kind}">{_e(label or status_word(result))}</span>'
 
 
 def _page(title: str, body: str, *, toolbar: str = "", script: str = "") -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>{_e(title)}</title><style>{_CSS}{_pygments_css()}</style></head>\n<body>"
+        f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body>"
         f"{toolbar}<main>{body}</main>"
         + (f"<script>{script}</script>" if script else "")
         + "</body></html>\n"
@@ -194,110 +79,50 @@ def _write_page(path: Path, text: str) -> None:
     path.chmod(0o644)  # a page is for reading: not the private mode of the temporary file
 
 
-# --------------------------------------------------------------------------- one release
+def _facts_list(items: Sequence[tuple[str, str]], css: str = "facts") -> str:
+    return f'<dl class="{css}">' + "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in items) + "</dl>"
 
 
-def _summary_table(summaries: Sequence[PhaseSummary]) -> str:
+def _hash(value: Any) -> str:
+    return f'<span class="hash">{_e(value or "-")}</span>'
+
+
+def _short_name(phase: str) -> str:
+    return phase.split("_", 1)[-1] or phase
+
+
+# --------------------------------------------------------------------------- the summary
+
+
+def _state_line(state: ReleaseState) -> str:
+    text = state.describe()
+    return _badge(state.state, ("✔ " if state.complete else "◐ " if state.state == "in progress" else "· ") + text)
+
+
+def _phases_table(summaries: Sequence[PhaseSummary], not_run: Sequence[str]) -> str:
     rows = []
     for s in summaries:
-        badges = _badge(s.result)
+        notes = []
         if s.manual:
-            badges += " " + '<span class="badge manual">by hand</span>'
+            notes.append('<span class="badge hand">by hand</span>')
         if s.latest.get("dry_run"):
-            badges += " " + '<span class="badge dry-run">dry run</span>'
+            notes.append('<span class="badge other">dry run</span>')
         failed_before = sum(1 for a in s.attempts[:-1] if a.get("result") != SUCCEEDED)
-        attempts = f"{len(s.attempts)}" + (f" ({failed_before} failed)" if failed_before else "")
+        attempts = ""
+        if len(s.attempts) > 1:
+            attempts = f' <span class="muted">({len(s.attempts)} attempts' + (
+                f', <span class="bad">{failed_before} failed</span>' if failed_before else "") + ")</span>"
         rows.append(
             f'<tr class="phase-row" data-phase="{_e(s.phase)}"><td><a href="#phase-{_e(s.phase)}">{_e(s.phase)}</a></td>'
-            f"<td>{badges}</td><td class=\"num\">{_e(attempts)}</td><td class=\"num\">{_e(_seconds(s.duration))}</td></tr>"
+            f"<td>{_badge(s.result)} {' '.join(notes)}</td><td>{_e(_seconds(s.duration))}{attempts}</td></tr>"
         )
+    for phase in not_run:
+        rows.append(f'<tr class="phase-row not-run" data-phase="{_e(phase)}"><td>{_e(phase)}</td>'
+                    f'<td>{_badge("not run")}</td><td>-</td></tr>')
     return (
-        '<table id="summary"><thead><tr><th>phase</th><th>result</th><th class="num">attempts</th>'
-        '<th class="num">duration</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>"
+        '<div class="scroll"><table id="phases-table"><thead><tr><th>phase</th><th>result</th>'
+        '<th>duration</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table></div>"
     )
-
-
-def _facts_list(items: Sequence[tuple[str, str]]) -> str:
-    return '<dl class="facts">' + "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in items) + "</dl>"
-
-
-def _summary(record: Record) -> str:
-    facts = release_facts(record)
-    summaries = phase_summaries(record)
-    parts = [
-        f"<h1>{_e(facts['package'])} {_e(facts['version'])} {_badge(facts['result'])}</h1>",
-        f'<p class="subtitle">Release record, {_e(_when(facts["created"]))} → {_e(_when(facts["ended"]))}</p>',
-        "<h2>Phases</h2>",
-        _summary_table(summaries) if summaries else "<p>No phase has run.</p>",
-    ]
-    repo = facts["repo"]
-    people = [
-        ("operator", _e(_who(facts["operator"]))),
-        ("repository", f'<span class="mono">{_e(repo.get("path"))}</span>'),
-        ("remote", f'{_e(repo.get("remote"))} <span class="mono">{_e(strip_userinfo(repo.get("remote_url") or "(no URL)"))}</span>'),
-        ("tools", _e(", ".join(f"{k} {v}" for k, v in facts["tools"].items()))),
-    ]
-    parts += ["<h2>Who, where, with what</h2>", _facts_list(people)]
-
-    commits = [("before the release", f'<span class="hash">{_e(facts["commit_before"] or "-")}</span>')]
-    if facts["bump_commit"] or facts["tag"]:
-        commits.append(("BUMP commit", f'<span class="hash">{_e(facts["bump_commit"] or "-")}</span>'))
-        commits.append(("tag", f'<span class="mono">{_e(facts["tag"] or "-")}</span>'))
-    if facts["post_release_commit"] or facts["next_version"]:
-        commits.append(
-            ("post-release", (f'<span class="hash">{_e(facts["post_release_commit"] or "-")}</span> '
-                              f'(next version <span class="mono">{_e(facts["next_version"] or "-")}</span>)'))
-        )
-    commits.append(("after the release", f'<span class="hash">{_e(facts["commit_after"] or "-")}</span>'))
-    parts += ["<h2>Commits</h2>", _facts_list(commits)]
-
-    if facts["matrix"]:
-        passed = sum(1 for c in facts["matrix"] if c.get("result") == "passed")
-        rows = "".join(
-            f"<tr><td>{_e(_cell_label(c))}</td><td>{_badge(c.get('result'))}</td><td>{_e(_cell_counts(c))}</td>"
-            f"<td class=\"num\">{_e(_seconds(c.get('duration')))}</td>"
-            f"<td>{_log_link(c.get('log'))}</td></tr>"
-            for c in facts["matrix"]
-        )
-        parts += [
-            f"<h2>Test matrix <small>({passed} of {len(facts['matrix'])} cells passed)</small></h2>",
-            ('<table id="matrix"><thead><tr><th>cell</th><th>result</th><th>tests</th><th class="num">duration</th>'
-             f"<th>log</th></tr></thead><tbody>{rows}</tbody></table>"),
-        ]
-        if facts["skipped_interpreters"]:
-            parts.append(f"<p>Skipped interpreters: {_e(', '.join(facts['skipped_interpreters']))}</p>")
-
-    if facts["files"]:
-        rows = "".join(
-            f"<tr><td><div class=\"filename\">{_e(f['filename'])}</div>"
-            f"<div class=\"hash\">sha256 {_e(f.get('sha256') or '?')}</div></td>"
-            f"<td class=\"num\">{_e(_size(f.get('size')))}</td></tr>"
-            for f in facts["files"]
-        )
-        parts += [
-            f"<h2>Files <small>({_e(facts['files_phase'])})</small></h2>",
-            ('<table id="files"><thead><tr><th>file and sha256</th><th class="num">size</th></tr></thead>'
-             f"<tbody>{rows}</tbody></table>"),
-        ]
-
-    if facts["message_id"] or facts["docs"]:
-        items = []
-        if facts["message_id"]:
-            items.append(("announcement", f'Message-ID <span class="mono">{_e(facts["message_id"])}</span>'))
-        if facts["docs"]:
-            docs = facts["docs"]
-            url = docs.get("url")
-            link = f'<a class="mono" href="{_e(url)}">{_e(url)}</a>' if url else "?"
-            items.append(("docs", f"{link} ({_e(docs_summary(docs))})"))
-        parts += ["<h2>Announcement and docs</h2>", _facts_list(items)]
-
-    notes = unusual(record)
-    parts.append("<h2>Unusual</h2>")
-    if notes:
-        parts.append('<div class="unusual"><ul>' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul></div>")
-    else:
-        parts.append("<p>Nothing: every phase ran headless, once, for real, and succeeded.</p>")
-    return "\n".join(parts)
 
 
 def _log_link(log: Any) -> str:
@@ -306,112 +131,310 @@ def _log_link(log: Any) -> str:
     return f'<a class="mono" href="{_e(log)}">{_e(Path(str(log)).name)}</a>'
 
 
+def _commits(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
+    commits = [("before the release", _hash(facts["commit_before"]))]
+    if facts["bump_commit"] or facts["tag"]:
+        commits.append(("BUMP commit", f'{_hash(facts["bump_commit"])} tag <span class="mono">{_e(facts["tag"] or "-")}</span>'))
+    if facts["post_release_commit"] or facts["next_version"]:
+        commits.append(("post-release", (f'{_hash(facts["post_release_commit"])} (next version '
+                                        f'<span class="mono">{_e(facts["next_version"] or "-")}</span>)')))
+    commits.append(("after the release", _hash(facts["commit_after"])))
+    return commits
+
+
+def _matrix_section(facts: Mapping[str, Any], directory: Path) -> str:
+    matrix = facts["matrix"]
+    if not matrix:
+        return ""
+    passed = sum(1 for c in matrix if c.get("result") == "passed")
+    totals = matrix_totals(matrix)
+    tests = f", {totals[0]} tests passed, {totals[1]} failed" if totals else ""
+    skipped = (f'<p class="muted">Skipped interpreters (not found on the machine): '
+               f'{_e(", ".join(facts["skipped_interpreters"]))}</p>' if facts["skipped_interpreters"] else "")
+    # Cells link to a clean copy of their log (no terminal codes), made once.
+    cells = [{**c, "log": log_page(directory, str(c["log"])) or c["log"]} if c.get("log") else c for c in matrix]
+    return (f'<section id="matrix"><h2>Test matrix <small>{passed} of {len(matrix)} cells passed{_e(tests)}</small></h2>'
+            f'<figure class="chart">{matrix_svg(cells, facts["skipped_interpreters"])}'
+            '<figcaption class="muted small">Each cell links to its log.</figcaption></figure>'
+            f"{skipped}</section>")
+
+
+def _files_section(facts: Mapping[str, Any]) -> str:
+    if not facts["files"]:
+        return ""
+    rows = "".join(
+        f'<tr><td><div class="filename">{_e(f["filename"])}</div>'
+        f'<div><span class="muted small">sha256</span> {_hash(f.get("sha256") or "?")}</div></td>'
+        f'<td>{_e(f.get("kind") or "")}</td><td class="nowrap">{_e(_size(f.get("size")))}</td></tr>'
+        for f in facts["files"]
+    )
+    return (f'<section id="files"><h2>Files <small>as recorded by {_e(facts["files_phase"])}</small></h2>'
+            '<div class="scroll"><table class="files"><thead><tr><th>file and sha256</th><th>kind</th><th>size</th>'
+            f"</tr></thead><tbody>{rows}</tbody></table></div></section>")
+
+
+def _announcement_section(facts: Mapping[str, Any]) -> str:
+    mail = facts["announcement"]
+    docs = facts["docs"]
+    if not mail and not docs:
+        return ""
+    parts = ['<section id="announcement"><h2>Announcement and docs</h2>']
+    if mail:
+        items = [("sent", _badge("succeeded", "✔ sent") if mail.get("sent") else _badge("other", "· not sent"))]
+        for label, key in (("subject", "subject"), ("from", "sender"), ("Message-ID", "message_id"), ("date", "date")):
+            if mail.get(key):
+                items.append((label, f'<span class="mono">{_e(mail[key])}</span>' if key == "message_id" else _e(mail[key])))
+        if mail.get("to"):
+            items.append(("to", _e(", ".join(mail["to"]))))
+        if mail.get("error"):
+            items.append(("problem", _e(mail["error"])))
+        parts.append(_facts_list(items))
+        if mail.get("body"):
+            parts.append(f'<details class="mail" open><summary>The text as sent</summary><pre class="mail">{_e(mail["body"])}</pre></details>')
+    if docs:
+        url = strip_userinfo(str(docs["url"])) if docs.get("url") else None
+        link = f'<a class="mono" href="{_e(url)}">{_e(url)}</a>' if url else "?"
+        parts.append(_facts_list([("docs", f"{link} ({_e(docs_summary(docs))})")]))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _api_section(facts: Mapping[str, Any]) -> str:
+    api = facts["api"]
+    if not api:
+        return ""
+    details = {k: v for k, v in api.items() if k not in ("summary", "against") and v not in (None, [], {})}
+    return (f'<section id="api"><h2>API changes <small>against {_e(api.get("against") or "no earlier release")}'
+            f'</small></h2><p>{_e(api.get("summary") or "")}</p>'
+            + (f'<details><summary>Changes, waivers, ledger</summary>{value_html(details)}</details>' if details else "")
+            + "</section>")
+
+
+def _summary(record: Record, summaries: Sequence[PhaseSummary]) -> str:
+    facts = release_facts(record)
+    state: ReleaseState = facts["state"]
+    repo = facts["repo"]
+    duration = ""
+    entries = [e for e in record.entries if e.get("duration")]
+    if entries:
+        duration = f" · {_seconds(sum(float(e['duration']) for e in entries))} of phase time"
+    tools = ", ".join(f"{k} {v}" for k, v in facts["tools"].items())
+    who = [
+        ("operator", _e(_who(facts["operator"]))),
+        ("when", f"{_e(_when(facts['created']))} → {_e(_when(facts['ended']))}{_e(duration)}"),
+        ("repository", f'<span class="mono">{_e(repo.get("path"))}</span>'),
+        ("remote", f'{_e(repo.get("remote"))} <span class="mono">{_e(strip_userinfo(repo.get("remote_url") or "(no URL)"))}</span>'),
+        *_commits(facts),
+        ("tools", f'<details><summary>{len(facts["tools"])} tool versions</summary>{_e(tools)}</details>'),
+    ]
+    notes = unusual(record)
+    unusual_html = (
+        '<div class="unusual"><ul>' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul></div>"
+        if notes else "<p>Nothing: every phase ran headless, once, for real, and succeeded.</p>"
+    )
+    return "\n".join([
+        (f'<header><h1>{_e(facts["package"])} {_e(facts["version"])} {_badge(state.state, status_word(state.state))}</h1>'
+        f'<p class="subtitle">{_e(state.describe())}</p></header>'),
+        f'<section id="summary"><h2>Summary</h2>{_facts_list(who)}',
+        _phases_table(summaries, state.not_run),
+        "</section>",
+        ('<section id="timeline"><h2>Timeline <small>one bar per attempt, each linking to its phase</small></h2>'
+        f'<figure class="chart">{timeline_html(summaries, state.not_run)}</figure></section>'),
+        _matrix_section(facts, record.directory),
+        _files_section(facts),
+        _announcement_section(facts),
+        _api_section(facts),
+        f'<section id="unusual-things"><h2>Unusual</h2>{unusual_html}</section>',
+    ])
+
+
+# --------------------------------------------------------------------------- phases, folded
+
+
 def _attempt_meta(entry: Mapping[str, Any]) -> str:
     bits = [f"attempt {entry.get('attempt')}", _seconds(entry.get("duration"))]
-    if entry.get("mode") == "manual":
-        bits.append(f"run by hand by {_who(entry.get('run_by'))}")
-    else:
-        bits.append("headless")
+    bits.append(f"run by hand by {_who(entry.get('run_by'))}" if entry.get("mode") == "manual" else "headless")
     if entry.get("dry_run"):
         bits.append("dry run")
     bits.append(f"started {_when(entry.get('started'))}")
     meta = " · ".join(_e(b) for b in bits)
-    if entry.get("notebook"):
-        meta += (
-            f' · <a class="mono" href="{_e(entry["notebook"])}">{_e(entry["notebook"])}</a>'
-            f' sha256 <span class="hash">{_e(entry.get("notebook_sha256"))}</span>'
-        )
     if entry.get("reason"):
-        meta += f"<br>reason: {_e(entry['reason'])}"
+        meta += f'<br><span class="bad">reason:</span> {_e(entry["reason"])}'
     return meta
 
 
-def _notebook_html(record: Record, entry: Mapping[str, Any]) -> str:
+def _notebook_link(record: Record, entry: Mapping[str, Any], anchor: str, rendered: list[str], *,
+                   short: bool = False) -> str:
     name = entry.get("notebook")
     if not name:
         return "<p>No notebook was archived for this attempt.</p>"
     path = record.directory / str(name)
     if not path.is_file():
         return f"<p><strong>The notebook {_e(name)} is missing from the record.</strong></p>"
-    return f'<div class="notebook">{render_notebook(path)}</div>'
+    title = f"{record.data.get('package')} {record.data.get('version')}: {entry.get('phase')} attempt {entry.get('attempt')}"
+    try:
+        page, fresh = notebook_page(record.directory, str(name), title=title, back=f"{REPORT_NAME}#{anchor}", css=CSS,
+                                    recorded_sha256=entry.get("notebook_sha256"))
+    except RecordError as exc:
+        return f"<p><strong>{_e(exc.message)}</strong></p>"
+    if fresh:
+        rendered.append(page)
+    if short:
+        return f' <a href="{_e(page)}">its notebook</a> <span class="muted">(<a class="mono" href="{_e(name)}">{_e(name)}</a>)</span>'
+    return (f'<p class="nb-links"><a class="button" href="{_e(page)}">Open the executed notebook</a> '
+            f'<a class="mono" href="{_e(name)}">{_e(name)}</a> <span class="muted">sha256</span> '
+            f"{_hash(entry.get('notebook_sha256'))}</p>")
 
 
-def _phase_section(record: Record, summary: PhaseSummary) -> str:
+def _values(entry: Mapping[str, Any]) -> str:
+    values = entry.get("values") or {}
+    if not values:
+        return '<p class="muted">No values recorded.</p>'
+    return '<div class="recorded">' + value_html(values, link_prefix="") + "</div>"
+
+
+def _phase_section(record: Record, summary: PhaseSummary, rendered: list[str]) -> str:
+    anchor = f"phase-{summary.phase}"
     latest = summary.latest
-    badges = _badge(summary.result)
+    extra = ""
     if summary.manual:
-        badges += ' <span class="badge manual">by hand</span>'
+        extra += ' <span class="badge hand">by hand</span>'
     if latest.get("dry_run"):
-        badges += ' <span class="badge dry-run">dry run</span>'
+        extra += ' <span class="badge other">dry run</span>'
+    earlier = ""
+    if len(summary.attempts) > 1:
+        earlier = f' · <span class="muted">{len(summary.attempts)} attempts</span>'
     parts = [
-        f'<section class="phase" id="phase-{_e(summary.phase)}">',
-        f'<div class="phase-head"><h2>{_e(summary.phase)}</h2>{badges}</div>',
-        f'<p class="phase-meta">{_attempt_meta(latest)}</p>',
-        _notebook_html(record, latest),
+        (f'<details class="phase" id="{_e(anchor)}"><summary><span class="phase-name">{_e(summary.phase)}</span> '
+        f"{_badge(summary.result)}{extra} <span class=\"muted\">{_e(_seconds(summary.duration))}</span>{earlier}</summary>"),
+        f'<div class="phase-body"><p class="meta">{_attempt_meta(latest)}</p>',
+        _notebook_link(record, latest, anchor, rendered),
+        _values(latest),
     ]
-    for entry in reversed(summary.attempts[:-1]):
-        parts.append(
-            f'<details class="attempt"><summary>Earlier attempt {_e(entry.get("attempt"))}: '
-            f"{_badge(entry.get('result'))} {_e(entry.get('reason') or '')}</summary>"
-            f'<p class="phase-meta">{_attempt_meta(entry)}</p>{_notebook_html(record, entry)}</details>'
-        )
-    parts.append("</section>")
+    if len(summary.attempts) > 1:
+        # Earlier attempts a line each: their values are on their notebook's page, one click on.
+        items = []
+        for entry in reversed(summary.attempts[:-1]):
+            items.append(
+                f"<li>Earlier attempt {_e(entry.get('attempt'))}: {_badge(entry.get('result'))} "
+                f'<span class="meta">{_attempt_meta(entry)}</span>{_notebook_link(record, entry, anchor, rendered, short=True)}</li>'
+            )
+        parts.append(f'<h3>Earlier attempts ({len(items)})</h3><ul class="attempts">{"".join(items)}</ul>')
+    parts.append("</div></details>")
     return "\n".join(parts)
 
 
-def write_release_report(record_dir: Path) -> Path:
-    """Write ``report.html`` into the record folder ``record_dir`` and return its path.
+def write_release_report(record_dir: Path | Record) -> Path:
+    """Write ``report.html`` (and any notebook page not yet current under ``report_files/``)
+    into the record folder ``record_dir`` (or of the loaded record); return the report's path.
 
     Raises :class:`RecordError` when the record cannot be read.
     """
-    record = Record.load(Path(record_dir))
+    record = record_dir if isinstance(record_dir, Record) else Record.load(Path(record_dir))
     if not record.exists:
         raise RecordError(f"No record in {record_dir}.", hint="Run the release first: releaselib run VERSION.")
     summaries = phase_summaries(record)
     title = f"{record.data.get('package')} {record.data.get('version')}: release record"
-    links = " ".join(f'<a href="#phase-{_e(s.phase)}">{_e(s.phase.split("_", 1)[-1] or s.phase)}</a>' for s in summaries)
+    links = [("#summary", "Summary"), ("#timeline", "Timeline")]
+    facts_links = [("#matrix", "Tests", "01_test"), ("#files", "Files", None), ("#announcement", "Mail", None)]
+    links += [(href, label) for href, label, _ in facts_links]
+    links += [("#unusual-things", "Unusual"), ("#phases", "Phases")]
     toolbar = (
-        '<nav class="toolbar"><a href="../../index.html">all releases</a>'
-        f'<span>{links}</span><button id="toggle-code" type="button">Hide code</button></nav>'
+        '<nav class="toolbar"><a href="../../index.html">All releases</a><span class="sep">|</span>'
+        + "".join(f'<a href="{href}">{label}</a>' for href, label in links) + "</nav>"
     )
-    body = _summary(record) + "\n" + "\n".join(_phase_section(record, s) for s in summaries)
-    body += '<footer>Written by releaselib from <span class="mono">record.json</span>; ' \
-            "the record, not this page, is the authority (check it with <code>releaselib verify</code>).</footer>"
+    rendered: list[str] = []
+    with page_manifest(record.directory):
+        phases = "\n".join(_phase_section(record, s, rendered) for s in summaries)
+    body = (
+        _summary(record, summaries)
+        + '\n<section id="phases"><h2>Phases <small>each folded: open one for its values and its notebook</small></h2>'
+        + '<p class="muted small"><a href="#" id="open-all">open all</a></p>'
+        + (phases or "<p>No phase has run.</p>") + "</section>"
+        + '<footer>Written by releaselib from <span class="mono">record.json</span>; '
+        "the record, not this page, is the authority (check it with <code>releaselib verify</code>).</footer>"
+    )
+    # Drop the links to sections this release does not have.
+    for href, label, _ in facts_links:
+        if f'id="{href[1:]}"' not in body:
+            toolbar = toolbar.replace(f'<a href="{href}">{label}</a>', "")
     path = record.directory / REPORT_NAME
-    _write_page(path, _page(title, body, toolbar=toolbar, script=_SCRIPT))
+    _write_page(path, _page(title, body, toolbar=toolbar, script=SCRIPT))
     return path
 
 
 # --------------------------------------------------------------------------- the index
 
 
-def write_index(outputs: Path) -> Path:
-    """Write ``outputs/index.html`` listing every release under ``outputs``; return its path."""
+def _release_row(record: Record, href: str | None) -> ReleaseRow:
+    seconds: dict[str, float] = {}
+    for entry in record.entries:
+        if isinstance(entry.get("duration"), (int, float)):
+            seconds[str(entry.get("phase"))] = seconds.get(str(entry.get("phase")), 0.0) + float(entry["duration"])
+    facts = release_facts(record)
+    totals = matrix_totals(facts["matrix"])
+    return ReleaseRow(str(record.data.get("version")), release_state(record).state, seconds,
+                      totals[0] if totals else None, totals[1] if totals else None, href)
+
+
+def _loaded(releases: Sequence[tuple[str, str, Path]], known: Sequence[Record] = ()
+            ) -> list[tuple[str, str, Path, Record | None]]:
+    """Each release with its record (None when unreadable; ``known`` ones are not read
+    again); per package, the newest first (by the record's start, else the folder's time)."""
+    loaded = []
+    by_folder = {record.directory.resolve(): record for record in known}
+    for package, version, folder in releases:
+        try:
+            record: Record | None = by_folder.get(folder.resolve()) or Record.load(folder)
+        except RecordError:
+            record = None
+        started = str(record.data.get("created") or "") if record is not None else ""
+        loaded.append((package, started or str(folder.stat().st_mtime), version, folder, record))
+    loaded.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [(package, version, folder, record) for package, _, version, folder, record in
+            sorted(loaded, key=lambda item: item[0])]
+
+
+def write_index(outputs: Path, known: Sequence[Record] = ()) -> Path:
+    """Write ``outputs/index.html``: every release under ``outputs`` (state, time, tests,
+    link to its report) and, per package, its history as pictures; return its path.
+    ``known``: records already loaded, not read again."""
     outputs = Path(outputs)
     rows = []
-    for package, version, folder in sorted(find_releases(outputs), key=lambda r: (r[0], r[2].stat().st_mtime), reverse=True):
-        try:
-            record = Record.load(folder)
-            facts = release_facts(record)
-            result, created = facts["result"], _when(facts["created"])
-            phases = len(phase_summaries(record))
-        except RecordError:
-            result, created, phases = "unreadable", "?", 0
+    history: dict[str, list[tuple[str, ReleaseRow, list[str]]]] = {}
+    for package, version, folder, loaded in _loaded(find_releases(outputs), known):
         report = folder / REPORT_NAME
-        link = (
-            f'<a href="{_e(report.relative_to(outputs).as_posix())}">report</a>' if report.is_file() else "(no report yet)"
-        )
-        rows.append(
-            f"<tr><td>{_e(package)}</td><td class=\"mono\">{_e(version)}</td><td>{_e(created)}</td>"
-            f"<td>{_badge(result)}</td><td class=\"num\">{phases}</td><td>{link}</td></tr>"
-        )
+        href = report.relative_to(outputs).as_posix() if report.is_file() else None
+        link = f'<a href="{_e(href)}">report</a>' if href else "(no report yet)"
+        try:
+            if loaded is None:
+                raise RecordError(f"{folder}: unreadable record")
+            record = loaded
+            state = release_state(record)
+            created = str(record.data.get("created") or "")
+            row = _release_row(record, href)
+            tests = f"{row.tests_passed} passed" + (f", {row.tests_failed} failed" if row.tests_failed else "") \
+                if row.tests_passed is not None else "-"
+            if not version.endswith("-dry-run"):
+                history.setdefault(package, []).append((created, row, configured_phases(record)))
+            cells = (f"<td>{_e(_when(created))}</td><td>{_state_line(state)}</td>"
+                     f"<td>{_e(_seconds(sum(row.phase_seconds.values())))}</td><td>{_e(tests)}</td>")
+        except RecordError:
+            cells = f"<td>?</td><td>{_badge('failed', '✘ unreadable record')}</td><td>-</td><td>-</td>"
+        rows.append(f"<tr><td>{_e(package)}</td><td class=\"mono\">{_e(version)}</td>{cells}<td>{link}</td></tr>")
+    charts = []
+    for package in sorted(history):
+        items = sorted(history[package], key=lambda item: item[0])
+        phases = list(dict.fromkeys(p for _, row, configured in items for p in [*configured, *row.phase_seconds]))
+        charts.append(f'<section class="history" id="history-{_e(package)}"><h2>{_e(package)}: release history</h2>'
+                      f"{history_html([row for _, row, _ in items], phases)}</section>")
     body = (
         "<h1>Releases</h1>"
         f'<p class="subtitle">Every release record under <span class="mono">{_e(outputs.resolve())}</span></p>'
-        '<table id="releases"><thead><tr><th>package</th><th>version</th><th>started</th><th>result</th>'
-        '<th class="num">phases</th><th>report</th></tr></thead><tbody>'
-        + ("".join(rows) or '<tr><td colspan="6">No release records yet.</td></tr>')
-        + "</tbody></table>"
+        '<div class="scroll"><table id="releases"><thead><tr><th>package</th><th>version</th><th>started</th>'
+        "<th>state</th><th>phase time</th><th>tests</th><th>report</th></tr></thead><tbody>"
+        + ("".join(rows) or '<tr><td colspan="7">No release records yet.</td></tr>')
+        + "</tbody></table></div>" + "".join(charts)
     )
     path = outputs / INDEX_NAME
     _write_page(path, _page("Releases", body))
@@ -433,8 +456,8 @@ def write_report(outputs: Path, package: str | None = None, version: str | None 
         if not package:
             raise UsageError("A report of one version needs its package.", hint="Pass --package.")
         record = load_release(outputs, package, version)
-        page = write_release_report(record.directory)
-        write_index(outputs)
+        page = write_release_report(record)
+        write_index(outputs, [record])
         return page
     releases = [r for r in find_releases(outputs) if package is None or r[0] == package]
     if not releases:

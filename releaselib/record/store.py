@@ -163,7 +163,7 @@ class Record:
         return self.directory / RECORD_NAME
 
     @classmethod
-    def load(cls, directory: Path) -> "Record":
+    def load(cls, directory: Path) -> Record:
         """Load the record in ``directory``; an absent record is an empty one."""
         directory = Path(directory)
         path = directory / RECORD_NAME
@@ -187,8 +187,15 @@ class Record:
     def exists(self) -> bool:
         return bool(self.data)
 
-    def initialise(self, *, package: str, version: str, repo: Path, remote: str, remote_url: str | None) -> None:
-        """Fill the header of a new record (does nothing if it already has one)."""
+    def initialise(
+        self, *, package: str, version: str, repo: Path, remote: str, remote_url: str | None,
+        phases: list[str] | None = None,
+    ) -> None:
+        """Fill the header of a new record (does nothing if it already has one).
+
+        ``phases``: every phase the project is configured to run, so a reader can
+        tell a complete release from one in progress.
+        """
         if self.data:
             return
         self.data = {
@@ -203,6 +210,8 @@ class Record:
                      "remote_url": secret_scan.strip_userinfo(remote_url) if remote_url else None},
             "entries": [],
         }
+        if phases is not None:
+            self.data["phases"] = list(phases)
         self.data = self._scrubbed(self.data)[0]
 
     def _scrubbed(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
