@@ -26,7 +26,8 @@ def sandbox(tmp_path: Path):
 
 def release(sandbox, version: str, *extra: str, outputs: Path | None = None) -> int:
     outputs = outputs or sandbox.root / "outputs"
-    return main(["run", version, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES, *extra])
+    return main(["run", version, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES,
+                 "-p", "allow_untested=true", *extra])  # no matrix or build: the gate is overridden
 
 
 def test_release_reaches_the_remote(sandbox):

@@ -19,6 +19,10 @@ repo = "."          # the project to release
 dry_run = True      # True: show what would change, change nothing
 outputs = None      # where records go (default: ./outputs)'''
 
+# Phases that push the tag or upload a file first check the record for a
+# successful test and build of the tagged commit (releaselib.phases.gates).
+ALLOW_UNTESTED = "allow_untested = False  # True: push/upload without a successful 01_test and 05_build (recorded)"
+
 
 def md(text: str):
     return new_markdown_cell(text.strip())
@@ -206,14 +210,16 @@ and compared byte for byte with what was built.
         "from releaselib.phases import build, commit, publish\nfrom releaselib import start",
         [
             md("## Push the branch and the tag"),
-            code("release.execute(commit.plan_push(release))"),
+            code("release.execute(commit.plan_push(release, allow_untested))"),
             md("## Upload every file\n\nCredentials come from the environment only; they are never shown."),
-            code('artifacts = build.recorded_artifacts(release)\nrelease.execute(publish.plan_upload(release, artifacts))'),
+            code('artifacts = build.recorded_artifacts(release)\n'
+                 'release.execute(publish.plan_upload(release, artifacts, allow_untested))'),
             md("## Install it from the index, as a user would"),
             code("verified = publish.verify_release(release, artifacts)\nverified"),
             code('release.record("files", [artifact.as_record() for artifact in artifacts])\n'
                  'release.record("verified", verified.as_record() if verified is not None else None)'),
         ],
+        extra_params=ALLOW_UNTESTED,
     ),
     "07_docs": notebook(
         "07_docs",
@@ -249,10 +255,11 @@ phase ran; then only the branch moves).
                  'release.record("next_version", next_version)'),
             code("release.execute(bump.plan_next_dev(release, next_version))"),
             md("## Commit and push"),
-            code("release.execute(commit.plan_post_release_commit(release, next_version))"),
+            code("release.execute(commit.plan_post_release_commit(release, next_version, allow_untested))"),
             code('release.record("post_release_commit", None if release.dry_run else git.head_commit(release.repo))'),
         ],
-        extra_params="next_version = None # override the next development version (e.g. \"3.0.dev0\")",
+        extra_params="next_version = None # override the next development version (e.g. \"3.0.dev0\")\n"
+        + ALLOW_UNTESTED,
     ),
 }
 

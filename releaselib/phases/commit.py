@@ -14,6 +14,7 @@ from releaselib.infra import git
 from releaselib.engine.context import Release
 from releaselib.core.errors import RepoStateError
 from releaselib.core.plan import Plan
+from releaselib.phases.gates import TestedGate
 
 
 def release_files(release: Release) -> list[str]:
@@ -103,10 +104,12 @@ def _tag_message(release: Release) -> str:
     return f"{release.config.package} {release.version}"
 
 
-def plan_push(release: Release) -> Plan:
-    """Push the release branch and the tag together (atomically)."""
+def plan_push(release: Release, allow_untested: bool = False) -> Plan:
+    """Push the release branch and the tag together (atomically), once the record
+    shows the tagged commit tested and built (:class:`~releaselib.phases.gates.TestedGate`)."""
     config = release.config
     plan = Plan(f"Push {config.branch} and tag {release.tag} to {config.remote}")
+    plan.add(TestedGate(release, what="push the tag", allow_untested=allow_untested))
     plan.add(_push_branch_and_tag(release))
     return plan
 
@@ -123,12 +126,14 @@ def _push_branch_and_tag(release: Release) -> git.PushAction:
     )
 
 
-def plan_post_release_commit(release: Release, next_version: str) -> Plan:
-    """Commit the next development version and push the branch."""
+def plan_post_release_commit(release: Release, next_version: str, allow_untested: bool = False) -> Plan:
+    """Commit the next development version and push the branch (with the tag, once the
+    record shows the tagged commit tested and built)."""
     config = release.config
     message = config.post_release_message.format(version=next_version)
     plan = Plan(f"Commit and push the next development version {next_version}")
     paths = paths_to_commit(release)
+    plan.add(TestedGate(release, what="push the tag", allow_untested=allow_untested))
     plan.add(git.CommitAction(release.repo, paths, message))
     plan.add(_push_branch_and_tag(release))
     return plan

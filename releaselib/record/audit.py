@@ -333,6 +333,11 @@ def unusual(record: Record) -> list[str]:
             notes.append(f"{label} was run by hand by {_who(entry.get('run_by'))}")
         if entry.get("dry_run"):
             notes.append(f"{label} was a dry run (it changed nothing)")
+        override = (entry.get("values") or {}).get("allow_untested")
+        if override:
+            missing = "; ".join(override.get("missing", [])) if isinstance(override, dict) else ""
+            what = override.get("what", "push") if isinstance(override, dict) else "push"
+            notes.append(f"{label} was allowed to {what} untested (allow_untested = True): {missing}".rstrip(": "))
     skipped = _skipped_interpreters(record)
     if skipped:
         notes.append(f"interpreters skipped by the test matrix: {', '.join(skipped)}")
