@@ -158,16 +158,36 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
+    from releaselib.engine.lab import lab_command
     from releaselib.engine.manual import prepare_manual
 
-    path = prepare_manual(args.phase, args.version, repo=Path(args.repo), outputs=_outputs(args))
+    repo = Path(args.repo).resolve()
+    outputs = _outputs(args)
+    path = prepare_manual(args.phase, args.version, repo=repo, outputs=outputs, force=args.force)
     if args.no_launch:
-        console.print(str(path))
+        console.print(str(path), markup=False)
         return 0
+    import shutil
     import subprocess
 
-    console.print(f"Opening {path} in JupyterLab (Ctrl-C to stop it).")
-    return subprocess.call([sys.executable, "-m", "jupyter", "lab", str(path)], cwd=str(Path(args.repo).resolve()))
+    launch = lab_command(path, repo=repo, read_only=[outputs], extra=args.jupyter_args)
+    archive = ["releaselib", "archive", args.phase, args.version]
+    if repo != Path.cwd().resolve():
+        archive += ["--repo", str(repo)]
+    if args.outputs:
+        archive += ["--outputs", str(outputs)]
+    console.print(
+        f"Prepared {path}\n"
+        f"JupyterLab (on 127.0.0.1 only; Ctrl-C here stops it):\n  {launch.url}\n"
+        f"Set dry_run in the notebook's parameters cell, run the cells, then save (Ctrl+S) and close it, and:\n"
+        f"  {' '.join(archive)}\n"
+        f"The record ({outputs}) is read-only in Lab; archiving is the only way in.",
+        markup=False,
+    )
+    try:
+        return subprocess.call(launch.argv, cwd=str(launch.cwd), env=launch.env)
+    finally:
+        shutil.rmtree(launch.config_dir, ignore_errors=True)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -291,12 +311,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repo", default=".")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("open", help="prepare a phase's notebook and open it in JupyterLab")
+    p = sub.add_parser(
+        "open", help="prepare a phase's notebook and open it in JupyterLab",
+        description="Arguments after `--` go to `jupyter lab` (e.g. `releaselib open bump 2.2 -- --allow-root`).",
+    )
     p.add_argument("phase")
     p.add_argument("version")
     common(p)
     p.add_argument("--no-launch", action="store_true", help="only prepare it and print its path")
-    p.set_defaults(func=cmd_open)
+    p.add_argument("--force", action="store_true", help="overwrite a working copy left by an earlier `open`")
+    p.set_defaults(func=cmd_open, jupyter_args=[])
 
     p = sub.add_parser("demo", help="release the bundled sample project against local servers")
     p.add_argument("--version", dest="version", default="1.1", help="the version to release (default 1.1)")
@@ -349,7 +373,15 @@ def _own_version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, dispatch, and turn a ReleaseError into one message and an exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `releaselib open PHASE VERSION -- ARGS...`: everything after `--` goes to `jupyter lab`.
+    passthrough: list[str] = []
+    if argv and argv[0] == "open" and "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
+    if passthrough:
+        args.jupyter_args = passthrough
     os.environ.setdefault("GIT_TERMINAL_PROMPT", "0")
     try:
         return int(args.func(args) or 0)

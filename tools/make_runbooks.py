@@ -44,6 +44,11 @@ def notebook(phase: str, title: str, why: str, imports: str, steps: list, extra_
            "`[tool.releaselib]` configuration. Nothing changes here."),
         code(f"{imports}\n\nrelease = start({phase!r}, version, repo=repo, dry_run=dry_run, outputs=outputs)\nrelease"),
         *steps,
+        md("## Save and archive (when run by hand)\n\n"
+           "Stepping through this phase in JupyterLab? When the last cell above has run, save the notebook "
+           f"(**Ctrl+S**), close its tab, and run `releaselib archive {phase[3:]} VERSION` in the project: "
+           "until then the record does not know the phase ran. A headless run (`releaselib run`) archives "
+           "itself; nothing to do."),
     ]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -51,6 +56,7 @@ def notebook(phase: str, title: str, why: str, imports: str, steps: list, extra_
     nb.metadata["releaselib"] = {"phase": phase}
     for index, cell in enumerate(nb.cells):
         cell["id"] = f"{phase[:2]}-{index:02d}"
+    nb.cells[-1]["id"] = f"{phase[:2]}-archive"  # `releaselib open` puts the exact command here
     return nb
 
 

@@ -474,7 +474,8 @@ def verify_release(
     cell of every successful attempt's notebook completed; every successful
     attempt has its notebook; no secret value (of the variables the project's
     configuration names as secrets, set in this environment, plus ``secrets``)
-    in any file under the record folder; and with ``index=True``, the index
+    in any file under the record folder; no notebook that no entry names and no
+    JupyterLab checkpoint in it; and with ``index=True``, the index
     (``[tool.releaselib.publish] index-url``) serves every recorded file with
     its recorded sha256. The configuration is read from ``repo``, else from
     the repository the record names. Never raises for a damaged record: the
@@ -496,6 +497,7 @@ def verify_release(
             problems.append(f"{RECORD_NAME}: {key} is {record.data.get(key)!r}, but the folder says {max(expected)!r}")
     problems += [f"{RECORD_NAME}: {problem}" for problem in record.chain_problems()]
     problems += _notebook_problems(record)
+    problems += _stray_notebooks(record)
 
     config = _project_config(record, repo)
     known = secret_scan.secret_values(_secret_names(config))
@@ -504,6 +506,24 @@ def verify_release(
 
     if index:
         problems += _index_problems(record, package, config)
+    return problems
+
+
+def _stray_notebooks(record: Record) -> list[str]:
+    """Notebooks in the record folder that no entry names, and any JupyterLab checkpoint:
+    a checkpoint is an unredacted copy of a notebook, and neither is part of the record."""
+    named = {str(entry.get("notebook")) for entry in record.entries if entry.get("notebook")}
+    problems = []
+    for path in sorted(record.directory.rglob("*")):
+        relative = path.relative_to(record.directory).as_posix()
+        if not path.is_file():
+            continue
+        if ".ipynb_checkpoints" in path.parts[len(record.directory.parts):]:
+            problems.append(f"{relative}: a JupyterLab checkpoint no entry names (delete it; it may hold "
+                            "what the archived notebook redacted)")
+        elif path.suffix == ".ipynb" and relative not in named:
+            problems.append(f"{relative}: a notebook no entry names (not part of the record; archive it with "
+                            "`releaselib archive` or remove it)")
     return problems
 
 
