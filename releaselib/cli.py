@@ -158,7 +158,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    from releaselib.engine.lab import lab_command
+    from releaselib.engine.lab import lab_command, run_lab
     from releaselib.engine.manual import prepare_manual
 
     repo = Path(args.repo).resolve()
@@ -167,9 +167,6 @@ def cmd_open(args: argparse.Namespace) -> int:
     if args.no_launch:
         console.print(str(path), markup=False)
         return 0
-    import shutil
-    import subprocess
-
     launch = lab_command(path, repo=repo, read_only=[outputs], extra=args.jupyter_args)
     archive = ["releaselib", "archive", args.phase, args.version]
     if repo != Path.cwd().resolve():
@@ -184,10 +181,7 @@ def cmd_open(args: argparse.Namespace) -> int:
         f"The record ({outputs}) is read-only in Lab; archiving is the only way in.",
         markup=False,
     )
-    try:
-        return subprocess.call(launch.argv, cwd=str(launch.cwd), env=launch.env)
-    finally:
-        shutil.rmtree(launch.config_dir, ignore_errors=True)
+    return run_lab(launch)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -37,8 +37,11 @@ def notebook(phase: str, title: str, why: str, imports: str, steps: list, extra_
     params.metadata["tags"] = ["parameters"]
     cells = [
         md(f"# {phase[:2]} · {title}\n\n{why.strip()}\n\n"
-           "To run this phase by hand: set `version` in the parameters cell below, keep "
-           "`dry_run = True` for a first look, then *Run All*. Set `dry_run = False` to do it for real."),
+           "To run this phase by hand: `releaselib open PHASE VERSION` fills in the parameters cell below "
+           "(the only place parameters are set); keep `dry_run = True` for a first look, run the cells, "
+           "then set `dry_run = False` there and run them again to do it for real.\n\n"
+           "An italic *Seed step N* quotes step N of the release checklist this project automates "
+           "(PyMongo's release notes, numbered 1 to 12; see the README)."),
         params,
         md("Open the release: this validates the parameters and reads the project's "
            "`[tool.releaselib]` configuration. Nothing changes here."),
@@ -147,7 +150,8 @@ minimum server version such as `1.3.3+` stay as they are.
         [
             md("## The version now"),
             code('release.record("previous_version", bump.version_before_bump(release))'),
-            md("## Replace it\n\nEach row is one file; a re-run finds the work done and skips it."),
+            md("## Replace it\n\nEach row is one replacement: a file can have several (a version file holds "
+               "both the version string and the version tuple). A re-run finds the work done and skips it."),
             code("plan = release.execute(bump.plan_release_bump(release))\nplan"),
             code('release.record("files_changed", bump.bumped_paths(release, plan))'),
         ],
@@ -215,7 +219,9 @@ and compared byte for byte with what was built.
 """,
         "from releaselib.phases import build, commit, publish\nfrom releaselib import start",
         [
-            md("## Push the branch and the tag"),
+            md("## Push the branch and the tag\n\nNo tag leaves the machine untested: the first action "
+               "checks the record for a successful `01_test` and `05_build` of the tagged commit, and refuses "
+               "otherwise (`allow_untested = True` overrides it; the record keeps the override)."),
             code("release.execute(commit.plan_push(release, allow_untested))"),
             md("## Upload every file\n\nCredentials come from the environment only; they are never shown."),
             code('artifacts = build.recorded_artifacts(release)\n'
@@ -254,8 +260,12 @@ the buildable `2.2+dev`), or `2.3.dev0` with the dev scheme. The commit is
 pushed together with the release tag (already on the remote if the publish
 phase ran; then only the branch moves).
 """,
-        "from releaselib.infra import git\nfrom releaselib.phases import bump, commit\nfrom releaselib import start",
+        "from releaselib.infra import git\nfrom releaselib.phases import bump, commit, gates\nfrom releaselib import start",
         [
+            md("## Tested and built?\n\nThis phase pushes the release tag (if the publish phase has not). "
+               "No tag leaves the machine untested: the record must hold a successful `01_test` and "
+               "`05_build` of the tagged commit, checked here before anything changes."),
+            code('release.execute(gates.plan_tested(release, what="push the tag", allow_untested=allow_untested))'),
             md("## The next version\n\nComputed from the release unless `next_version` is set."),
             code("next_version = bump.next_version(release, next_version)\n"
                  'release.record("next_version", next_version)'),

@@ -134,3 +134,28 @@ else:
         async def create_checkpoint(self, path):  # type: ignore[no-untyped-def]
             self._refuse_in_record(path)
             return await super().create_checkpoint(path)
+
+
+def run_lab(launch: LabLaunch) -> int:
+    """Run JupyterLab until it exits; its exit code.
+
+    Ctrl-C reaches Lab too (same terminal), which asks and shuts down by
+    itself, so this only keeps waiting. SIGTERM is passed on to Lab, which
+    then shuts its kernels down before it exits; nothing is killed outright
+    (a killed Lab would leave its kernels running).
+    """
+    import shutil
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(launch.argv, cwd=str(launch.cwd), env=launch.env)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        shutil.rmtree(launch.config_dir, ignore_errors=True)

@@ -50,19 +50,21 @@ def modified_paths(release: Release) -> list[str]:
     return changed
 
 
-def paths_to_commit(release: Release, expected: list[str] | None = None) -> list[str]:
+def paths_to_commit(release: Release, expected: list[str] | None = None, *, changelog: bool = True) -> list[str]:
     """The files the commit takes: those modified now, else those the release would modify.
 
     Nothing is modified before the bump in a dry run, or after the commit on a
     resume; then the version files and the changelog (or ``expected``) stand
-    in, which is what the commit's "already done?" check looks at.
+    in, which is what the commit's "already done?" check looks at. The
+    post-release commit never takes the changelog (``changelog=False``), so
+    its dry run does not list it either.
     """
     paths = modified_paths(release)
     if paths:
         return paths
     config = release.config
     fallback = list(expected or []) + [vf.path for vf in config.version_files]
-    if config.changelog:
+    if config.changelog and changelog:
         fallback.append(config.changelog)
     return list(dict.fromkeys(fallback))
 
@@ -132,7 +134,7 @@ def plan_post_release_commit(release: Release, next_version: str, allow_untested
     config = release.config
     message = config.post_release_message.format(version=next_version)
     plan = Plan(f"Commit and push the next development version {next_version}")
-    paths = paths_to_commit(release)
+    paths = paths_to_commit(release, changelog=False)
     plan.add(TestedGate(release, what="push the tag", allow_untested=allow_untested))
     plan.add(git.CommitAction(release.repo, paths, message))
     plan.add(_push_branch_and_tag(release))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from releaselib.core.errors import RepoStateError
-from releaselib.core.plan import Action
+from releaselib.core.plan import Action, Plan
 
 #: The recorded value that marks an override of the gate.
 OVERRIDE_KEY = "allow_untested"
@@ -117,3 +117,11 @@ class TestedGate(Action):
             "`-p allow_untested=true` (or set allow_untested = True in the parameters cell); the record "
             "keeps the override and every review shows it.",
         )
+
+
+def plan_tested(release: Any, *, what: str = "push the tag", allow_untested: bool = False) -> Plan:
+    """The gate alone, as a plan: for a phase that changes files before it pushes
+    (08_post_release), so a refusal comes before its first change."""
+    plan = Plan(f"Tested and built before we {what}?")
+    plan.add(TestedGate(release, what=what, allow_untested=allow_untested))
+    return plan
