@@ -159,7 +159,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_open(args: argparse.Namespace) -> int:
     from releaselib.engine.lab import lab_command, run_lab
-    from releaselib.engine.manual import prepare_manual
+    from releaselib.engine.manual import archive_command, prepare_manual
+    from releaselib.engine.runner import resolve_phases
+    from releaselib.infra.config import load_config
 
     repo = Path(args.repo).resolve()
     outputs = _outputs(args)
@@ -168,16 +170,12 @@ def cmd_open(args: argparse.Namespace) -> int:
         console.print(str(path), markup=False)
         return 0
     launch = lab_command(path, repo=repo, read_only=[outputs], extra=args.jupyter_args)
-    archive = ["releaselib", "archive", args.phase, args.version]
-    if repo != Path.cwd().resolve():
-        archive += ["--repo", str(repo)]
-    if args.outputs:
-        archive += ["--outputs", str(outputs)]
+    (phase,) = resolve_phases(args.phase, load_config(repo))
     console.print(
         f"Prepared {path}\n"
         f"JupyterLab (on 127.0.0.1 only; Ctrl-C here stops it):\n  {launch.url}\n"
         f"Set dry_run in the notebook's parameters cell, run the cells, then save (Ctrl+S) and close it, and:\n"
-        f"  {' '.join(archive)}\n"
+        f"  {archive_command(phase, args.version, repo=repo, outputs=outputs)}\n"
         f"The record ({outputs}) is read-only in Lab; archiving is the only way in.",
         markup=False,
     )

@@ -81,7 +81,7 @@ it prints the plan: what each phase will do.
             md("## Where we start\n\nThe commit we release from and the last release before it, kept in the record."),
             code('release.record("start", preflight.summary(release))'),
             md("## The checks\n\nEvery check runs even when one fails, so one run shows everything to fix. "
-               "A ❌ row says what is wrong and what to do."),
+               "A `✘ problem` row says what is wrong and what to do."),
             code("report = preflight.run_checks(release, phases)\nreport"),
             code('release.record("checks", {r.name: r.ok for r in report.results})\nreport.raise_for_problems()'),
             md("## The plan\n\nWhat the phases will do, computed from the repository as it is now. "

@@ -11,6 +11,7 @@ attempt, marked as run by hand, with who ran it and when: :func:`archive_manual`
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -55,26 +56,34 @@ def _exclude_from_git(repo: Path, patterns: list[str]) -> None:
         exclude.write_text(text, encoding="utf-8")
 
 
+def _literal(value: Any) -> str:
+    """Python source for ``value``, strings in double quotes as the runbooks write them."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
 def set_parameters(source: str, values: dict[str, Any]) -> str:
     """``source`` (a parameters cell) with each top-level ``name = ...`` of ``values`` set to
-    the given value, comments kept; names it does not assign are appended."""
+    the given value, its comment kept in its column; names it does not assign are appended."""
     tree = ast.parse(source)
     lines = source.splitlines()
     done = set()
-    for node in reversed(tree.body):  # right to left keeps earlier offsets valid
+    for node in tree.body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
             continue
         name = node.targets[0].id
         if name not in values or node.value.end_lineno != node.lineno or node.value.end_col_offset is None:
             continue
         row = node.lineno - 1
-        line = lines[row]
-        # ast offsets are UTF-8 byte offsets
-        raw = line.encode("utf-8")
-        new = raw[: node.value.col_offset] + repr(values[name]).encode("utf-8") + raw[node.value.end_col_offset :]
-        lines[row] = new.decode("utf-8")
+        raw = lines[row].encode("utf-8")  # ast offsets count UTF-8 bytes
+        code = (raw[: node.value.col_offset] + _literal(values[name]).encode("utf-8")).decode("utf-8")
+        rest = raw[node.value.end_col_offset :].decode("utf-8")
+        comment = rest.lstrip()
+        if comment.startswith("#"):
+            column = len(lines[row]) - len(comment)
+            code = code.ljust(column) if len(code) < column else code + "  "
+        lines[row] = code + (comment if comment.startswith("#") else rest)
         done.add(name)
-    lines += [f"{name} = {value!r}" for name, value in values.items() if name not in done]
+    lines += [f"{name} = {_literal(value)}" for name, value in values.items() if name not in done]
     return "\n".join(lines)
 
 
@@ -136,7 +145,7 @@ def prepare_manual(
             hint="Tag its first code cell `parameters` (View > Cell Toolbar > Tags), as the bundled runbooks do.",
         )
     cell.source = set_parameters(cell.source, values)
-    archive = _archive_command(name, version, repo=repo, outputs=outputs)
+    archive = archive_command(name, version, repo=repo, outputs=outputs)
     archive_cell = nbformat.v4.new_markdown_cell(
         "## Save and archive\n\n"
         "When the last cell has run: save this notebook (**Ctrl+S**), close its tab, and put it into the "
@@ -155,14 +164,11 @@ def prepare_manual(
     return target
 
 
-def _archive_command(phase: str, version: str, *, repo: Path, outputs: Path) -> str:
+def archive_command(phase: str, version: str, *, repo: Path, outputs: Path) -> str:
+    """The archive command in full (``--repo`` and ``--outputs`` too), so it works from any folder."""
     import shlex
 
-    command = ["releaselib", "archive", phase[3:], version]
-    if repo != Path.cwd().resolve():
-        command += ["--repo", str(repo)]
-    if outputs != (Path.cwd() / "outputs").resolve():
-        command += ["--outputs", str(outputs)]
+    command = ["releaselib", "archive", phase[3:], version, "--repo", str(repo), "--outputs", str(outputs)]
     return " ".join(shlex.quote(part) for part in command)
 
 
