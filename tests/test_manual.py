@@ -169,7 +169,7 @@ def test_open_writes_one_parameters_cell_in_the_project_and_keeps_git_clean(sand
     assert notebook_parameters(nb)["dry_run"] is False
     last = nb.cells[-1]
     assert last.cell_type == "markdown" and "Save and archive" in last.source
-    assert f"releaselib archive bump {VERSION} --repo {sandbox.repo} --outputs {outputs}" in last.source
+    assert f"releaselib archive bump {VERSION} \\\n    --repo {sandbox.repo} \\\n    --outputs {outputs}" in last.source
     assert path.parent == sandbox.repo and not (outputs / PACKAGE).exists()
     assert git_status(sandbox.repo) == ""  # the working copy never dirties the tree a release checks
 

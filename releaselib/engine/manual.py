@@ -145,7 +145,7 @@ def prepare_manual(
             hint="Tag its first code cell `parameters` (View > Cell Toolbar > Tags), as the bundled runbooks do.",
         )
     cell.source = set_parameters(cell.source, values)
-    archive = archive_command(name, version, repo=repo, outputs=outputs)
+    archive = archive_command(name, version, repo=repo, outputs=outputs, lines=True)
     archive_cell = nbformat.v4.new_markdown_cell(
         "## Save and archive\n\n"
         "When the last cell has run: save this notebook (**Ctrl+S**), close its tab, and put it into the "
@@ -164,12 +164,17 @@ def prepare_manual(
     return target
 
 
-def archive_command(phase: str, version: str, *, repo: Path, outputs: Path) -> str:
-    """The archive command in full (``--repo`` and ``--outputs`` too), so it works from any folder."""
+def archive_command(phase: str, version: str, *, repo: Path, outputs: Path, lines: bool = False) -> str:
+    """The archive command in full (``--repo`` and ``--outputs`` too), so it works from any
+    folder; with ``lines``, one option a line (for a notebook, where long lines wrap mid-option)."""
     import shlex
 
-    command = ["releaselib", "archive", phase[3:], version, "--repo", str(repo), "--outputs", str(outputs)]
-    return " ".join(shlex.quote(part) for part in command)
+    parts = [
+        f"releaselib archive {shlex.quote(phase[3:])} {shlex.quote(version)}",
+        f"--repo {shlex.quote(str(repo))}",
+        f"--outputs {shlex.quote(str(outputs))}",
+    ]
+    return " \\\n    ".join(parts) if lines else " ".join(parts)
 
 
 # -- archiving a notebook run by hand ------------------------------------------
