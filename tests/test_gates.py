@@ -55,6 +55,12 @@ def test_a_partial_headless_run_refuses_to_push_the_tag_until_overridden(sandbox
     notes = audit.unusual(record)
     assert any("08_post_release attempt 2 was allowed to push the tag untested" in note for note in notes), notes
     assert "allowed to push the tag untested" in audit.review_text(outputs, "bsonlite", "1.1")
+    from releaselib.record.report import write_report
+
+    page = write_report(outputs, "bsonlite", "1.1").read_text()
+    assert "allowed to push the tag untested" in page
+    diff = audit.diff_text(outputs, "bsonlite", "1.1", "1.1")
+    assert "UNUSUAL: 08_post_release attempt 2" in diff
 
 
 def _entry(record: Record, phase: str, commit: str, *, result: str = "succeeded", dry_run: bool = False) -> None:

@@ -347,6 +347,16 @@ def unusual(record: Record) -> list[str]:
     return notes
 
 
+def _untested_overrides(record: Record) -> str | None:
+    """The attempts that pushed or uploaded with ``allow_untested`` (unusual), or None."""
+    found = [
+        f"{entry.get('phase')} attempt {entry.get('attempt')}"
+        for entry in record.entries
+        if (entry.get("values") or {}).get("allow_untested")
+    ]
+    return "UNUSUAL: " + ", ".join(found) if found else None
+
+
 # --------------------------------------------------------------------------- review
 
 
@@ -727,6 +737,7 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
             ("tag", lf["tag"], rf["tag"]),
             ("skipped interpreters", ", ".join(lf["skipped_interpreters"]) or None,
              ", ".join(rf["skipped_interpreters"]) or None),
+            ("allowed untested", _untested_overrides(left), _untested_overrides(right)),
         ],
         v1,
         v2,
