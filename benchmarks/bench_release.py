@@ -25,7 +25,8 @@ from pathlib import Path
 import nbformat
 from jupyter_client.manager import start_new_kernel
 
-from releaselib.engine.runner import Runner, resolve_phases, runbook_path
+from releaselib.core.registry import resolve_phases, runbook_path
+from releaselib.engine.runner import Runner
 from releaselib.local.sandbox import create_sandbox
 
 GIT_PHASES = "preflight,changelog,bump,commit_tag,post_release"

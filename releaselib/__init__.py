@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from releaselib.engine.context import Release, start
 from releaselib.core.errors import ReleaseError
+from releaselib.engine.context import Release, start
 
 __version__ = "0.1.0"
 

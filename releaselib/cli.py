@@ -13,13 +13,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from releaselib.core.errors import ReleaseError, UsageError
+from releaselib.engine.progress import outcome_table, progress_printer
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -40,34 +40,10 @@ def _outputs(args: argparse.Namespace) -> Path:
     return Path(args.outputs).resolve() if args.outputs else (Path.cwd() / "outputs").resolve()
 
 
-def _progress(event: str, phase: str, outcome: Any) -> None:
-    if event == "start":
-        console.print(f"[bold]▶ {phase}[/] …")
-    elif event == "skip":
-        console.print(f"[dim]⏭ {phase}: done in an earlier attempt[/]")
-    elif outcome is not None:
-        if outcome.ok:
-            console.print(f"[green]✔ {phase}[/] {outcome.duration:.1f}s")
-        else:
-            console.print(f"[red]✘ {phase}[/] {outcome.duration:.1f}s: {escape(str(outcome.reason))}")
-
-
-def outcome_table(outcomes: Sequence[Any], title: str) -> Table:
-    table = Table(title=title)
-    table.add_column("phase")
-    table.add_column("result")
-    table.add_column("attempt", justify="right")
-    table.add_column("duration", justify="right")
-    for outcome in outcomes:
-        result = "done earlier" if outcome.skipped else outcome.result
-        style = "green" if outcome.ok else "red"
-        table.add_row(outcome.phase, f"[{style}]{result}[/]", str(outcome.attempt), f"{outcome.duration:.1f}s")
-    return table
-
-
 # -- commands ---------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    from releaselib.engine.runner import Runner, resolve_phases
+    from releaselib.core.registry import resolve_phases
+    from releaselib.engine.runner import Runner
 
     runner = Runner(
         repo=Path(args.repo),
@@ -77,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         resume=args.resume,
         parameters=_parameters(args.param),
         cell_timeout=args.cell_timeout,
-        progress=_progress,
+        progress=progress_printer(console),
     )
     phases = resolve_phases(args.phases, runner.config)
     outcomes = runner.run(phases)
@@ -97,7 +73,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         keep=args.keep,
         parameters=_parameters(args.param),
         cell_timeout=args.cell_timeout,
-        progress=_progress,
+        progress=progress_printer(console),
     )
     console.print(outcome_table(result.outcomes, f"{args.version} (rehearsal)"))
     console.print(result.summary(), markup=False)
@@ -105,9 +81,9 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from releaselib.phases import preflight
+    from releaselib.core.registry import resolve_phases
     from releaselib.engine.context import start
-    from releaselib.engine.runner import resolve_phases
+    from releaselib.phases import preflight
 
     release = start("plan", args.version, repo=args.repo, dry_run=True, outputs=_outputs(args))
     phases = resolve_phases(args.phases, release.config)
@@ -122,9 +98,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from releaselib.core.registry import phase_names, phase_order
     from releaselib.infra.config import load_config
     from releaselib.record.store import Record
-    from releaselib.engine.runner import PHASES
 
     config = load_config(Path(args.repo).resolve())
     directory = _outputs(args) / config.package / args.version
@@ -137,7 +113,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     table = Table(title=f"{config.package} {args.version}")
     for column in ("phase", "result", "attempts", "last run"):
         table.add_column(column)
-    for phase in PHASES:
+    recorded = {str(entry.get("phase")) for entry in record.entries}
+    for phase in sorted(set(phase_names(config)) | recorded, key=phase_order):
         attempts = record.attempts(phase)
         if not attempts:
             table.add_row(phase, "[dim]not run[/]", "0", "")
@@ -146,6 +123,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         style = "green" if latest["result"] == "succeeded" else "red"
         table.add_row(phase, f"[{style}]{latest['result']}[/]", str(len(attempts)), latest.get("ended", ""))
     console.print(table)
+    return 0
+
+
+def cmd_check_runbook(args: argparse.Namespace) -> int:
+    from releaselib.engine.contract import require_contract
+
+    for path in args.paths:
+        require_contract(path)
+        console.print(f"{path}: keeps the runbook contract", markup=False)
     return 0
 
 
@@ -160,7 +146,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_open(args: argparse.Namespace) -> int:
     from releaselib.engine.lab import lab_command, run_lab
     from releaselib.engine.manual import archive_command, prepare_manual
-    from releaselib.engine.runner import resolve_phases
+    from releaselib.core.registry import resolve_phases
     from releaselib.infra.config import load_config
 
     repo = Path(args.repo).resolve()
@@ -204,8 +190,8 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from releaselib.record.audit import verify_release
     from releaselib.core.errors import RecordError
+    from releaselib.record.audit import verify_release
 
     package = _release_package(args, args.version)
     problems = verify_release(_outputs(args), package, args.version, index=args.index, repo=Path(args.repo))
@@ -298,6 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version")
     common(p)
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("check-runbook", help="check notebooks against the runbook contract (for a project's own phases)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(func=cmd_check_runbook)
 
     p = sub.add_parser("init", help="write a detected [tool.releaselib] table into pyproject.toml")
     p.add_argument("--repo", default=".")

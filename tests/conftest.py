@@ -5,8 +5,11 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from releaselib.local.sandbox import Sandbox, create_sandbox
 
 
 @pytest.fixture
@@ -35,3 +38,9 @@ def silent_server() -> Iterator[int]:
     for conn in held:
         conn.close()
     server.close()
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    """The bundled sample as a git repository with an earlier release and a bare ``origin``."""
+    return create_sandbox(tmp_path / "sandbox")

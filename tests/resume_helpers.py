@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from releaselib.infra.processes import processes_of_run
-from releaselib.phases.publish import index_files
+from releaselib.infra.index import index_files
 
 from .helpers import git
 

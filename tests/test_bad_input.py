@@ -7,23 +7,15 @@ pattern matching nothing) are not repeated here.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from releaselib.cli import main
-from releaselib.local.sandbox import create_sandbox
 
 from .helpers import commit_all, git, repo_state
 
 pytestmark = pytest.mark.e2e
 
 PHASES = "preflight,changelog,bump,commit_tag,post_release"
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path):
-    return create_sandbox(tmp_path / "sandbox")
 
 
 def _edit(sb, relpath: str, old: str, new: str, message: str = "Edit") -> None:

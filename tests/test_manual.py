@@ -10,19 +10,13 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from releaselib.record import audit
 from releaselib.cli import main
-from releaselib.infra.config import load_config
 from releaselib.core.errors import UsageError
 from releaselib.engine.manual import archive_manual, notebook_parameters, prepare_manual
-from releaselib.local.sandbox import create_sandbox
+from releaselib.infra.config import load_config
+from releaselib.record import audit
 
 PACKAGE, VERSION = "bsonlite", "1.1"
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path):
-    return create_sandbox(tmp_path / "sandbox")
 
 
 def prepare(sandbox, outputs: Path, phase: str = "preflight", version: str = VERSION) -> Path:

@@ -10,7 +10,7 @@ import pytest
 import nbformat
 
 from releaselib.cli import main
-from releaselib.engine.context import values_from_notebook
+from releaselib.record.notebooks import values_from_notebook
 from releaselib.infra.interpreters import find_interpreter
 from releaselib.local.sandbox import create_sandbox
 

@@ -28,10 +28,10 @@ from releaselib.core.plan import ALREADY_DONE, DONE
 from releaselib.phases.publish import (
     UploadAction,
     check_credentials,
-    index_files,
     plan_upload as gated_plan_upload,
     verify_from_index,
 )
+from releaselib.infra.index import index_files
 from releaselib.local.sandbox import create_sandbox
 from releaselib.local.servers import PackageIndex, free_port
 

@@ -9,7 +9,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from releaselib.core.plan import FunctionAction, Plan
-from releaselib.engine.context import VALUE_MIME, values_from_notebook
+from releaselib.record.notebooks import VALUE_MIME, values_from_notebook
 
 SETUP = """
 from pathlib import Path

@@ -13,7 +13,7 @@ import pytest
 
 from releaselib.cli import main
 from releaselib.local.demo import release_environment
-from releaselib.phases.publish import index_files
+from releaselib.infra.index import index_files
 
 from .helpers import commit_all, git
 

@@ -9,19 +9,13 @@ import nbformat
 import pytest
 
 from releaselib.cli import main
-from releaselib.engine.runner import unfinished_cells
-from releaselib.local.sandbox import create_sandbox
+from releaselib.record.notebooks import unfinished_cells
 
 from .helpers import commit_all, git, repo_state
 
 GIT_PHASES = "preflight,changelog,bump,commit_tag,post_release"
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path):
-    return create_sandbox(tmp_path / "sandbox")
 
 
 def release(sandbox, version: str, *extra: str, outputs: Path | None = None) -> int:
@@ -166,7 +160,7 @@ def test_runbook_runs_top_to_bottom_with_only_version_edited(sandbox, tmp_path, 
     monkeypatch.setenv("TWINE_USERNAME", "releaser")
     monkeypatch.setenv("TWINE_PASSWORD", "not-a-real-password")
 
-    from releaselib.engine.runner import bundled_runbooks_dir
+    from releaselib.core.registry import bundled_runbooks_dir
 
     nb = nbformat.read(bundled_runbooks_dir() / f"{phase}.ipynb", as_version=4)
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))

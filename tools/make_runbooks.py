@@ -129,7 +129,8 @@ the file is validated, so broken markup never reaches the published docs.
             md("## The section for this version\n\nKept as is if present, else drafted."),
             code("release.execute(changelog.plan_changelog(release))"),
             md("## Validate\n\nreStructuredText is parsed with docutils; an error names its line."),
-            code("notes = changelog.release_notes(release)\nrelease.record(\"changelog_section\", notes)\nprint(notes)"),
+            code("notes = changelog.release_notes(release)\nprint(notes)"),
+            code('release.record("changelog_section", notes)'),
         ],
     ),
     "03_bump": notebook(
@@ -269,6 +270,7 @@ phase ran; then only the branch moves).
             md("## The next version\n\nComputed from the release unless `next_version` is set."),
             code("next_version = bump.next_version(release, next_version)\n"
                  'release.record("next_version", next_version)'),
+            md("Write it into the version files. Only these files change; the commit below takes exactly them."),
             code("release.execute(bump.plan_next_dev(release, next_version))"),
             md("## Commit and push"),
             code("release.execute(commit.plan_post_release_commit(release, next_version, allow_untested))"),

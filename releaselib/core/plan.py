@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 
 class Action:
@@ -61,7 +61,7 @@ class Plan:
     outcomes: list[str] = field(default_factory=list)
     dry_run: bool | None = None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Action]:
         return iter(self.actions)
 
     def __len__(self) -> int:

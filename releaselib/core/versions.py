@@ -20,11 +20,14 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import InvalidVersion, Version
 
 from releaselib.core.errors import ConfigError, VersionError
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
 
 SCHEMES = ("plus", "dev")
 
@@ -334,7 +337,7 @@ def build_backend(root: Path) -> str:
     return fallback
 
 
-def _refuse_non_pep440(config: Any, what: str) -> None:
+def _refuse_non_pep440(config: Config, what: str) -> None:
     backend = build_backend(config.root)
     raise ConfigError(
         f"{what} is not a PEP 440 version; the project's build backend ({backend}) cannot read it.",
@@ -345,7 +348,7 @@ def _refuse_non_pep440(config: Any, what: str) -> None:
     )
 
 
-def check_buildable(config: Any) -> None:
+def check_buildable(config: Config) -> None:
     """Refuse a configuration that would write a version the build cannot read.
 
     With the plus scheme and an empty ``plus_label`` the development version
@@ -357,7 +360,7 @@ def check_buildable(config: Any) -> None:
         _refuse_non_pep440(config, 'With dev-scheme = "plus" and plus-label = "", the development version (e.g. 2.1+)')
 
 
-def check_writable(version: str, config: Any) -> None:
+def check_writable(version: str, config: Config) -> None:
     """Refuse to write ``version`` into a version file when the build could not read it.
 
     Passes for any PEP 440 version, and for anything when

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from releaselib.core.config_types import Config
 from releaselib.core.errors import RecordError, UsageError
 from releaselib.core.plan import Plan
-
-#: MIME type under which a recorded value is shown in a notebook output, so the
-#: runner (and anyone later) can read values back from the executed notebook.
-VALUE_MIME = "application/vnd.releaselib.value+json"
+from releaselib.record.notebooks import VALUE_MIME
+from releaselib.record.values import declared_keys
 
 
 def outputs_root(outputs: str | os.PathLike[str] | None) -> Path:
@@ -37,7 +36,7 @@ class Release:
 
     version: str
     repo: Path
-    config: Any  # releaselib.core.config_types.Config (Any to avoid an import cycle)
+    config: Config
     dry_run: bool
     record_dir: Path
     phase: str | None = None
@@ -77,6 +76,13 @@ class Release:
         ends with this call shows the value once (as "recorded KEY"), not
         again as the cell's result.
         """
+        declared = declared_keys(self.phase) if self.phase else None
+        if declared is not None and key not in declared:
+            raise RecordError(
+                f"Phase {self.phase} records no value named {key!r}.",
+                hint=f"Its values are {', '.join(declared)} (releaselib.record.values); "
+                "declare a new one there first.",
+            )
         try:
             encoded = json.loads(json.dumps(value))
         except TypeError as exc:
@@ -152,20 +158,6 @@ def _show_value(key: str, value: Any) -> None:
     )
 
 
-def values_from_notebook(nb: Any) -> dict[str, Any]:
-    """Every value recorded in an executed notebook, in cell order (later wins)."""
-    values: dict[str, Any] = {}
-    for cell in nb.cells:
-        if cell.get("cell_type") != "code":
-            continue
-        for output in cell.get("outputs", []):
-            data = output.get("data") or {}
-            if VALUE_MIME in data:
-                item = data[VALUE_MIME]
-                values[item["key"]] = item["value"]
-    return values
-
-
 def start(
     phase: str,
     version: Any,
@@ -181,8 +173,8 @@ def start(
     whatever :func:`releaselib.infra.config.load_config` and
     :func:`releaselib.core.versions.parse_release` raise.
     """
-    from releaselib.infra.config import load_config
     from releaselib.core.versions import parse_release
+    from releaselib.infra.config import load_config
 
     if version is None:
         raise UsageError(

@@ -102,14 +102,14 @@ except ImportError:  # pragma: no cover - jupyter is a dependency; the guard is 
     pass
 else:
 
-    class RecordGuardContentsManager(AsyncLargeFileManager):  # type: ignore[misc]
+    class RecordGuardContentsManager(AsyncLargeFileManager):
         """Lab's file manager, except that nothing under a release record is written,
         deleted, renamed or checkpointed: the record changes only through
         ``releaselib archive`` and the runner. The folders come from
         ``$RELEASELIB_READ_ONLY`` (a JSON list), set by :func:`lab_command`."""
 
         def _refuse_in_record(self, path: str) -> None:
-            target = Path(self._get_os_path(path)).resolve()
+            target = Path(self._get_os_path(path)).resolve()  # type: ignore[no-untyped-call]
             for guarded in _guarded_dirs():
                 if target == guarded or guarded in target.parents:
                     raise HTTPError(
@@ -120,20 +120,20 @@ else:
 
         async def save(self, model, path=""):  # type: ignore[no-untyped-def]
             self._refuse_in_record(path)
-            return await super().save(model, path)
+            return await super().save(model, path)  # type: ignore[no-untyped-call]
 
         async def delete_file(self, path):  # type: ignore[no-untyped-def]
             self._refuse_in_record(path)
-            return await super().delete_file(path)
+            return await super().delete_file(path)  # type: ignore[no-untyped-call]
 
         async def rename_file(self, old_path, new_path):  # type: ignore[no-untyped-def]
             self._refuse_in_record(old_path)
             self._refuse_in_record(new_path)
-            return await super().rename_file(old_path, new_path)
+            return await super().rename_file(old_path, new_path)  # type: ignore[no-untyped-call]
 
         async def create_checkpoint(self, path):  # type: ignore[no-untyped-def]
             self._refuse_in_record(path)
-            return await super().create_checkpoint(path)
+            return await super().create_checkpoint(path)  # type: ignore[no-untyped-call]
 
 
 def run_lab(launch: LabLaunch) -> int:

@@ -17,12 +17,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from releaselib.infra.config import load_config
-from releaselib.engine.context import record_dir_for, values_from_notebook
 from releaselib.core.errors import UsageError
-from releaselib.engine.runner import resolve_phases, runbook_path
+from releaselib.core.registry import resolve_phases, runbook_path
 from releaselib.core.secrets import find_secrets, redact, secret_values
 from releaselib.core.versions import parse_release
+from releaselib.engine.context import record_dir_for
+from releaselib.infra.config import load_config
+from releaselib.record.notebooks import unfinished_cells, values_from_notebook
 
 
 #: Where ``open`` puts the working copy: the project's root, so Lab (rooted at the
@@ -263,6 +264,7 @@ def archive_manual(
     """
     import nbformat
 
+    from releaselib.engine.runner import release_lock
     from releaselib.infra.git import head_commit
     from releaselib.record.store import (
         FAILED,
@@ -273,7 +275,6 @@ def archive_manual(
         sha256_file,
         write_atomic,
     )
-    from releaselib.engine.runner import release_lock, unfinished_cells
 
     repo = Path(repo).resolve()
     outputs = Path(outputs).resolve()

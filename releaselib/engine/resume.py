@@ -12,11 +12,15 @@ stops the resume with every difference spelled out before any phase runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from releaselib.infra import git
 from releaselib.core.errors import GitError, PublishError, RecordError
+from releaselib.core.registry import BUILD, COMMIT_TAG
+from releaselib.infra import git
 from releaselib.record.store import Record
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
 
 __all__ = ["ResumeConflict", "check_resume", "resume_conflicts"]
 
@@ -42,7 +46,7 @@ def _is_ancestor(repo: Path, older: str, newer: str) -> bool:
     return proc.returncode == 0
 
 
-def resume_conflicts(record: Record, config: Any, repo: Path, version: str) -> list[str]:
+def resume_conflicts(record: Record, config: Config, repo: Path, version: str) -> list[str]:
     """Every way the repository, the remote and the index contradict ``record``; [] when none.
 
     Unreachable remotes or indexes are not conflicts (the phase that needs
@@ -51,7 +55,7 @@ def resume_conflicts(record: Record, config: Any, repo: Path, version: str) -> l
     problems: list[str] = []
     repo = Path(repo)
     tag = config.tag.format(version=version)
-    bump_commit = record.value("04_commit_tag", "bump_commit", None)
+    bump_commit = record.value(COMMIT_TAG, "bump_commit", None)
 
     after = _latest_commit_after(record)
     head = _safe(lambda: git.head_commit(repo))
@@ -84,14 +88,14 @@ def resume_conflicts(record: Record, config: Any, repo: Path, version: str) -> l
                 f"is {git.short(bump_commit)}."
             )
 
-    files = record.value("05_build", "files", None) or []
+    files = record.value(BUILD, "files", None) or []
     if files:
         problems.extend(_index_conflicts(files, config))
     return problems
 
 
-def _index_conflicts(files: list[dict[str, Any]], config: Any) -> list[str]:
-    from releaselib.phases.publish import index_files
+def _index_conflicts(files: list[dict[str, Any]], config: Config) -> list[str]:
+    from releaselib.infra.index import index_files
 
     try:
         listed = index_files(config.publish.index_url, config.package, timeout=10.0)
@@ -109,7 +113,7 @@ def _index_conflicts(files: list[dict[str, Any]], config: Any) -> list[str]:
     return problems
 
 
-def check_resume(record: Record, config: Any, repo: Path, version: str) -> None:
+def check_resume(record: Record, config: Config, repo: Path, version: str) -> None:
     """Raise :class:`ResumeConflict` listing every difference :func:`resume_conflicts` finds."""
     problems = resume_conflicts(record, config, repo, version)
     if not problems:

@@ -26,80 +26,22 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from releaselib.core import secrets as secret_scan
-from releaselib.engine.context import values_from_notebook
-from releaselib.core.errors import LockHeld, PhaseFailed, RecordError, ReleaseError, SecretLeak, UsageError
-from releaselib.record.store import FAILED, SUCCEEDED, Record, ensure_gitattributes, now_iso, sha256_file
-
-#: Every phase, in the order a release runs them (DESIGN.md).
-PHASES: tuple[str, ...] = (
-    "00_preflight",
-    "01_test",
-    "02_changelog",
-    "03_bump",
-    "04_commit_tag",
-    "05_build",
-    "06_publish",
-    "07_docs",
-    "08_post_release",
-    "09_announce",
+from releaselib.core.config_types import Config
+from releaselib.core.errors import LockHeld, PhaseFailed, SecretLeak, UsageError
+from releaselib.core.registry import phase_names, phases_for, runbook_path
+from releaselib.engine.contract import require_contract
+from releaselib.record.notebooks import unfinished_cells, values_from_notebook
+from releaselib.record.store import (
+    FAILED,
+    SUCCEEDED,
+    Record,
+    ensure_gitattributes,
+    now_iso,
+    sha256_file,
 )
 
 #: Parameters every runbook has; the runner sets them itself.
 CORE_PARAMETERS = ("version", "repo", "dry_run", "outputs")
-
-
-# -- locating runbooks -----------------------------------------------------
-def bundled_runbooks_dir() -> Path:
-    """The runbooks shipped with releaselib (installed package, or source checkout)."""
-    package = Path(__file__).resolve().parents[1]
-    for candidate in (package / "runbooks", package.parent / "runbooks"):
-        if any(candidate.glob("[0-9][0-9]_*.ipynb")):
-            return candidate
-    raise ReleaseError(
-        f"releaselib's bundled runbooks are missing (looked in {package / 'runbooks'}).",
-        hint="Reinstall releaselib: pip install --force-reinstall releaselib",
-    )
-
-
-def runbook_path(phase: str, config: Any) -> Path:
-    """The notebook for ``phase``: the project's own override if it has one, else the bundled one."""
-    if config.runbooks:
-        override = Path(config.root) / config.runbooks / f"{phase}.ipynb"
-        if override.exists():
-            return override
-    return bundled_runbooks_dir() / f"{phase}.ipynb"
-
-
-def available_phases(config: Any) -> list[str]:
-    """Phases that have a runbook (bundled or overridden), in release order."""
-    return [phase for phase in PHASES if runbook_path(phase, config).exists()]
-
-
-def resolve_phases(spec: str | Sequence[str] | None, config: Any) -> list[str]:
-    """Turn ``bump,commit_tag`` / ``3,4`` / ``03_bump`` into phase names, in release order."""
-    available = available_phases(config)
-    if spec is None or spec == "all":
-        return available
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    chosen = set()
-    for raw in (item.strip() for item in items):
-        if not raw:
-            continue
-        matches = [
-            phase
-            for phase in PHASES
-            if raw in (phase, phase[3:]) or (raw.isdigit() and int(raw) == int(phase[:2]))
-        ]
-        if not matches:
-            names = ", ".join(phase[3:] for phase in PHASES)
-            raise UsageError(f"Unknown phase {raw!r}.", hint=f"Use a name or number: {names}.")
-        if matches[0] not in available:
-            raise UsageError(
-                f"Phase {matches[0]} has no runbook in this installation.",
-                hint="Choose among: " + ", ".join(available),
-            )
-        chosen.add(matches[0])
-    return [phase for phase in PHASES if phase in chosen]
 
 
 # -- parameters -------------------------------------------------------------
@@ -251,23 +193,6 @@ class PhaseOutcome:
         return self.result == SUCCEEDED
 
 
-def unfinished_cells(nb: Any) -> list[str]:
-    """Code cells that did not run to completion, described (``cell 4: not executed``)."""
-    problems = []
-    for index, cell in enumerate(nb.cells):
-        if cell.get("cell_type") != "code" or not cell.get("source", "").strip():
-            continue
-        status = cell.get("metadata", {}).get("papermill", {}).get("status")
-        errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
-        if errors:
-            problems.append(f"cell {index}: raised {errors[0].get('ename')}")
-        elif cell.get("execution_count") is None:
-            problems.append(f"cell {index}: not executed")
-        elif status not in (None, "completed"):
-            problems.append(f"cell {index}: {status}")
-    return problems
-
-
 def _failure_reason(exc: BaseException) -> str:
     name = type(exc).__name__
     if name == "PapermillExecutionError":
@@ -298,19 +223,18 @@ class Runner:
     cell_timeout: float | None = 3600.0
     kernel_name: str = "python3"
     progress: Callable[[str, str, PhaseOutcome | None], None] | None = None
-    config: Any = None
+    config: Config = field(init=False)  # the project's, loaded from ``repo``
 
     def __post_init__(self) -> None:
-        from releaselib.infra.config import load_config
         from releaselib.core.versions import parse_release
+        from releaselib.infra.config import load_config
 
         self.repo = Path(self.repo).resolve()
         self.outputs = Path(self.outputs).resolve()
         if not isinstance(self.version, str):
             raise UsageError(f"The version must be a string, got {self.version!r}.")
         parse_release(self.version)
-        if self.config is None:
-            self.config = load_config(self.repo)
+        self.config = load_config(self.repo)
         self.secrets = secret_scan.secret_values(self.config.secret_env_names())
         # papermill's import (nbformat's schemas) costs about two seconds; pay
         # it once here rather than inside the first phase's measured time.
@@ -326,7 +250,10 @@ class Runner:
 
         The record is written after every attempt, failed ones included.
         """
-        chosen = list(phases) if phases is not None else available_phases(self.config)
+        chosen = list(phases) if phases is not None else phase_names(self.config)
+        for added in phases_for(self.config):
+            if added.name in chosen and added.origin != "bundled":
+                require_contract(added.runbook)  # a project's own runbook, before anything changes
         self._check_parameter_names(chosen)
         outcomes: list[PhaseOutcome] = []
         with release_lock(self.outputs / self.config.package, self.version):
@@ -550,7 +477,8 @@ def _safe(function: Callable[[], Any]) -> Any:
 def _remote_url(repo: Path, remote: str) -> str | None:
     from releaselib.infra.git import remote_url
 
-    return _safe(lambda: remote_url(repo, remote))
+    url: str | None = _safe(lambda: remote_url(repo, remote))
+    return url
 
 
 def check_no_secret(path: Path, secrets: Mapping[str, str]) -> None:
@@ -561,6 +489,5 @@ def check_no_secret(path: Path, secrets: Mapping[str, str]) -> None:
 
 
 __all__ = [
-    "PHASES", "PhaseOutcome", "Runner", "available_phases", "bundled_runbooks_dir", "coerce_parameters",
-    "release_lock", "resolve_phases", "runbook_path", "unfinished_cells",
+    "CORE_PARAMETERS", "PhaseOutcome", "Runner", "coerce_parameters", "release_lock",
 ]

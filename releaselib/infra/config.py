@@ -253,7 +253,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _parse_toml(text: str, path: Path) -> dict[str, Any]:
     if _tomllib is not None:
         try:
-            return _tomllib.loads(text)
+            parsed: dict[str, Any] = _tomllib.loads(text)
+            return parsed
         except _tomllib.TOMLDecodeError as exc:
             reason = str(exc)
             found = re.search(r"\(at line (\d+), column (\d+)\)", reason)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import signal
 import subprocess
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Union
 
 import git as gitpython

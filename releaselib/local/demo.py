@@ -21,7 +21,9 @@ from typing import Any
 
 from rich.console import Console
 
-from releaselib.engine.runner import Runner, available_phases
+from releaselib.core.registry import phase_names
+from releaselib.engine.progress import outcome_table, progress_printer
+from releaselib.engine.runner import Runner
 
 INDEX_USER = "releaser"
 SMTP_USER = "releaser"
@@ -101,8 +103,6 @@ def release_environment(root: Path, *, project: Path | None = None, index_passwo
 def run_demo(*, version: str = "1.1", workdir: str | None = None, keep: bool = False,
              console: Console | None = None) -> int:
     """Release the sample as ``version``; print progress, the results table and where the record is."""
-    from releaselib.cli import _progress, outcome_table
-
     console = console or Console()
     root = Path(workdir).resolve() if workdir else Path(tempfile.mkdtemp(prefix="releaselib-demo-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -111,9 +111,9 @@ def run_demo(*, version: str = "1.1", workdir: str | None = None, keep: bool = F
         with release_environment(root) as env:
             console.print(f"[bold]Sandbox[/] {root}")
             console.print(env.servers.describe(), markup=False)
-            runner = Runner(repo=env.repo, version=version, outputs=env.outputs, progress=_progress)
+            runner = Runner(repo=env.repo, version=version, outputs=env.outputs, progress=progress_printer(console))
             record_dir = runner.record_dir
-            outcomes = runner.run(available_phases(runner.config))
+            outcomes = runner.run(phase_names(runner.config))
             console.print(outcome_table(outcomes, f"bsonlite {version}: released"))
             _finish(env, version, console)
     finally:

@@ -26,11 +26,14 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from releaselib.core.errors import ReleaseError, RepoStateError
 from releaselib.infra import git
 from releaselib.infra.config import OVERRIDES_ENV, load_config
-from releaselib.core.errors import ReleaseError, RepoStateError
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
 
 __all__ = ["Rehearsal", "rehearse", "repository_fingerprint"]
 
@@ -91,7 +94,7 @@ def _ls_remote_all(repo: Path, remote: str, timeout: float) -> str:
     return _git_out(repo, "ls-remote", remote, timeout=timeout)
 
 
-def _clone(repo: Path, config: Any, workdir: Path) -> tuple[Path, Path]:
+def _clone(repo: Path, config: Config, workdir: Path) -> tuple[Path, Path]:
     """The throwaway clone and the bare copy of the remote it pushes to."""
     url = git.remote_url(repo, config.remote)
     if url is None:
@@ -116,7 +119,7 @@ def _clone(repo: Path, config: Any, workdir: Path) -> tuple[Path, Path]:
     return clone, mirror
 
 
-def _overrides(config: Any, servers: Any) -> dict[str, Any]:
+def _overrides(config: Config, servers: Any) -> dict[str, Any]:
     return {
         "publish": {"repository-url": servers.index.upload_url, "index-url": servers.index.simple_url},
         "docs-check": {"url": servers.docs.url, "timeout": DOCS_TIMEOUT, "interval": 0.2},
@@ -150,8 +153,9 @@ def rehearse(
     the rehearsal found a problem the real release would meet), and
     :class:`ReleaseError` if the real repository or remote changed.
     """
+    from releaselib.core.registry import resolve_phases
+    from releaselib.engine.runner import Runner
     from releaselib.local.demo import scoped_env
-    from releaselib.engine.runner import Runner, resolve_phases
     from releaselib.local.sandbox import install_docs_hook
     from releaselib.local.servers import LocalServers
 

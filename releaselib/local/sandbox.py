@@ -16,13 +16,12 @@ git identity.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import os
 import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

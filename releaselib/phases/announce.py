@@ -30,8 +30,12 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, getaddresses, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from releaselib.core.errors import AnnounceError, SecretLeak
+from releaselib.core.plan import Action, Plan
+from releaselib.core.registry import ANNOUNCE
+from releaselib.core.secrets import find_secrets, secret_values
 from releaselib.phases.changelog import (
     MARKDOWN,
     changelog_format,
@@ -40,11 +44,17 @@ from releaselib.phases.changelog import (
     release_notes,
     section_text,
 )
-from releaselib.core.errors import AnnounceError, SecretLeak
-from releaselib.record.journal import SENDING, SENT, UNCERTAIN, irreversible_step, step_state
-from releaselib.core.plan import Action, Plan
+from releaselib.record.journal import (
+    SENDING,
+    SENT,
+    UNCERTAIN,
+    irreversible_step,
+    step_state,
+)
 from releaselib.record.store import Record, write_atomic
-from releaselib.core.secrets import find_secrets, secret_values
+
+if TYPE_CHECKING:
+    from releaselib.engine.context import Release
 
 __all__ = [
     "BUNDLED_TEMPLATE",
@@ -60,7 +70,7 @@ __all__ = [
     "write_preview",
 ]
 
-PHASE = "09_announce"
+PHASE = ANNOUNCE
 PREVIEW_NAME = "announcement.eml"
 #: Written beside the record the moment the message has left: a notebook run by
 #: hand (no runner, so no record.json entry yet) must not mail the list twice.
@@ -152,7 +162,7 @@ def _plain_rst(text: str) -> str:
     return re.sub(r"\\([\\*`|_:])", r"\1", text)
 
 
-def _changes(release: Any) -> str:
+def _changes(release: Release) -> str:
     path = changelog_path(release)
     if path is None:
         return "(no changelog is kept for this project)"
@@ -170,7 +180,7 @@ def _links(links: tuple[str, ...]) -> str:
     return "Links:\n\n" + "\n".join(f"- {link}" for link in links)
 
 
-def _template_text(release: Any) -> tuple[str, str]:
+def _template_text(release: Release) -> tuple[str, str]:
     """The template's text and where it came from (for messages)."""
     name = release.config.announce.template
     path = Path(release.config.root) / name if name else BUNDLED_TEMPLATE
@@ -196,7 +206,7 @@ def message_id_for(package: str, version: str, sender: str, to: tuple[str, ...])
     return f"<{local}.announce.{digest}@{domain}>"
 
 
-def render_announcement(release: Any) -> Announcement:
+def render_announcement(release: Release) -> Announcement:
     """Render the announcement of ``release`` from the project's or the bundled template.
 
     The body quotes this version's changelog section (in a dry run with no
@@ -263,7 +273,7 @@ def render_announcement(release: Any) -> Announcement:
 # --------------------------------------------------------------------------- sending
 
 
-def sent_message_ids(release: Any) -> set[str]:
+def sent_message_ids(release: Release) -> set[str]:
     """Every Message-ID an attempt of this phase recorded as sent.
 
     Failed attempts count too: an attempt that sent the mail and then failed
@@ -290,7 +300,7 @@ def sent_message_ids(release: Any) -> set[str]:
     return found
 
 
-def _refuse_secrets(release: Any, text: str, where: str) -> None:
+def _refuse_secrets(release: Release, text: str, where: str) -> None:
     leaked = find_secrets(text, secret_values(release.config.secret_env_names()))
     if leaked:
         raise SecretLeak(
@@ -302,7 +312,7 @@ def _refuse_secrets(release: Any, text: str, where: str) -> None:
 class SendAnnouncement(Action):
     """Send the announcement once: done when the record says its Message-ID was sent."""
 
-    def __init__(self, release: Any, announcement: Announcement, *, resend: bool = False) -> None:
+    def __init__(self, release: Release, announcement: Announcement, *, resend: bool = False) -> None:
         self.release = release
         self.announcement = announcement
         self.settings = release.config.announce
@@ -379,6 +389,12 @@ class SendAnnouncement(Action):
         if self.release.values.get("message_id") != announcement.message_id:
             self.release.record("message_id", announcement.message_id)
         host, port = self.settings.smtp_host, self.settings.smtp_port
+        if not host:
+            raise AnnounceError(
+                "No SMTP server is configured to send the announcement through.",
+                hint="Set smtp-host (and smtp-port) in [tool.releaselib.announce], "
+                "or leave 09_announce out with --phases.",
+            )
         recipients = [address for _, address in getaddresses(list(announcement.to))]
         sender = parseaddr(announcement.sender)[1]
         try:
@@ -464,7 +480,7 @@ def _reply(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
-def plan_announcement(release: Any, announcement: Announcement | None = None, *, resend: bool = False) -> Plan:
+def plan_announcement(release: Release, announcement: Announcement | None = None, *, resend: bool = False) -> Plan:
     """The announce step: one :class:`SendAnnouncement`, already done if the record says it was sent.
 
     Renders the announcement when none is given. ``resend=True`` sends again
@@ -483,7 +499,7 @@ def plan_announcement(release: Any, announcement: Announcement | None = None, *,
     return plan
 
 
-def write_preview(release: Any, announcement: Announcement) -> Path:
+def write_preview(release: Release, announcement: Announcement) -> Path:
     """Write the whole message (headers and body) to ``record_dir / "announcement.eml"``; return the path.
 
     The file holds only what :class:`Announcement` renders (never a

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from packaging.tags import Tag
 from packaging.utils import (
@@ -53,7 +53,12 @@ from packaging.utils import (
 from packaging.version import Version
 
 from releaselib.core.errors import BuildError, ReleaseError
+from releaselib.core.registry import BUILD
 from releaselib.record.store import sha256_file
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
+    from releaselib.engine.context import Release
 
 __all__ = [
     "Artifact",
@@ -1012,7 +1017,7 @@ class BuildResult:
         return table
 
 
-def _interpreters_for(config: Any) -> list[InterpreterLike]:
+def _interpreters_for(config: Config) -> list[InterpreterLike]:
     versions = tuple(config.matrix.python)
     if not versions:
         return [_CurrentPython()]
@@ -1028,7 +1033,7 @@ def _interpreters_for(config: Any) -> list[InterpreterLike]:
     return list(found.found)
 
 
-def build_release(release: Any, *, interpreters: Sequence[InterpreterLike] | None = None) -> BuildResult:
+def build_release(release: Release, *, interpreters: Sequence[InterpreterLike] | None = None) -> BuildResult:
     """Build, repair, check and install-test every file of ``release`` from its tag.
 
     Exports ``release.tag``, builds the sdist, one wheel per configured
@@ -1158,7 +1163,7 @@ def _check_version(artifact: Artifact, package: str, version: str) -> None:
         )
 
 
-def _release_ref(release: Any) -> str:
+def _release_ref(release: Release) -> str:
     """The tag; in a dry run before the tag exists, HEAD (the commit the tag would name)."""
     from releaselib.infra.git import commit_of
 
@@ -1171,7 +1176,7 @@ def _release_ref(release: Any) -> str:
     return str(release.tag)
 
 
-def _bump_export(release: Any, export: Path) -> None:
+def _bump_export(release: Release, export: Path) -> None:
     """In a dry run, set the release version in the export (never in the repository).
 
     The build then makes exactly the files a real run would, from the commit
@@ -1179,21 +1184,21 @@ def _bump_export(release: Any, export: Path) -> None:
     """
     from dataclasses import replace
 
-    from releaselib.phases.bump import plan_release_bump
     from releaselib.infra.config import load_config
+    from releaselib.phases.bump import plan_release_bump
 
     config = load_config(export)
     shadow = replace(release, repo=export, config=config, dry_run=False, values={})
     plan_release_bump(shadow).execute(dry_run=False)
 
 
-def recorded_artifacts(release: Any) -> list[Artifact]:
+def recorded_artifacts(release: Release) -> list[Artifact]:
     """The files the build phase recorded, checked unchanged on disk since (for publish)."""
-    build = release.recorded("05_build", "build")
+    build = release.recorded(BUILD, "build")
     return built_artifacts(release, build["files"])
 
 
-def built_artifacts(release: Any, recorded: Sequence[Mapping[str, Any]] | None = None) -> list[Artifact]:
+def built_artifacts(release: Release, recorded: Sequence[Mapping[str, Any]] | None = None) -> list[Artifact]:
     """The files the build phase left in ``release.record_dir / "dist"``, for the publish phase.
 
     With ``recorded`` (the ``files`` list of :meth:`BuildResult.as_record`, as

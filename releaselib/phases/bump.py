@@ -17,11 +17,10 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
-from releaselib.infra.config import pattern_regex
 from releaselib.core.config_types import Config, VersionFile
 from releaselib.core.errors import ConfigError, VersionError
 from releaselib.core.plan import Action, Plan
@@ -36,6 +35,10 @@ from releaselib.core.versions import (
     version_from_tuple,
     version_tuple,
 )
+from releaselib.infra.config import pattern_regex
+
+if TYPE_CHECKING:
+    from releaselib.engine.context import Release
 
 VERSION = "{version}"
 VERSION_TUPLE = "{version_tuple}"
@@ -316,7 +319,7 @@ def _version_file_edits(config: Config, version: str) -> list[VersionFileEdit]:
     return [VersionFileEdit(config, vf, version) for vf in config.version_files]
 
 
-def plan_release_bump(release: Any) -> Plan:
+def plan_release_bump(release: Release) -> Plan:
     """The plan that replaces the development version with ``release.version``.
 
     Every file the ``docs`` globs match that holds a development marker
@@ -371,13 +374,13 @@ def _is_pep440(text: str) -> bool:
     return True
 
 
-def next_version(release: Any, override: str | None = None) -> str:
+def next_version(release: Release, override: str | None = None) -> str:
     """The development version that follows the release: ``override``, else the scheme's next."""
     config: Config = release.config
     return override or next_dev_version(release.version, config.dev_scheme, config.plus_label)
 
 
-def plan_next_dev(release: Any, next_version: str | None = None) -> Plan:
+def plan_next_dev(release: Release, next_version: str | None = None) -> Plan:
     """The plan that sets the version files to the next development version.
 
     ``next_version`` defaults to :func:`~releaselib.core.versions.next_dev_version`
@@ -449,7 +452,7 @@ def _head_text(config: Config, relpath: str) -> str | None:
     return proc.stdout.decode("utf-8", errors="replace")
 
 
-def version_before_bump(release: Any) -> str:
+def version_before_bump(release: Release) -> str:
     """The version the project held before this release's bump: read from HEAD's version files.
 
     Falls back to the working tree (:func:`read_current_version`) when HEAD
@@ -472,7 +475,7 @@ def version_before_bump(release: Any) -> str:
     return version_from_tuple(parse_version_tuple(value), config.plus_label)
 
 
-def bumped_paths(release: Any, plan: Plan) -> list[str]:
+def bumped_paths(release: Release, plan: Plan) -> list[str]:
     """Every file the release bump changes, in plan order, whoever did the edit.
 
     The plan's own files, plus each docs file that held a development marker

@@ -22,12 +22,15 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
 from releaselib.core.errors import ChangelogError, GitError
 from releaselib.core.plan import Action, Plan
+
+if TYPE_CHECKING:
+    from releaselib.engine.context import Release
 
 RST = "rst"
 MARKDOWN = "md"
@@ -548,7 +551,7 @@ def _default_title(version: str) -> str:
 
 
 def draft_section(
-    release: Any,
+    release: Release,
     *,
     fmt: str | None = None,
     template_title: str | None = None,
@@ -648,7 +651,7 @@ class ChangelogSection(Action):
     always reads the file again.
     """
 
-    def __init__(self, release: Any, path: Path, *, name: str | None = None, today: datetime.date | None = None):
+    def __init__(self, release: Release, path: Path, *, name: str | None = None, today: datetime.date | None = None):
         self.release = release
         self.path = Path(path)
         self.name = name or str(path)
@@ -702,7 +705,7 @@ class ChangelogSection(Action):
             ) from exc
 
 
-def changelog_path(release: Any) -> Path | None:
+def changelog_path(release: Release) -> Path | None:
     """The configured changelog's absolute path, or None when none is configured."""
     config = release.config
     if not config.changelog:
@@ -710,7 +713,7 @@ def changelog_path(release: Any) -> Path | None:
     return Path(config.root) / str(config.changelog)
 
 
-def plan_changelog(release: Any, *, today: datetime.date | None = None) -> Plan:
+def plan_changelog(release: Release, *, today: datetime.date | None = None) -> Plan:
     """The changelog step: one :class:`ChangelogSection`, or an empty plan when no changelog is kept.
 
     Raises :class:`ChangelogError` when a changelog is required but not
@@ -902,7 +905,7 @@ def _raise_problems(problems: list[Problem], name: str, fmt: str) -> None:
     )
 
 
-def _text_to_check(release: Any, path: Path, fmt: str, plan: Plan | None) -> tuple[str, bool]:
+def _text_to_check(release: Release, path: Path, fmt: str, plan: Plan | None) -> tuple[str, bool]:
     """The changelog's text as the phase leaves it, and whether that includes a not-yet-written draft."""
     pending = [a for a in (plan or []) if isinstance(a, ChangelogSection) and not a.is_done()]
     if pending:
@@ -914,7 +917,7 @@ def _text_to_check(release: Any, path: Path, fmt: str, plan: Plan | None) -> tup
     return text, False
 
 
-def check_changelog(release: Any, plan: Plan | None = None) -> str:
+def check_changelog(release: Release, plan: Plan | None = None) -> str:
     """Validate the configured changelog for ``release``; returns a one-line summary for display.
 
     When ``plan`` (from :func:`plan_changelog`) still has a section to add,
@@ -935,7 +938,7 @@ def check_changelog(release: Any, plan: Plan | None = None) -> str:
     return f"{name} {state}; the section for {release.version} is at lines {found.start_line}-{found.end_line}"
 
 
-def release_notes(release: Any, plan: Plan | None = None) -> str:
+def release_notes(release: Release, plan: Plan | None = None) -> str:
     """Validate the changelog (as :func:`check_changelog` does) and return the release's section body.
 
     This is the text the announcement quotes. In a dry run with no section

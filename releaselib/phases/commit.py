@@ -10,10 +10,10 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-from releaselib.infra import git
-from releaselib.engine.context import Release
 from releaselib.core.errors import RepoStateError
 from releaselib.core.plan import Plan
+from releaselib.engine.context import Release
+from releaselib.infra import git
 from releaselib.phases.gates import TestedGate
 
 

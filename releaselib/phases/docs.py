@@ -24,9 +24,12 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from releaselib.core.errors import DocsError
+
+if TYPE_CHECKING:
+    from releaselib.engine.context import Release
 
 __all__ = ["DocsResult", "fetch_page", "shows_version", "versions_in", "wait_for_docs"]
 
@@ -296,7 +299,7 @@ def _describe_page(title: str | None, versions: tuple[str, ...], error: str | No
 
 
 def wait_for_docs(
-    release: Any,
+    release: Release,
     *,
     url: str | None = None,
     timeout: float | None = None,

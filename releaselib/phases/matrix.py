@@ -34,10 +34,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from releaselib.core.errors import MatrixError
 from releaselib.infra.interpreters import Interpreter, InterpreterSet, find_interpreters
+
+if TYPE_CHECKING:
+    from releaselib.engine.context import Release
 
 PASSED = "passed"
 FAILED = "failed"
@@ -452,7 +455,7 @@ def build_requires(project: Path) -> tuple[str, ...]:
     try:
         import tomllib
     except ImportError:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -726,7 +729,7 @@ def _run_cell(
 
 
 def run_matrix(
-    release: Any,
+    release: Release,
     *,
     jobs: int | None = None,
     interpreters: InterpreterSet | None = None,

@@ -14,9 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from releaselib.engine.context import Release
 from releaselib.core.errors import PreflightFailed, ReleaseError, RepoStateError
 from releaselib.core.plan import Plan
+from releaselib.core.registry import (
+    ANNOUNCE,
+    BUILD,
+    BUMP,
+    BUNDLED_NAMES,
+    CHANGELOG,
+    COMMIT_TAG,
+    POST_RELEASE,
+    PUBLISH,
+    TEST,
+)
+from releaselib.engine.context import Release
 
 
 @dataclass
@@ -70,10 +81,8 @@ class CheckReport:
 
 
 def _phases(phases: str | Sequence[str] | None) -> set[str]:
-    from releaselib.engine.runner import PHASES
-
     if phases is None or phases == "all":
-        return set(PHASES)
+        return set(BUNDLED_NAMES)
     items = phases.split(",") if isinstance(phases, str) else phases
     return {item.strip() for item in items if item.strip()}
 
@@ -91,8 +100,8 @@ def last_release(release: Release) -> str | None:
 
 def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[tuple[str, Callable[[], str]]]:
     """The preflight checks for ``release``, as (name, check) pairs; a check returns a detail or raises."""
-    from releaselib.infra import git
     from releaselib.core import versions
+    from releaselib.infra import git
 
     config = release.config
     wanted = _phases(phases)
@@ -133,7 +142,7 @@ def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[
         ("tag is free", tag_free),
     ]
 
-    if wanted & {"01_test", "05_build"} and config.matrix.python:
+    if wanted & {TEST, BUILD} and config.matrix.python:
         def interpreters() -> str:
             from releaselib.infra.interpreters import find_interpreters
 
@@ -144,7 +153,7 @@ def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[
 
         found.append(("interpreters found", interpreters))
 
-    if "06_publish" in wanted:
+    if PUBLISH in wanted:
         def index_credentials() -> str:
             from releaselib.phases.publish import check_credentials
 
@@ -153,7 +162,7 @@ def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[
 
         found.append(("index credentials present", index_credentials))
 
-    if "09_announce" in wanted and config.announce.smtp_host and config.announce.user:
+    if ANNOUNCE in wanted and config.announce.smtp_host and config.announce.user:
         def smtp_credentials() -> str:
             if not os.environ.get(config.announce.password_env):
                 raise ReleaseError(
@@ -180,26 +189,25 @@ def run_checks(release: Release, phases: str | Sequence[str] | None = None) -> C
 
 def release_plan(release: Release, phases: str | Sequence[str] | None = None) -> list[Plan]:
     """What each git-side phase would do, computed without changing anything."""
-    from releaselib.phases import bump
-    from releaselib.phases import commit
+    from releaselib.phases import bump, commit
 
     wanted = _phases(phases)
     plans: list[Plan] = []
     expected: list[str] = []
-    if "02_changelog" in wanted and release.config.changelog:
+    if CHANGELOG in wanted and release.config.changelog:
         from releaselib.phases.changelog import plan_changelog
 
         plans.append(plan_changelog(release))
         expected.append(release.config.changelog)
-    if "03_bump" in wanted:
+    if BUMP in wanted:
         bump_plan = bump.plan_release_bump(release)
         plans.append(bump_plan)
         expected.extend(bump.changed_paths(bump_plan))
-    if "04_commit_tag" in wanted:
+    if COMMIT_TAG in wanted:
         plans.append(commit.plan_commit_and_tag(release, expected))
-    if "06_publish" in wanted:
+    if PUBLISH in wanted:
         plans.append(commit.plan_push(release))
-    if "08_post_release" in wanted:
+    if POST_RELEASE in wanted:
         plans.append(bump.plan_next_dev(release))
     for plan in plans:
         plan.dry_run = True

@@ -32,21 +32,24 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
 
 from releaselib.core.errors import PublishError
 from releaselib.core.plan import Action, Plan
+from releaselib.infra.index import index_files
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
+    from releaselib.engine.context import Release
 
 __all__ = [
     "UploadAction",
     "VerifyResult",
     "check_credentials",
-    "index_files",
     "plan_upload",
     "verify_from_index",
 ]
@@ -54,77 +57,10 @@ __all__ = [
 _RESUME = "then `releaselib run VERSION --resume`"
 
 
-# --------------------------------------------------------------------------- reading the index
-
-
-class _Anchors(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[tuple[str, str]] = []  # (href, text)
-        self._href: str | None = None
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self._href = dict(attrs).get("href") or ""
-            self._text = []
-
-    def handle_data(self, data: str) -> None:
-        if self._href is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._href is not None:
-            self.links.append((self._href, "".join(self._text).strip()))
-            self._href = None
-
-
-def project_url(simple_url: str, package: str) -> str:
-    """``<simple_url>/<normalized-name>/`` (PEP 503)."""
-    return simple_url.rstrip("/") + "/" + canonicalize_name(package) + "/"
-
-
-def index_files(simple_url: str, package: str, timeout: float = 30.0) -> dict[str, str]:
-    """The files the index lists for ``package``: ``{filename: sha256}`` from its PEP 503 page.
-
-    A link without a ``#sha256=`` fragment maps to ``""``. An unknown project
-    (404) is an empty dict. Raises :class:`PublishError` naming the URL when
-    the index cannot be reached or answers with another error.
-    """
-    url = project_url(simple_url, package)
-    request = urllib.request.Request(url, headers={"Accept": "text/html", "Cache-Control": "no-cache"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read().decode("utf-8", errors="replace")
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return {}
-        raise PublishError(
-            f"The index at {url} answered {exc.code} {exc.reason}.",
-            hint=f"Check [tool.releaselib.publish] index-url and that the index is up, {_RESUME}.",
-        ) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise PublishError(
-            f"Cannot reach the package index at {url}: {reason}.",
-            hint=f"Start the index or fix [tool.releaselib.publish] index-url, {_RESUME}; "
-            "files already uploaded are skipped.",
-        ) from exc
-    parser = _Anchors()
-    parser.feed(body)
-    files: dict[str, str] = {}
-    for href, text in parser.links:
-        path, _, fragment = href.partition("#")
-        filename = urllib.parse.unquote(path.rstrip("/").rsplit("/", 1)[-1]) or text
-        match = re.search(r"(?:^|&)sha256=([0-9a-fA-F]{64})", fragment)
-        files[filename] = match.group(1).lower() if match else ""
-    return files
-
-
 # --------------------------------------------------------------------------- credentials
 
 
-def check_credentials(config: Any, environ: Mapping[str, str] | None = None) -> None:
+def check_credentials(config: Config, environ: Mapping[str, str] | None = None) -> None:
     """Raise :class:`PublishError` unless the index username and password variables are set.
 
     Names the variables that are missing or empty; never shows a value.
@@ -141,7 +77,7 @@ def check_credentials(config: Any, environ: Mapping[str, str] | None = None) -> 
         )
 
 
-def _credentials(config: Any) -> dict[str, str]:
+def _credentials(config: Config) -> dict[str, str]:
     check_credentials(config)
     return {
         "TWINE_USERNAME": os.environ[config.publish.username_env],
@@ -334,7 +270,7 @@ def _upload_order(artifact: Any) -> tuple[int, str]:
     return (0 if artifact.kind == "wheel" else 1, artifact.filename)
 
 
-def plan_upload(release: Any, artifacts: Sequence[Any], allow_untested: bool = False, *, gate: bool = True) -> Plan:
+def plan_upload(release: Release, artifacts: Sequence[Any], allow_untested: bool = False, *, gate: bool = True) -> Plan:
     """One :class:`UploadAction` per artifact (wheels first, then the sdist), to ``config.publish``,
     after the record shows the tagged commit tested and built (a :class:`TestedGate` first,
     unless ``gate`` is False: only for callers that are not a release, such as tests of uploading)."""
@@ -519,7 +455,7 @@ def _pip(python: Path, args: Sequence[str], *, env: Mapping[str, str], log: Path
     return proc.stdout
 
 
-def verify_release(release: Any, artifacts: Sequence[Any]) -> VerifyResult | None:
+def verify_release(release: Release, artifacts: Sequence[Any]) -> VerifyResult | None:
     """:func:`verify_from_index`, except in a dry run, where nothing was uploaded to install."""
     if release.dry_run:
         print("dry run: nothing was uploaded, so nothing is installed from the index")
@@ -528,7 +464,7 @@ def verify_release(release: Any, artifacts: Sequence[Any]) -> VerifyResult | Non
 
 
 def verify_from_index(
-    release: Any,
+    release: Release,
     artifacts: Sequence[Any],
     *,
     interpreter: Any | None = None,

@@ -18,11 +18,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from releaselib.core import secrets as secret_scan
 from releaselib.core.errors import PublishError, RecordError, ReleaseError, UsageError
+from releaselib.core.registry import (
+    ANNOUNCE,
+    BUILD,
+    COMMIT_TAG,
+    DOCS,
+    POST_RELEASE,
+    PUBLISH,
+    TEST,
+    phase_order,
+)
 from releaselib.record.store import FAILED, RECORD_NAME, SUCCEEDED, Record, sha256_file
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
 
 __all__ = [
     "PhaseSummary",
@@ -38,7 +51,7 @@ __all__ = [
 ]
 
 #: Phases whose ``files`` value lists the distribution files, most authoritative first.
-FILE_PHASES = ("06_publish", "05_build")
+FILE_PHASES = (PUBLISH, BUILD)
 
 
 # --------------------------------------------------------------------------- locating records
@@ -151,13 +164,10 @@ class PhaseSummary:
 
 def phase_summaries(record: Record) -> list[PhaseSummary]:
     """One summary per phase the record mentions, in release order (unknown phases last)."""
-    from releaselib.engine.runner import PHASES
-
     grouped: dict[str, list[dict[str, Any]]] = {}
     for entry in record.entries:
         grouped.setdefault(str(entry.get("phase")), []).append(entry)
-    order = {phase: n for n, phase in enumerate(PHASES)}
-    names = sorted(grouped, key=lambda p: (order.get(p, len(order)), p))
+    names = sorted(grouped, key=phase_order)
     return [PhaseSummary(name, tuple(grouped[name])) for name in names]
 
 
@@ -171,10 +181,10 @@ def recorded_files(record: Record) -> tuple[str | None, list[dict[str, Any]]]:
 
 
 def _matrix(record: Record) -> list[dict[str, Any]]:
-    cells = record.value("01_test", "matrix", None)
+    cells = record.value(TEST, "matrix", None)
     if cells is None:
         # A failed test phase still tells the reviewer which cells failed.
-        latest = record.latest("01_test")
+        latest = record.latest(TEST)
         cells = (latest or {}).get("values", {}).get("matrix")
     return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
 
@@ -183,27 +193,23 @@ def _skipped_interpreters(record: Record) -> list[str]:
     skipped: list[str] = []
     for entry in record.entries:
         values = entry.get("values") or {}
-        for key in ("skipped_interpreters", "matrix_skipped"):
-            for item in values.get(key) or ():
-                if str(item) not in skipped:
-                    skipped.append(str(item))
+        for item in values.get("matrix_skipped") or ():
+            if str(item) not in skipped:
+                skipped.append(str(item))
     return skipped
 
 
 def _message_id(record: Record) -> str | None:
     for key in ("sent_message_id", "message_id"):
-        value = record.value("09_announce", key, None)
+        value = record.value(ANNOUNCE, key, None)
         if value:
             return str(value)
     return None
 
 
 def _docs(record: Record) -> dict[str, Any] | None:
-    value = record.value("07_docs", "docs", None)
-    if isinstance(value, dict):
-        return value
-    url = record.value("07_docs", "url", None) or record.value("07_docs", "docs_url", None)
-    return {"url": url} if url else None
+    value = record.value(DOCS, "docs", None)
+    return value if isinstance(value, dict) else None
 
 
 def docs_summary(docs: Mapping[str, Any]) -> str:
@@ -308,10 +314,10 @@ def release_facts(record: Record) -> dict[str, Any]:
         # Manual entries may not know a commit: take the first and last that do.
         "commit_before": next((e["commit_before"] for e in entries if e.get("commit_before")), None),
         "commit_after": next((e["commit_after"] for e in reversed(entries) if e.get("commit_after")), None),
-        "bump_commit": record.value("04_commit_tag", "bump_commit", None),
-        "tag": record.value("04_commit_tag", "tag", None),
-        "next_version": record.value("08_post_release", "next_version", None),
-        "post_release_commit": record.value("08_post_release", "post_release_commit", None),
+        "bump_commit": record.value(COMMIT_TAG, "bump_commit", None),
+        "tag": record.value(COMMIT_TAG, "tag", None),
+        "next_version": record.value(POST_RELEASE, "next_version", None),
+        "post_release_commit": record.value(POST_RELEASE, "post_release_commit", None),
         "matrix": _matrix(record),
         "skipped_interpreters": _skipped_interpreters(record),
         "files_phase": files_phase,
@@ -460,7 +466,7 @@ def _project_config(record: Record, repo: Path | None) -> Any:
     return None
 
 
-def _secret_names(config: Any) -> tuple[str, ...]:
+def _secret_names(config: Config) -> tuple[str, ...]:
     if config is not None:
         return tuple(config.secret_env_names())
     from releaselib.core.config_types import AnnounceConfig, PublishConfig
@@ -540,7 +546,7 @@ def _stray_notebooks(record: Record) -> list[str]:
 def _notebook_problems(record: Record) -> list[str]:
     import nbformat
 
-    from releaselib.engine.runner import unfinished_cells
+    from releaselib.record.notebooks import unfinished_cells
 
     problems = []
     for number, entry in enumerate(record.entries, start=1):
@@ -594,17 +600,17 @@ def _secret_problems(directory: Path, known: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def _index_url(record: Record, config: Any) -> str | None:
+def _index_url(record: Record, config: Config) -> str | None:
     if config is not None:
         return str(config.publish.index_url)
-    verified = record.value("06_publish", "verified", None)
+    verified = record.value(PUBLISH, "verified", None)
     if isinstance(verified, dict) and verified.get("index_url"):
         return str(verified["index_url"])
     return None
 
 
-def _index_problems(record: Record, package: str, config: Any) -> list[str]:
-    from releaselib.phases.publish import index_files, project_url
+def _index_problems(record: Record, package: str, config: Config) -> list[str]:
+    from releaselib.infra.index import index_files, project_url
 
     phase, files = recorded_files(record)
     if not files:
@@ -669,10 +675,7 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
 
     phases_l = {s.phase: s for s in phase_summaries(left)}
     phases_r = {s.phase: s for s in phase_summaries(right)}
-    from releaselib.engine.runner import PHASES
-
-    names = [p for p in PHASES if p in phases_l or p in phases_r]
-    names += sorted((set(phases_l) | set(phases_r)) - set(names))
+    names = sorted(set(phases_l) | set(phases_r), key=phase_order)
 
     # Durations always move a little: a row is marked when the outcome differs
     # (result, attempts, by hand; a matrix cell's result and counts; a file's presence).

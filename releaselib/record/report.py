@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from releaselib.core.errors import RecordError, UsageError
 from releaselib.record.audit import (
     PhaseSummary,
     _cell_counts,
@@ -32,7 +33,6 @@ from releaselib.record.audit import (
     release_facts,
     unusual,
 )
-from releaselib.core.errors import RecordError, UsageError
 from releaselib.record.store import SUCCEEDED, Record, write_atomic
 
 __all__ = ["render_notebook", "write_index", "write_release_report", "write_report"]

@@ -186,7 +186,8 @@ class Record:
     # -- entries -----------------------------------------------------------
     @property
     def entries(self) -> list[dict[str, Any]]:
-        return self.data.get("entries", [])
+        entries: list[dict[str, Any]] = self.data.get("entries", [])
+        return entries
 
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Chain ``entry`` to the last one, append it and save the record."""
