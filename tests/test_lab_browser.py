@@ -95,7 +95,7 @@ class Lab:
     def _url(self) -> str:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            match = re.search(r"^\s*(http://127\.0\.0\.1:\d+/lab/tree/\S+)$", self.log.read_text(), re.M)
+            match = re.search(r"^\s*(http://127\.0\.0\.1:\d+/lab/tree/\S+)$", self.log.read_text(), re.MULTILINE)
             if match:
                 return match.group(1)
             assert self.proc.poll() is None, self.log.read_text()

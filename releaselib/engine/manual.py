@@ -25,7 +25,6 @@ from releaselib.engine.context import record_dir_for
 from releaselib.infra.config import load_config
 from releaselib.record.notebooks import unfinished_cells, values_from_notebook
 
-
 #: Where ``open`` puts the working copy: the project's root, so Lab (rooted at the
 #: project) opens it and its kernel runs in the project. Kept out of git with
 #: ``.git/info/exclude`` (local only; nothing is committed).
