@@ -65,7 +65,11 @@ class Lab:
 
     def __init__(self, root: Path, repo: Path, outputs: Path, phase: str) -> None:
         self.log = root / f"open-{phase}.log"
-        env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(root / "runtime"))  # kernels' files: marked as ours
+        # Kernels' connection files under this test's folder (so its processes are recognisable as
+        # ours), and Lab's settings, workspaces and signing key there too, not in the user's home.
+        env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(root / "runtime"), JUPYTER_DATA_DIR=str(root / "data"),
+                   JUPYTERLAB_SETTINGS_DIR=str(root / "lab-settings"),
+                   JUPYTERLAB_WORKSPACES_DIR=str(root / "lab-workspaces"))
         extra = ["--no-browser", *(["--allow-root"] if os.geteuid() == 0 else [])]
         with open(self.log, "w") as out:
             self.proc = subprocess.Popen(
