@@ -105,7 +105,7 @@ SHOWN_LINES = 40
 def value_lines(value: Any) -> list[str]:
     """A recorded value as lines a person reads: a scalar on one line; a mapping of
     booleans as checks (``✔ name`` / ``✘ name``); anything else as indented JSON."""
-    if isinstance(value, dict) and value and all(isinstance(v, bool) for v in value.values()):
+    if _all_checks(value):
         return [f"{'✔ ok    ' if ok else '✘ failed'}  {name}" for name, ok in value.items()]
     if isinstance(value, (dict, list)) and value:
         return json.dumps(value, indent=2, ensure_ascii=False).splitlines()
@@ -128,16 +128,25 @@ def value_text(key: str, value: Any) -> str:
     return f"recorded {key}:\n" + "\n".join(f"  {line}" for line in lines)
 
 
+def _all_checks(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(isinstance(v, bool) for v in value.values())
+
+
 def value_html(key: str, value: Any) -> str:
     import html
 
+    from releaselib.core.display import html_table, status
+
+    if _all_checks(value):
+        rows = [(status("ok" if ok else "failed"), html.escape(name)) for name, ok in value.items()]
+        return f"<div>recorded <code>{html.escape(key)}</code>:</div>" + html_table(["result", "check"], rows)
     lines = _shown(value_lines(value))
     if len(lines) == 1:
         return f"<div>recorded <code>{html.escape(key)}</code> = <code>{html.escape(lines[0])}</code></div>"
     body = html.escape("\n".join(lines))
     return (
         f"<div>recorded <code>{html.escape(key)}</code>:</div>"
-        f"<pre style='text-align:left;white-space:pre-wrap;overflow-wrap:break-word;margin:2px 0 0 1em'>{body}</pre>"
+        f"<pre style='text-align:left;font-family:monospace;white-space:pre-wrap;overflow-wrap:break-word;margin:2px 0 0 1em'>{body}</pre>"
     )
 
 
