@@ -8,8 +8,11 @@ ratio measures the cells themselves, which is what a release waits for.
 
     python benchmarks/bench_matrix.py [--pythons 3.12,3.13] [--jobs N] [--repeat 1]
 
-Prints the serial time, the parallel time and their ratio; exits non-zero if
-any cell failed (a benchmark of a broken matrix measures nothing).
+Prints the serial time, the parallel time and their ratio, and the machine's
+load average before and after: a parallel speed-up means little on a machine
+that others keep busy (rerun when the load is above the number of cores).
+Exits non-zero if any cell failed (a benchmark of a broken matrix measures
+nothing).
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{i.requested} ({i.version})" for i in interpreters)
               + f"; {os.cpu_count()} cores; parallel jobs = {args.jobs}")
 
+        before = os.getloadavg()
+        print(f"load average before: {before[0]:.2f} {before[1]:.2f} {before[2]:.2f} (1, 5, 15 min)")
         warm = time.perf_counter()
         _, result = _timed(release, args.jobs, seeds, interpreters)
         print(f"warm-up (makes the seed environments): {time.perf_counter() - warm:.1f}s")
@@ -96,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         print(result)
         print(f"serial   (jobs=1): {serial:.1f}s")
         print(f"parallel (jobs={args.jobs}): {parallel:.1f}s")
-        print(f"ratio: {serial / parallel:.2f}x (target >= 1.6x on 2 cores)")
+        after = os.getloadavg()
+        print(f"ratio: {serial / parallel:.2f}x (target >= 1.7x on 2 cores when the machine is otherwise idle)")
+        print(f"load average after: {after[0]:.2f} {after[1]:.2f} {after[2]:.2f} (1, 5, 15 min; "
+              f"{os.cpu_count()} cores){'  BUSY: rerun on a quieter machine' if max(before[0], after[0]) > (os.cpu_count() or 1) else ''}")
     return 0
 
 

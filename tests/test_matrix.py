@@ -109,7 +109,7 @@ def test_all_cells_pass_with_the_extension_state_they_claim(
         log = (tmp_path / "record" / cell.log).read_text()
         assert cell.log == f"logs/test-py{cell.python}-{'ext' if cell.extension else 'noext'}.log"
         # The extension check's own answer, in the log, matches the cell's claim.
-        check_output = log.split("===== extension check")[1].split("=====")[0]
+        check_output = log.split("## extension check")[1].split("\n# exit")[0]
         assert check_output.strip().splitlines()[-1] == str(cell.extension)
         assert f"TINYEXT_NO_EXT={'<unset>' if cell.extension else '1'}" in log
         assert "test_stray" not in log

@@ -137,25 +137,14 @@ else:
 
 
 def run_lab(launch: LabLaunch) -> int:
-    """Run JupyterLab until it exits; its exit code.
-
-    Ctrl-C reaches Lab too (same terminal), which asks and shuts down by
-    itself, so this only keeps waiting. SIGTERM is passed on to Lab, which
-    then shuts its kernels down before it exits; nothing is killed outright
-    (a killed Lab would leave its kernels running).
-    """
+    """Run JupyterLab until it exits (:func:`releaselib.infra.processes.run_in_terminal`:
+    Ctrl-C and SIGTERM reach Lab, which shuts its kernels down; nothing is killed
+    outright); its exit code. Removes the settings folder :func:`lab_command` made."""
     import shutil
-    import signal
-    import subprocess
 
-    proc = subprocess.Popen(launch.argv, cwd=str(launch.cwd), env=launch.env)
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
+    from releaselib.infra import processes
+
     try:
-        while True:
-            try:
-                return proc.wait()
-            except KeyboardInterrupt:
-                continue
+        return processes.run_in_terminal(launch.argv, cwd=launch.cwd, env=launch.env)
     finally:
-        signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(launch.config_dir, ignore_errors=True)

@@ -38,12 +38,9 @@ def _latest_commit_after(record: Record) -> tuple[str, str] | None:
 
 
 def _is_ancestor(repo: Path, older: str, newer: str) -> bool:
-    import subprocess
+    from releaselib.infra import processes
 
-    proc = subprocess.run(
-        ["git", "merge-base", "--is-ancestor", older, newer], cwd=repo, capture_output=True, check=False
-    )
-    return proc.returncode == 0
+    return processes.run(["git", "merge-base", "--is-ancestor", older, newer], cwd=repo, timeout=120).ok
 
 
 def resume_conflicts(record: Record, config: Config, repo: Path, version: str) -> list[str]:

@@ -252,8 +252,8 @@ class Runner:
         """
         chosen = list(phases) if phases is not None else phase_names(self.config)
         for added in phases_for(self.config):
-            if added.name in chosen and added.origin != "bundled":
-                require_contract(added.runbook)  # a project's own runbook, before anything changes
+            if added.name in chosen and not added.bundled:
+                require_contract(added.runbook)  # a phase the project added, before anything changes
         self._check_parameter_names(chosen)
         outcomes: list[PhaseOutcome] = []
         with release_lock(self.outputs / self.config.package, self.version):

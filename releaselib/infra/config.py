@@ -19,7 +19,6 @@ import dataclasses
 import difflib
 import os
 import re
-import subprocess
 import types
 import typing
 from pathlib import Path
@@ -35,6 +34,7 @@ from releaselib.core.config_types import (
     VersionFile,
 )
 from releaselib.core.errors import ConfigError
+from releaselib.infra import processes
 
 try:  # Python 3.11+
     import tomllib as _tomllib
@@ -877,20 +877,12 @@ def _project_version_pattern(text: str) -> str | None:
 
 
 def _current_branch(root: Path) -> str | None:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     # symbolic-ref also names the branch of a repository without commits yet,
     # where rev-parse --abbrev-ref HEAD fails; a detached HEAD gives None.
     try:
-        result = subprocess.run(
-            ["git", "symbolic-ref", "--short", "-q", "HEAD"],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        result = processes.run(["git", "symbolic-ref", "--short", "-q", "HEAD"], cwd=root, timeout=30,
+                               merge_stderr=False)  # fmt: skip
+    except (OSError, processes.CommandTimeout):
         return None
     branch = result.stdout.strip()
     return branch if result.returncode == 0 and branch else None

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from releaselib.core.errors import GitError, RepoStateError
 from releaselib.core.plan import Action
+from releaselib.infra import processes
 
 #: A repository as callers hold it: a path (the usual case) or an open GitPython repo.
 RepoLike = Union[str, "os.PathLike[str]", gitpython.Repo]
@@ -222,21 +221,10 @@ def network_env(base: dict[str, str] | None = None) -> dict[str, str]:
 
     A headless kernel has no terminal: a password prompt would wait forever.
     """
-    env = dict(os.environ if base is None else base)
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    env["GCM_INTERACTIVE"] = "never"
-    # An askpass program may pop up a dialog nobody sees; credential helpers
-    # still answer from their stores.
-    env.pop("GIT_ASKPASS", None)
-    env.pop("SSH_ASKPASS", None)
-    # Respect a maintainer's own ssh command (a deploy key, say); otherwise make
-    # ssh fail instead of asking for a passphrase or a host-key confirmation.
-    if "GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env:
-        env["GIT_SSH_COMMAND"] = "ssh -oBatchMode=yes"
-    # git's reasons ("fetch first", "non-fast-forward") are parsed and mapped.
-    env["LC_ALL"] = "C"
-    env["LANGUAGE"] = "C"
-    return env
+    # processes.child_env never prompts (no askpass, ssh in batch mode unless the
+    # maintainer set their own ssh command); credential helpers still answer.
+    # git's reasons ("fetch first", "non-fast-forward") are parsed and mapped: C locale.
+    return processes.child_env({"LC_ALL": "C", "LANGUAGE": "C"}, base=base)
 
 
 def _run_network(
@@ -252,39 +240,16 @@ def _run_network(
     Raises GitError naming the timeout.
     """
     cwd = _workdir(repo)
-    proc = subprocess.Popen(
-        ["git", *args],
-        cwd=cwd,
-        env=network_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
     try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        _kill_group(proc)
-        proc.communicate()
+        proc = processes.run(["git", *args], cwd=cwd, env=network_env(), timeout=timeout, merge_stderr=False)
+    except processes.CommandTimeout as exc:
         raise GitError(
             f"{remote} did not answer within {timeout:g} s (`git {' '.join(args)}` was stopped).",
             hint=f"Check the network and the remote (`git ls-remote {remote}`), then run the phase again "
             "to resume; nothing after this step was done.",
         ) from exc
-    except BaseException:
-        # KeyboardInterrupt (a notebook's "interrupt kernel") must not leave git behind either.
-        _kill_group(proc)
-        proc.communicate()
-        raise
-    return NetworkResult(proc.returncode, stdout, stderr)
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    # KeyboardInterrupt (a notebook's "interrupt kernel") has killed git's whole group already.
+    return NetworkResult(proc.returncode, proc.stdout, proc.stderr)
 
 
 def _network_failure(action: str, remote: str, result: NetworkResult) -> GitError:

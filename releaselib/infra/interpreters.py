@@ -17,13 +17,13 @@ import html
 import json
 import os
 import re
-import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from releaselib.core.errors import MatrixError
+from releaselib.infra import processes
 
 # Runs on every interpreter we may meet (3.6+): no f-strings with "=", no walrus.
 _PROBE = r"""
@@ -161,16 +161,9 @@ def probe(executable: str | os.PathLike[str]) -> dict[str, object] | None:
     answer: dict[str, object] | None
     try:
         # -I: neither PYTHONPATH nor the user's site-packages may change the answer.
-        proc = subprocess.run(
-            [key, "-I", "-c", _PROBE],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=_PROBE_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        proc = processes.run([key, "-I", "-c", _PROBE], timeout=_PROBE_TIMEOUT, merge_stderr=False)
         answer = json.loads(proc.stdout) if proc.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError, ValueError):
+    except (OSError, processes.CommandTimeout, ValueError):
         answer = None
     with _probe_lock:
         _probe_cache[key] = answer

@@ -21,7 +21,6 @@ import json
 import os
 import secrets as token
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from releaselib.core.errors import ReleaseError, RepoStateError
-from releaselib.infra import git
+from releaselib.infra import git, processes
 from releaselib.infra.config import OVERRIDES_ENV, load_config
 
 if TYPE_CHECKING:
@@ -79,9 +78,13 @@ def repository_fingerprint(repo: Path, remote: str, timeout: float = 60.0) -> di
 
 
 def _git_out(cwd: Path, *args: str, timeout: float = 120.0) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=git.network_env(), capture_output=True, text=True, timeout=timeout, check=False
-    )
+    try:
+        proc = processes.run(["git", *args], cwd=cwd, env=git.network_env(), timeout=timeout, merge_stderr=False)
+    except processes.CommandTimeout as exc:
+        raise RepoStateError(
+            f"`git {' '.join(args)}` did not finish within {timeout:g} s in {cwd}.",
+            hint="Check the repository and its remote with the same git command.",
+        ) from exc
     if proc.returncode != 0:
         raise RepoStateError(
             f"`git {' '.join(args)}` failed in {cwd}: {proc.stderr.strip() or proc.returncode}",
@@ -112,8 +115,8 @@ def _clone(repo: Path, config: Config, workdir: Path) -> tuple[Path, Path]:
     _git_out(clone, "branch", "--quiet", "--set-upstream-to", f"{config.remote}/{config.branch}")
     # The identity the real release would commit and tag with.
     for key in ("user.name", "user.email"):
-        value = subprocess.run(["git", "config", "--get", key], cwd=repo, capture_output=True, text=True,
-                               check=False).stdout.strip()
+        value = processes.run(["git", "config", "--get", key], cwd=repo, timeout=60,
+                              merge_stderr=False).stdout.strip()  # fmt: skip
         if value:
             _git_out(clone, "config", key, value)
     return clone, mirror

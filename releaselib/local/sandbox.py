@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from tomlkit.exceptions import TOMLKitError
 
 from releaselib.core.errors import ConfigError, GitError, RepoStateError
 from releaselib.core.versions import format_version_tuple, version_tuple
+from releaselib.infra import processes
 
 __all__ = [
     "SAMPLE_DIR",
@@ -204,7 +204,7 @@ _FALLBACK_FILE = "NOTES.txt"
 
 
 def _git_env(date: str | None = None) -> dict[str, str]:
-    env = dict(os.environ)
+    env = processes.child_env()
     # Another repository's variables (a git hook, a caller inside a repo)
     # would send every command to the wrong place.
     for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR"):
@@ -227,16 +227,8 @@ def _git(cwd: Path, *args: str, date: str | None = None) -> str:
     """Run git in ``cwd``; return its stdout. Raises GitError on failure or timeout."""
     command = ["git", *args]
     try:
-        result = subprocess.run(
-            command,
-            cwd=cwd,
-            env=_git_env(date),
-            capture_output=True,
-            text=True,
-            timeout=_GIT_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
+        result = processes.run(command, cwd=cwd, env=_git_env(date), timeout=_GIT_TIMEOUT, merge_stderr=False)
+    except processes.CommandTimeout as exc:
         raise GitError(
             f"`{' '.join(command)}` did not finish within {_GIT_TIMEOUT:.0f} s in {cwd}.",
             hint="Check that nothing else holds the sandbox repository, then create the sandbox again.",
@@ -587,15 +579,9 @@ def install_docs_hook(
     )
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     try:
-        result = subprocess.run(
-            [sys.executable, str(builder)],
-            env=_git_env(),
-            capture_output=True,
-            text=True,
-            timeout=_GIT_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
+        result = processes.run([sys.executable, str(builder)], env=_git_env(), timeout=_GIT_TIMEOUT,
+                               merge_stderr=False)  # fmt: skip
+    except processes.CommandTimeout as exc:
         raise GitError(
             f"Building the first docs page from {origin} took longer than {_GIT_TIMEOUT:.0f} s.",
             hint="Check that nothing else holds the bare repository.",

@@ -36,7 +36,6 @@ import logging
 import os
 import secrets
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -54,6 +53,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from releaselib.core.errors import ReleaseError
+from releaselib.infra import processes
 from releaselib.record.store import sha256_file
 
 __all__ = [
@@ -172,7 +172,7 @@ class PackageIndex(_Server):
         self.packages_dir = self.root / "packages"
         self.htpasswd_path = self.root / "htpasswd"
         self.log_path = self.root / "pypiserver.log"
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: processes.Started | None = None
 
     @property
     def url(self) -> str:
@@ -238,23 +238,16 @@ class PackageIndex(_Server):
             "--server", "wsgiref",
             str(self.packages_dir),
         ]  # fmt: skip
-        # A file, not a PIPE: nobody reads the pipe while the server runs, and
-        # a full pipe would block pypiserver mid-request.
-        with open(self.log_path, "ab") as log:
-            try:
-                self._process = subprocess.Popen(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.root,
-                )
-            except OSError as exc:
-                raise ServerError(
-                    f"Could not start pypiserver: {exc}",
-                    hint="Check that pypiserver is installed in this environment "
-                    f"({sys.executable} -m pypiserver --version).",
-                ) from exc
+        # Its log is a file, not a pipe (processes.start): nobody reads a pipe while
+        # the server runs, and a full pipe would block pypiserver mid-request.
+        try:
+            self._process = processes.start(command, log=self.log_path, cwd=self.root)
+        except OSError as exc:
+            raise ServerError(
+                f"Could not start pypiserver: {exc}",
+                hint="Check that pypiserver is installed in this environment "
+                f"({sys.executable} -m pypiserver --version).",
+            ) from exc
 
     def _wait_ready(self) -> None:
         assert self._process is not None
@@ -295,13 +288,7 @@ class PackageIndex(_Server):
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=timeout)
+        process.stop(timeout=timeout)
 
     def files(self) -> dict[str, str]:
         """Every file the index holds: filename -> sha256 hex of its bytes on disk."""

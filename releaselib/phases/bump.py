@@ -435,17 +435,12 @@ def changed_paths(plan: Plan) -> list[str]:
 
 def _head_text(config: Config, relpath: str) -> str | None:
     """``relpath``'s text at HEAD, None when the project is no git repository or HEAD lacks it."""
-    import subprocess
+    from releaselib.infra import processes
 
     try:
-        proc = subprocess.run(
-            ["git", "show", f"HEAD:{Path(relpath).as_posix()}"],
-            cwd=config.root,
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
-    except (OSError, subprocess.SubprocessError):
+        proc = processes.run(["git", "show", f"HEAD:{Path(relpath).as_posix()}"], cwd=config.root, timeout=60,
+                             merge_stderr=False, text=False)  # fmt: skip
+    except (OSError, processes.CommandTimeout):
         return None
     if proc.returncode != 0:
         return None

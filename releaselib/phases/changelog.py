@@ -18,7 +18,6 @@ import datetime
 import io
 import os
 import re
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from releaselib.core.errors import ChangelogError, GitError
 from releaselib.core.plan import Action, Plan
+from releaselib.infra import processes
 
 if TYPE_CHECKING:
     from releaselib.engine.context import Release
@@ -391,13 +391,10 @@ def section_text(path: str | os.PathLike[str], version: str) -> str:
 
 
 def _git(repo: Path, *args: str, timeout: float = GIT_TIMEOUT) -> str:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     cmd = ["git", *args]
     try:
-        done = subprocess.run(
-            cmd, check=False, cwd=repo, env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=timeout
-        )
-    except subprocess.TimeoutExpired as exc:
+        done = processes.run(cmd, cwd=repo, timeout=timeout, merge_stderr=False)
+    except processes.CommandTimeout as exc:
         raise GitError(
             f"`{' '.join(cmd)}` did not finish within {timeout:g}s in {repo}.",
             hint="Check that the repository is not locked by another git process, then re-run the phase.",

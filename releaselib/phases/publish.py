@@ -24,7 +24,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import sys
 import tempfile
 import urllib.error
@@ -40,6 +39,7 @@ from packaging.utils import canonicalize_name
 
 from releaselib.core.errors import PublishError
 from releaselib.core.plan import Action, Plan
+from releaselib.infra import processes
 from releaselib.infra.index import index_files
 
 if TYPE_CHECKING:
@@ -158,19 +158,16 @@ class UploadAction(Action):
         )
 
     def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TWINE_")}
-        env.update(
+        # child_env drops every TWINE_* of the caller; only the configured credentials go in.
+        return processes.child_env(
             {
                 "TWINE_USERNAME": _required(self.username_env),
                 "TWINE_PASSWORD": _required(self.password_env),
                 # Never ask a keyring (it can block on a desktop bus) or a terminal.
                 "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-                "NO_COLOR": "1",
-                "TERM": "dumb",
                 "COLUMNS": "200",
             }
         )
-        return env
 
     def apply(self) -> None:
         """Run ``twine upload`` for this file, then confirm the index lists it with our sha256.
@@ -193,27 +190,14 @@ class UploadAction(Action):
             str(self.path),
         ]  # fmt: skip
         try:
-            proc = subprocess.run(
-                command,
-                check=False,
-                env=self._env(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                timeout=self.timeout,
-            )
-        except subprocess.TimeoutExpired as exc:
+            proc = processes.run(command, env=self._env(), timeout=self.timeout)
+        except processes.CommandTimeout as exc:
             raise PublishError(
                 f"Uploading {self.filename} to {self.repository_url} did not finish within {self.timeout:.0f} s.",
                 hint=f"Check the index, {_RESUME}; a file that did arrive is then skipped.",
             ) from exc
         output = proc.stdout
-        if self.log is not None:
-            self.log.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.log, "a", encoding="utf-8") as handle:
-                handle.write(f"$ {' '.join(command)}\n{output}\n# exit {proc.returncode}\n\n")
+        processes.append_log(self.log, command, None, output, f"exit {proc.returncode} after {proc.duration:.1f} s")
         if proc.returncode != 0:
             raise self._failure(output, proc.returncode)
         listed = index_files(self.simple_url, self.package)
@@ -373,21 +357,10 @@ class VerifyResult:
 
 
 def _isolated_pip_env(python: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PIP_") and k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
-    }
-    env.update(
-        {
-            "PIP_CONFIG_FILE": os.devnull,  # the machine's pip.conf may add indexes and find-links
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-            "PIP_NO_INPUT": "1",
-            "VIRTUAL_ENV": str(python.parent.parent),
-            "PATH": str(python.parent) + os.pathsep + os.environ.get("PATH", ""),
-        }
-    )
-    return env
+    # None of the caller's PIP_* settings: the check is about what this one index serves.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    # the machine's pip.conf may add indexes and find-links
+    return processes.child_env({"PIP_CONFIG_FILE": os.devnull}, base=base, venv=python.parent.parent)
 
 
 def _pick_interpreter(artifacts: Sequence[Any], interpreter: Any | None) -> Any:
@@ -426,25 +399,13 @@ def _tags_of(interpreter: Any) -> set[Any]:
 def _pip(python: Path, args: Sequence[str], *, env: Mapping[str, str], log: Path | None, timeout: float) -> str:
     command = [str(python), "-m", "pip", *args]
     try:
-        proc = subprocess.run(
-            command,
-            check=False,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
+        proc = processes.run(command, env=env, timeout=timeout)
+    except processes.CommandTimeout as exc:
         raise PublishError(
             f"`pip {args[0]}` from the index did not finish within {timeout:.0f} s.",
             hint="Check that the index answers; re-run the phase.",
         ) from exc
-    if log is not None:
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"$ {' '.join(command)}\n{proc.stdout}\n# exit {proc.returncode}\n\n")
+    processes.append_log(log, command, None, proc.stdout, f"exit {proc.returncode} after {proc.duration:.1f} s")
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.strip().splitlines()[-8:])
         raise PublishError(
@@ -530,17 +491,16 @@ def verify_from_index(
             f"print(json.dumps({{'version': getattr(m, '__version__', None), 'metadata': md.version({package!r}), "
             "'file': os.path.realpath(m.__file__), 'python': '.'.join(map(str, sys.version_info[:3]))}))"
         )
-        proc = subprocess.run(
-            [str(python), "-I", "-c", probe],
-            check=False,
-            cwd=base,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"$ python -I -c <import check>\n{proc.stdout}{proc.stderr}\n# exit {proc.returncode}\n")
+        try:
+            proc = processes.run([str(python), "-I", "-c", probe], cwd=base, env=env, timeout=timeout,
+                                 merge_stderr=False)  # fmt: skip
+        except processes.CommandTimeout as exc:
+            raise PublishError(
+                f"`import {config.import_name}` of the release did not finish within {timeout:.0f} s.",
+                hint="Re-run the phase; the upload itself is done.",
+            ) from exc
+        processes.append_log(log, "python -I -c <import check>", base, proc.stdout + proc.stderr,
+                             f"exit {proc.returncode} after {proc.duration:.1f} s")  # fmt: skip
         if proc.returncode != 0:
             raise PublishError(
                 f"{package} {version} installed from {index_url} but `import {config.import_name}` failed:\n"

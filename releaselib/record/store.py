@@ -37,7 +37,7 @@ FAILED = "failed"
 #: Distributions whose versions are kept in the record (missing ones are skipped).
 TOOL_DISTRIBUTIONS = (
     "releaselib", "papermill", "nbclient", "nbformat", "ipykernel", "jupyter_client",
-    "build", "twine", "GitPython", "packaging", "setuptools", "pip", "auditwheel",
+    "build", "twine", "GitPython", "packaging", "setuptools", "pip", "auditwheel", "uv",
 )
 
 
@@ -70,6 +70,9 @@ def tool_versions() -> dict[str, str]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
+    from releaselib.infra import venv
+
+    versions.update(venv.tool_versions())  # which installer made the environments, and uv's own version
     return versions
 
 

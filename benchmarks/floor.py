@@ -1,0 +1,167 @@
+"""The floor: the essential work of the test and build phases, done as fast as this machine allows.
+
+A plain script (no notebooks, no releaselib) that does for a project what
+01_test and 05_build must do, with the fastest tools, everything parallel that
+can be:
+
+test   every Python x {with, without} the C extension: a fresh venv with the
+       test tools (uv, from its cache), the project installed without any
+       cache, the extension check, the tests, the doctests.
+build  the tree of a git ref exported, the sdist, one wheel per Python from the
+       sdist, auditwheel repair, one ``twine check`` of every file, and each
+       file installed in a fresh venv on its Python and tested.
+
+    python benchmarks/floor.py PROJECT_REPO --phase test|build [--ref TAG]
+        [--pythons 3.9,3.10,...] [--no-ext-env NAME] [--jobs N]
+
+Prints one JSON object: the wall time and the time spent per category
+(venv, install, build, repair, check, test), summed over parallel work.
+Exits non-zero when any step fails: the floor of broken work measures nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+UV = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+ENV.update(NO_COLOR="1", UV_NO_PROGRESS="1", PYTHONNOUSERSITE="1", UV_PYTHON_DOWNLOADS="never")
+
+spent: dict[str, float] = defaultdict(float)
+_lock = threading.Lock()
+
+
+def sh(category: str, argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    started = time.perf_counter()
+    proc = subprocess.run([str(a) for a in argv], cwd=cwd, env=env or ENV, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)  # fmt: skip
+    with _lock:
+        spent[category] += time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"failed ({category}): {' '.join(map(str, argv))}\n{proc.stdout[-3000:]}")
+    return proc.stdout
+
+
+def python_of(version: str) -> str:
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    for candidate in sorted(root.glob(f"{version}.*"), reverse=True):
+        exe = candidate / "bin" / f"python{version}"
+        if exe.exists():
+            return str(exe)
+    found = shutil.which(f"python{version}")
+    if found is None:
+        raise SystemExit(f"Python {version} not found")
+    return found
+
+
+def export(repo: Path, ref: str, dest: Path) -> Path:
+    started = time.perf_counter()
+    data = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", ref], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(dest, filter="data")
+    spent["export"] += time.perf_counter() - started
+    return dest
+
+
+def venv_with(python: str, dest: Path, tools: list[str]) -> tuple[Path, dict[str, str]]:
+    sh("venv", [UV, "venv", "-q", "--no-project", "--no-config", "--python", python, dest])
+    env = {**ENV, "VIRTUAL_ENV": str(dest), "PATH": f"{dest / 'bin'}{os.pathsep}{ENV['PATH']}"}
+    if tools:
+        sh("install", [UV, "pip", "install", "-q", "--python", dest / "bin" / "python", *tools], env=env)
+    return dest / "bin" / "python", env
+
+
+def test_cell(project: Path, python: str, ext: bool, no_ext_env: str, work: Path, build_requires: list[str]) -> None:
+    cell = work / f"cell-{Path(python).name}-{ext}"
+    src = cell / "src"
+    shutil.copytree(project, src)
+    vpy, env = venv_with(python, cell / "venv", ["pytest", *build_requires])
+    if ext:
+        env.pop(no_ext_env, None)
+    else:
+        env[no_ext_env] = "1"
+    sh("install", [UV, "pip", "install", "-q", "--no-cache", "--no-build-isolation", "--python", vpy, "."], src, env)
+    said = sh("test", [vpy, "-c", "import bsonlite; print(bsonlite.has_c_extension())"], src, env).split()[-1]
+    if said != str(ext):
+        raise SystemExit(f"extension check said {said} for ext={ext}")
+    sh("test", [vpy, "-m", "pytest", "-q", "tests"], src, env)
+    sh("test", [vpy, "-m", "doctest", "-v", "doc/usage.rst"], src, env)
+
+
+def phase_test(repo: Path, ref: str, pythons: list[str], no_ext_env: str, jobs: int, work: Path) -> None:
+    project = export(repo, ref, work / "export")
+    cells = [(python_of(v), ext) for ext in (True, False) for v in pythons]
+    with ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(lambda c: test_cell(project, c[0], c[1], no_ext_env, work, ["setuptools>=77"]), cells))
+
+
+def install_test(artifact: Path, python: str, project: Path, work: Path, name: str) -> None:
+    base = work / f"it-{name}"
+    vpy, env = venv_with(python, base / "venv", ["pytest"])
+    sh("install", [UV, "pip", "install", "-q", "--no-cache", "--python", vpy, artifact], env=env)
+    tests = base / "project"
+    shutil.copytree(project, tests, ignore=shutil.ignore_patterns("src"))
+    sh("test", [vpy, "-m", "pytest", "-q", "tests"], tests, env)
+
+
+def phase_build(repo: Path, ref: str, pythons: list[str], jobs: int, work: Path, no_ext_env: str) -> None:
+    env = {k: v for k, v in ENV.items() if k != no_ext_env}
+    project = export(repo, ref, work / "export")
+    dist = work / "dist"
+    sh("build", [UV, "build", "-q", "--sdist", "--no-config", "--out-dir", dist, project], env=env)
+    sdist = next(dist.glob("*.tar.gz"))
+    interpreters = [python_of(v) for v in pythons]
+
+    def wheel(python: str) -> Path:
+        out = work / f"wheel-{Path(python).name}"
+        sh("build", [UV, "build", "-q", "--wheel", "--no-config", "--python", python, "--out-dir", out, sdist], env=env)
+        built = next(out.glob("*.whl"))
+        sh("repair", [sys.executable, "-m", "auditwheel", "repair", "--plat", "manylinux_2_17_x86_64",
+                      "--wheel-dir", dist, built], env={**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"})  # fmt: skip
+        return next(dist.glob(f"*{built.name.split('-')[2]}*manylinux*.whl"))
+
+    with ThreadPoolExecutor(jobs) as pool:
+        wheels = list(pool.map(wheel, interpreters))
+    sh("check", [sys.executable, "-m", "twine", "check", "--strict", sdist, *wheels])
+    jobs_list = [(sdist, interpreters[0], "sdist")] + [(w, p, w.name) for w, p in zip(wheels, interpreters)]
+    with ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(lambda j: install_test(j[0], j[1], project, work, j[2]), jobs_list))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("repo", type=Path)
+    parser.add_argument("--phase", choices=("test", "build"), required=True)
+    parser.add_argument("--ref", default="HEAD")
+    parser.add_argument("--pythons", default="3.9,3.10,3.11,3.12,3.13")
+    parser.add_argument("--no-ext-env", default="BSONLITE_NO_EXT")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="floor-") as tmp:
+        work = Path(tmp)
+        pythons = args.pythons.split(",")
+        if args.phase == "test":
+            phase_test(args.repo, args.ref, pythons, args.no_ext_env, args.jobs, work)
+        else:
+            phase_build(args.repo, args.ref, pythons, args.jobs, work, args.no_ext_env)
+    wall = time.perf_counter() - started  # removing the work folder is part of the work, as in the phases
+    print(json.dumps({"phase": args.phase, "wall": round(wall, 3), **{k: round(v, 3) for k, v in spent.items()}}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""The one way releaselib makes a virtual environment, installs into it and builds distributions.
+
+uv does the mechanical work when it is available (it ships as a wheel and is a
+dependency of releaselib): ``uv venv`` in milliseconds instead of seconds,
+``uv pip install`` from a shared cache, ``uv build``. The stdlib ``venv`` with
+pip and pypa/build are the fallback when uv cannot be found, or when
+``RELEASELIB_INSTALLER=pip`` asks for them. Both give the same result: the
+same interpreter, the same packages, the same PEP 517 backend building the
+same files.
+
+What a cache may hold: third-party packages (test tools, build
+requirements). What it may never hold: the project under release. Every
+install of the project passes ``no_cache=True`` (pip would otherwise reuse a
+wheel built with the C extension for a cell that asked for none).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from releaselib.core.errors import ReleaseError
+from releaselib.infra import processes
+
+__all__ = ["INSTALLER_ENV", "VenvError", "VirtualEnv", "build", "create", "install", "tool_versions", "uv_binary"]
+
+#: ``pip`` forces the venv + pip + pypa/build fallback even where uv is available.
+INSTALLER_ENV = "RELEASELIB_INSTALLER"
+
+
+class VenvError(ReleaseError):
+    """A virtual environment could not be made."""
+
+
+def uv_binary() -> str | None:
+    """The uv executable to use, or None for the fallback (uv missing, or ``RELEASELIB_INSTALLER=pip``)."""
+    if os.environ.get(INSTALLER_ENV, "").strip().lower() == "pip":
+        return None
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+def _uv_env(env: Mapping[str, str]) -> dict[str, str]:
+    """pip's index settings, as uv reads them: a maintainer's mirror must serve uv too."""
+    env = dict(env)
+    if env.get("PIP_INDEX_URL") and not (env.get("UV_DEFAULT_INDEX") or env.get("UV_INDEX_URL")):
+        env["UV_DEFAULT_INDEX"] = env["PIP_INDEX_URL"]
+    if env.get("PIP_EXTRA_INDEX_URL") and not env.get("UV_INDEX"):
+        env["UV_INDEX"] = env["PIP_EXTRA_INDEX_URL"]
+    return env
+
+
+@dataclass(frozen=True)
+class VirtualEnv:
+    """A virtual environment at ``root``."""
+
+    root: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.root / ("Scripts" if os.name == "nt" else "bin")
+
+    @property
+    def python(self) -> Path:
+        return self.bin / ("python.exe" if os.name == "nt" else "python")
+
+    def env(self, extra: Mapping[str, str] | None = None, *, drop: Iterable[str] = ()) -> dict[str, str]:
+        """The environment a command run inside this venv gets (:func:`processes.child_env`, activated)."""
+        return processes.child_env(extra, drop=drop, venv=self.root)
+
+
+def create(
+    interpreter: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    log: str | os.PathLike[str] | None = None,
+    timeout: float = 300.0,
+    with_pip: bool = False,
+) -> VirtualEnv:
+    """A fresh virtual environment at ``dest`` on ``interpreter``.
+
+    ``uv venv`` (with pip inside only when ``with_pip``), else ``-m venv``.
+    Raises :class:`VenvError` naming the interpreter and the log when neither
+    works, and :class:`processes.CommandTimeout` past ``timeout``.
+    """
+    dest = Path(dest)
+    venv = VirtualEnv(dest)
+    uv = uv_binary()
+    what = f"Creating a virtual environment on {interpreter}"
+    if uv is not None:
+        command: list[str | os.PathLike[str]] = [
+            uv, "venv", "--quiet", "--no-project", "--no-config", "--python", os.fspath(interpreter), dest,
+        ]  # fmt: skip
+        if with_pip:
+            command.insert(2, "--seed")
+        proc = processes.run(command, log=log, timeout=timeout, title=what, env=_uv_env(processes.child_env()))
+        if proc.ok and venv.python.exists():
+            return venv
+        shutil.rmtree(dest, ignore_errors=True)  # try the stdlib before giving up
+    proc = processes.run([os.fspath(interpreter), "-m", "venv", dest], log=log, timeout=timeout, title=what)
+    if proc.ok and venv.python.exists():
+        return venv
+    raise VenvError(
+        f"Could not create a virtual environment on {interpreter} at {dest}: "
+        f"{proc.stdout.strip()[-800:] or f'exit {proc.returncode}'}",
+        hint="Check that the interpreter has venv and ensurepip (Debian: apt install python3-venv)"
+        + (f"; see {log}." if log else "."),
+    )
+
+
+def install(
+    venv: VirtualEnv,
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    log: str | os.PathLike[str] | None = None,
+    timeout: float = 900.0,
+    title: str = "",
+    no_cache: bool = False,
+    no_build_isolation: bool = False,
+    compile_bytecode: bool = False,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    scope: processes.Scope | None = None,
+) -> processes.Completed:
+    """``pip install ARGS`` into ``venv``: ``uv pip install`` where uv is available, else the venv's pip.
+
+    ``no_cache`` for the project itself (the cache never holds it). ``env``
+    defaults to :meth:`VirtualEnv.env`. A non-zero exit is returned, not
+    raised; raises :class:`processes.CommandTimeout` past ``timeout``.
+    """
+    env = dict(env) if env is not None else venv.env()
+    uv = uv_binary()
+    options: list[str] = []
+    if uv is not None:
+        command: list[str | os.PathLike[str]] = [uv, "pip", "install", "--python", venv.python]
+        options += ["--no-cache"] if no_cache else []
+        options += ["--no-build-isolation"] if no_build_isolation else []
+        options += ["--compile-bytecode"] if compile_bytecode else []
+        env = _uv_env(env)
+    else:
+        command = [venv.python, "-m", "pip", "install", "--progress-bar", "off"]
+        options += ["--no-cache-dir"] if no_cache else []
+        options += ["--no-build-isolation"] if no_build_isolation else []
+    return processes.run([*command, *options, *args], log=log, timeout=timeout, title=title, env=env, cwd=cwd,
+                         scope=scope)  # fmt: skip
+
+
+def build(
+    source: str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    *,
+    kind: str,
+    interpreter: str | os.PathLike[str] = sys.executable,
+    log: str | os.PathLike[str] | None = None,
+    timeout: float = 900.0,
+    title: str = "",
+    env: Mapping[str, str] | None = None,
+) -> processes.Completed:
+    """Build an sdist (``kind="sdist"``) or a wheel (``kind="wheel"``) of ``source`` into ``outdir``.
+
+    Always an isolated PEP 517 build with the project's own backend:
+    ``uv build`` where uv is available, else pypa/build for the sdist and
+    ``<interpreter> -m pip wheel --no-deps --no-cache-dir`` for a wheel.
+    ``source`` is a source tree or an sdist. A non-zero exit is returned.
+    """
+    if kind not in ("sdist", "wheel"):
+        raise ValueError(f"kind must be 'sdist' or 'wheel', not {kind!r}")
+    base = dict(env) if env is not None else processes.child_env()
+    uv = uv_binary()
+    command: list[str | os.PathLike[str]]
+    if uv is not None:
+        command = [uv, "build", f"--{kind}", "--no-config", "--python", interpreter, "--out-dir", outdir, source]
+        base = _uv_env(base)
+    elif kind == "sdist":
+        command = [interpreter, "-m", "build", "--sdist", "--outdir", outdir, source]
+    else:
+        command = [interpreter, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "--progress-bar", "off",
+                   "--wheel-dir", outdir, source]  # fmt: skip
+    return processes.run(command, log=log, timeout=timeout, title=title, env=base)
+
+
+def tool_versions() -> dict[str, str]:
+    """For the release record: ``{"installer": "uv", "uv": "0.9.2"}``, or ``{"installer": "pip"}`` for the fallback.
+
+    The version is the binary's own (``uv --version``), which is the one that ran.
+    """
+    uv = uv_binary()
+    if uv is None:
+        return {"installer": "pip"}
+    try:
+        proc = processes.run([uv, "--version"], timeout=30)
+    except (OSError, processes.CommandTimeout):
+        return {"installer": "uv", "uv": "unknown"}
+    words = proc.stdout.split()
+    return {"installer": "uv", "uv": words[1] if proc.ok and len(words) > 1 else "unknown"}

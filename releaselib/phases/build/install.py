@@ -1,0 +1,175 @@
+"""Install each built file into a fresh environment and run the project's tests against it."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from releaselib.core.errors import BuildError
+from releaselib.infra import processes, venv
+from releaselib.phases.build.artifacts import RESUME_HINT, Artifact, InterpreterLike
+from releaselib.phases.build.steps import _clean_env, _run, _tail
+
+# --------------------------------------------------------------------------- install tests
+
+
+@dataclass(frozen=True)
+class InstallTest:
+    """The outcome of installing one file on one interpreter and running the tests against it."""
+
+    filename: str
+    python: str  # exact version
+    passed: bool
+    duration: float
+    log: Path
+    detail: str = ""
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "python": self.python,
+            "passed": self.passed,
+            "duration": round(self.duration, 2),
+            "log": str(self.log),
+            "detail": self.detail,
+        }
+
+
+def create_venv(
+    interpreter: InterpreterLike, dest: Path, *, log: Path | None = None, timeout: float = 300.0, with_pip: bool = True
+) -> Path:
+    """A fresh virtual environment at ``dest`` on ``interpreter`` (pip inside unless ``with_pip`` is false).
+
+    Made by :func:`releaselib.infra.venv.create` (uv, else ``-m venv``);
+    returns its python. Raises :class:`BuildError` when it cannot be made.
+    """
+    what = f"Creating a virtual environment on Python {interpreter.version}"
+    try:
+        return venv.create(interpreter.executable, dest, log=log, timeout=timeout, with_pip=with_pip).python
+    except venv.VenvError as exc:
+        raise BuildError(exc.message, hint=exc.hint) from exc
+    except processes.CommandTimeout as exc:
+        raise BuildError(f"{what} did not finish within {timeout:.0f} s.", hint="Check the disk and the load.") from exc
+
+
+def _tests_copy(repo_export: Path, dest: Path, import_name: str | None) -> Path:
+    """A copy of the export without the sources, so only the installed package can be imported."""
+    shadows = {"src", "build", "dist"}
+    if import_name:
+        shadows.add(import_name.split(".")[0])
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        if Path(directory).resolve() == repo_export.resolve():
+            return {n for n in names if n in shadows or n.endswith(".egg-info")}
+        return {n for n in names if n == "__pycache__"}
+
+    shutil.copytree(repo_export, dest, ignore=ignore)
+    return dest
+
+
+def install_test(
+    artifact: Artifact,
+    interpreter: InterpreterLike,
+    repo_export: Path,
+    test_command: str,
+    *,
+    logs_dir: Path,
+    test_requires: Sequence[str] = ("pytest",),
+    import_name: str | None = None,
+    extension_check: str | None = None,
+    drop_env: Sequence[str] = (),
+    timeout: float = 900.0,
+    workdir: Path | None = None,
+) -> InstallTest:
+    """Install ``artifact`` into a fresh venv on ``interpreter`` and run ``test_command`` against it.
+
+    The wheel is installed from its file, the sdist through pip's isolated
+    build (its build requirements from the configured indexes); test
+    requirements come from anywhere, pip's cache allowed, but the project's
+    own file never goes through the cache (``--no-cache-dir``). The tests run
+    from a copy of ``repo_export`` without ``src/`` (nor a top-level package
+    folder), so they can only import what was installed; the function then
+    checks that ``import_name`` really resolves inside the venv and, for
+    compiled files, that ``extension_check`` prints ``True``. Returns an
+    :class:`InstallTest`; raises :class:`BuildError` naming the file, the
+    Python version and the log when installing or testing fails.
+    """
+    slug = f"{artifact.filename}-py{interpreter.version}"
+    log = logs_dir / f"install-test-{slug}.log"
+    if log.exists():
+        log.unlink()
+    started = time.monotonic()
+    base = Path(tempfile.mkdtemp(prefix="install-test-", dir=workdir))
+    what = f"the {artifact.kind} {artifact.filename}"
+    try:
+        python = create_venv(interpreter, base / "venv", log=log, timeout=timeout, with_pip=False)
+        env_dir = venv.VirtualEnv(base / "venv")
+        env = {**_clean_env(drop=drop_env), "VIRTUAL_ENV": str(env_dir.root)}
+        env["PATH"] = f"{env_dir.bin}{os.pathsep}{env['PATH']}"
+
+        def step(
+            command: Sequence[str | os.PathLike[str]], label: str, cwd: Path | None = None, *,
+            install: bool = False, no_cache: bool = False,
+        ) -> str:  # fmt: skip
+            title = f"{label} ({what}, Python {interpreter.version})"
+            if install:  # through the one installer: uv where available, else the venv's pip
+                try:
+                    proc = venv.install(env_dir, command, log=log, timeout=timeout, title=title, env=env,
+                                        no_cache=no_cache)  # fmt: skip
+                except processes.CommandTimeout as exc:
+                    raise BuildError(f"{title} did not finish within {timeout:.0f} s; see {log}.",
+                                     hint="Check the index and the load, then resume.") from exc  # fmt: skip
+            else:
+                proc = _run(command, log=log, what=title, cwd=cwd, env=env, timeout=timeout)
+            if proc.returncode != 0:
+                raise BuildError(
+                    f"{what[0].upper()}{what[1:]} failed its {label} on Python {interpreter.version}; see {log}.\n"
+                    f"{_tail(proc.stdout, 1200)}",
+                    hint="Fix the project at the tagged commit (move the tag with a new commit_tag run), then "
+                    f"`releaselib run VERSION --resume` ({RESUME_HINT}).",
+                )
+            return proc.stdout
+
+        if test_requires:
+            step(list(test_requires), "test requirements install", install=True)
+        # The project never comes from a cache: it is the file just built, built again here for an sdist.
+        step([artifact.path], "installation", install=True, no_cache=True)
+        tests_dir = _tests_copy(repo_export, base / "project", import_name)
+        if import_name:
+            where = step(
+                [python, "-c", f"import {import_name} as m, os; print(os.path.realpath(m.__file__))"],
+                "import check",
+                cwd=tests_dir,
+            ).strip().splitlines()[-1]
+            site = os.path.realpath(base / "venv")
+            if not where.startswith(site):
+                raise BuildError(
+                    f"{what} was not the code under test on Python {interpreter.version}: {import_name} was "
+                    f"imported from {where}, outside the test environment; see {log}.",
+                    hint="Something on the path shadows the installed package (a flat layout or PYTHONPATH); "
+                    "use a src layout or remove the shadowing folder.",
+                )
+        if extension_check and not artifact.is_pure:
+            answer = step([python, "-c", extension_check], "extension check", cwd=tests_dir).strip()
+            if not answer.endswith("True"):
+                raise BuildError(
+                    f"{what} installed on Python {interpreter.version} without its C extension (the extension "
+                    f"check printed {answer[-200:]!r}); see {log}.",
+                    hint="The compiled module did not load; look for the compiler or import error in the log.",
+                )
+        argv: list[str | os.PathLike[str]] = list(shlex.split(test_command))
+        if argv and argv[0] in ("python", "python3"):
+            argv[0] = python  # the venv's own, whatever PATH lookup would find
+        step(argv, "tests", cwd=tests_dir)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return InstallTest(artifact.filename, interpreter.version, True, time.monotonic() - started, log)
+
+

@@ -1,0 +1,275 @@
+"""The cells of the matrix and :func:`run_matrix`, which runs them in parallel."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from releaselib.core.errors import MatrixError
+from releaselib.infra.interpreters import InterpreterSet, find_interpreters
+from releaselib.infra.venv import VirtualEnv
+from releaselib.phases.matrix.environments import (
+    _CellRun,
+    _CellTimeout,
+    _clean_env,
+    _copy_venv,
+    _extract,
+    _head_commit,
+    _Running,
+    _Seeds,
+    _Stopped,
+    build_requires,
+    export_commit,
+)
+from releaselib.phases.matrix.results import (
+    ERROR,
+    EXTENSION_BUILD_FAILED,
+    EXTENSION_NOT_LOADED,
+    FAILED,
+    PASSED,
+    TIMEOUT,
+    CellResult,
+    MatrixCell,
+    MatrixResult,
+    parse_doctest_summary,
+    parse_pytest_summary,
+)
+
+if TYPE_CHECKING:
+    from releaselib.engine.context import Release
+
+# What setuptools prints when a compiler step of build_ext fails.
+_C_BUILD_FAILED = re.compile(r"error: command .*(gcc|cc|clang|cl\.exe|x86_64-linux-gnu-gcc).* failed|building '[\w.]+' extension")
+
+
+def _cells(interpreters: InterpreterSet, with_extension_toggle: bool) -> list[MatrixCell]:
+    # Extension cells first: the first N cells use N different interpreters,
+    # so parallel workers make different seeds instead of waiting on one.
+    states: tuple[bool | None, ...] = (True, False) if with_extension_toggle else (None,)
+    return [MatrixCell(i, state) for state in states for i in interpreters]
+
+
+def _run_cell(
+    cell: MatrixCell,
+    *,
+    archive: bytes,
+    commit: str,
+    matrix: Any,
+    seeds: _Seeds,
+    workdir: Path,
+    logs_dir: Path,
+    record_dir: Path,
+) -> CellResult:
+    clock = {"start": time.monotonic()}  # restarted once the seed is ready
+    log_path = logs_dir / cell.log_name
+    cell_dir = workdir / cell.name
+    shutil.rmtree(cell_dir, ignore_errors=True)
+    cell_dir.mkdir(parents=True)
+    venv, src = cell_dir / "venv", cell_dir / "src"
+    env = _clean_env(venv)
+    if matrix.no_extension_env:
+        if cell.extension is False:
+            env[matrix.no_extension_env] = "1"
+        else:
+            env.pop(matrix.no_extension_env, None)  # the caller's shell must not disable the build
+    run = _CellRun(log_path, clock["start"] + matrix.timeout, env, seeds.running)
+    interp = cell.interpreter
+    counts: dict[str, int | None] = {"tp": None, "tf": None, "dp": None, "df": None}
+    result, reason = PASSED, ""
+
+    def finish() -> CellResult:
+        duration = time.monotonic() - clock["start"]
+        run.note(f"\n## result: {result}{' - ' + reason if reason else ''} ({duration:.1f}s)")
+        run.close()
+        return CellResult(
+            python=interp.requested,
+            version=interp.version,
+            extension=cell.extension,
+            result=result,
+            tests_passed=counts["tp"],
+            tests_failed=counts["tf"],
+            duration=round(duration, 2),
+            log=os.path.relpath(log_path, record_dir),
+            reason=reason,
+            doctests_passed=counts["dp"],
+            doctests_failed=counts["df"],
+            executable=str(interp.executable),
+        )
+
+    run.note(f"releaselib test matrix cell {cell.name}: {cell.describe()}")
+    run.note(f"interpreter: {interp.executable} ({interp.version}, {interp.cache_tag}, {interp.platform})")
+    run.note(f"commit: {commit}")
+    if matrix.no_extension_env:
+        state = env.get(matrix.no_extension_env, "<unset>")
+        run.note(f"{matrix.no_extension_env}={state}")
+    python = str(venv / "bin" / "python")
+    try:
+        try:
+            seed = seeds.get(interp)
+        except MatrixError as exc:
+            result, reason = ERROR, exc.message.splitlines()[0]
+            run.note(str(exc))
+            seed_log = seeds.log_path(interp)
+            if seed_log.is_file():
+                run.note(f"\n## log of the seed environment\n{seed_log.read_text(errors='replace')}")
+            return finish()
+        # Duration and timeout are the cell's own work; making or waiting for
+        # the shared seed does not count (it shows in the matrix's total).
+        run.note(f"seed environment ready after {time.monotonic() - clock['start']:.1f}s: {seed}")
+        clock["start"] = time.monotonic()
+        run.deadline = clock["start"] + matrix.timeout
+        _copy_venv(seed, venv)
+        _extract(archive, src)
+        # The project never comes from a cache (a wheel built with the extension for a cell without it).
+        install = run.install("install", VirtualEnv(venv), ["."], src, no_cache=True, no_build_isolation=True)
+        if install.returncode != 0:
+            # A project that cannot be installed is the project's failure, not the harness's.
+            result = FAILED
+            if cell.extension and _C_BUILD_FAILED.search(install.output):
+                reason = f"{EXTENSION_BUILD_FAILED} (pip exit {install.returncode})"
+            else:
+                reason = f"installing the project failed (pip exit {install.returncode})"
+            return finish()
+        if cell.extension is not None and not matrix.extension_check:
+            run.note("no extension-check configured: whether the extension loaded is not verified")
+        if matrix.extension_check and cell.extension is not None:
+            check = run.run("extension check", [python, "-c", matrix.extension_check], src)
+            said = check.output.strip().splitlines()[-1].strip() if check.output.strip() else ""
+            if check.returncode != 0:
+                result, reason = FAILED, f"the extension check failed (exit {check.returncode})"
+            elif said not in ("True", "False"):
+                result, reason = FAILED, f"the extension check printed {said!r}, expected True or False"
+            elif cell.extension and said == "False":
+                result, reason = FAILED, EXTENSION_NOT_LOADED
+            elif not cell.extension and said == "True":
+                result, reason = FAILED, (
+                    f"the C extension loaded although {matrix.no_extension_env}=1 asked for pure Python"
+                )
+        # Tests run even after a failed extension check: their counts tell whether
+        # the fallback itself works, which helps whoever reads the log.
+        tests = run.run("tests", matrix.test_command, src, shell=True)
+        parsed = parse_pytest_summary(tests.output)
+        if parsed is not None:
+            counts["tp"], counts["tf"] = parsed
+        if tests.returncode != 0 and result == PASSED:
+            result = FAILED
+            if counts["tf"]:
+                reason = f"{counts['tf']} test(s) failed"
+            else:
+                reason = f"the test command exited with code {tests.returncode}"
+        if matrix.doctest_command:
+            doctests = run.run("doctests", matrix.doctest_command, src, shell=True)
+            parsed = parse_doctest_summary(doctests.output)
+            if parsed is not None:
+                counts["dp"], counts["df"] = parsed
+            if doctests.returncode != 0 and result == PASSED:
+                result = FAILED
+                reason = f"the doctests failed (exit {doctests.returncode})"
+    except _CellTimeout as exc:
+        result, reason = TIMEOUT, f"exceeded the {matrix.timeout:g} s timeout during {exc.step}"
+    except _Stopped:
+        result, reason = ERROR, "interrupted before it finished"
+    except Exception as exc:  # noqa: BLE001 - one broken cell must not lose the others' results
+        result, reason = ERROR, f"{type(exc).__name__}: {exc}"
+        run.note(traceback.format_exc())
+    finally:
+        shutil.rmtree(cell_dir, ignore_errors=True)
+    return finish()
+
+
+def run_matrix(
+    release: Release,
+    *,
+    jobs: int | None = None,
+    interpreters: InterpreterSet | None = None,
+    commit: str | None = None,
+    seed_dir: str | os.PathLike[str] | None = None,
+    record: bool = True,
+) -> MatrixResult:
+    """Run the project's tests on every interpreter, with and without the C extension.
+
+    ``release`` is a :class:`releaselib.engine.context.Release`; its
+    ``config.matrix`` says what to run. The cells run in parallel, up to
+    ``jobs`` at once (default: the number of cores), on the tree of
+    ``commit`` (default: HEAD of ``release.repo``, the release commit when
+    the phase runs). Each cell's full output goes to
+    ``release.logs_dir / "test-py3.X-ext.log"`` (or ``-noext``).
+
+    ``seed_dir`` keeps the per-interpreter seed environments between runs
+    (default: a temporary folder removed at the end). With ``record`` (the
+    default) the results are recorded under ``matrix`` and the skipped
+    versions under ``matrix_skipped``.
+
+    Returns a :class:`MatrixResult` whatever the cells did; call
+    :meth:`MatrixResult.raise_for_failures` to fail on a failed cell. Raises
+    :class:`MatrixError` when no Python is configured or found, when a
+    configured Python is missing and not allowed to be, or when the commit
+    cannot be exported.
+    """
+    matrix = release.config.matrix
+    if not matrix.python:
+        raise MatrixError(
+            "No Python version is configured for the test matrix.",
+            hint='Add python = ["3.12", ...] to [tool.releaselib.matrix] in pyproject.toml.',
+        )
+    if interpreters is None:
+        interpreters = find_interpreters(matrix.python, allow_missing=matrix.allow_missing)
+    if not len(interpreters):
+        raise MatrixError(
+            f"None of the configured Pythons ({', '.join(matrix.python)}) is installed; nothing can be tested.",
+            hint="Install at least one of them, e.g. `pyenv install " + matrix.python[-1] + "`.",
+        )
+    repo = Path(release.repo)
+    commit = commit or _head_commit(repo)
+    archive = export_commit(repo, commit)
+    logs_dir = Path(release.logs_dir)
+    record_dir = Path(release.record_dir)
+    started = time.monotonic()
+    cells = _cells(interpreters, bool(matrix.no_extension_env))
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(cells)))
+
+    with tempfile.TemporaryDirectory(prefix="releaselib-matrix-") as tmp:
+        workdir = Path(tmp)
+        export = workdir / "export"
+        _extract(archive, export)
+        requirements = tuple(dict.fromkeys([*matrix.test_requires, *build_requires(export)]))
+        seeds_root = Path(seed_dir) if seed_dir is not None else workdir / "seeds"
+        seeds_root.mkdir(parents=True, exist_ok=True)
+        running = _Running()
+        seeds = _Seeds(seeds_root, requirements, matrix.timeout, running)
+        kwargs: dict[str, Any] = {
+            "archive": archive, "commit": commit, "matrix": matrix, "seeds": seeds,
+            "workdir": workdir, "logs_dir": logs_dir, "record_dir": record_dir,
+        }
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matrix")
+        futures = [pool.submit(_run_cell, cell, **kwargs) for cell in cells]
+        try:
+            results = [future.result() for future in futures]
+        except BaseException:
+            # An interrupted kernel (KeyboardInterrupt) must not leave tests running
+            # in sessions of their own, nor wait for the queued cells.
+            for future in futures:
+                future.cancel()
+            running.stop()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+
+    # Present row by row (interpreter), with-extension first, whatever order they ran in.
+    order = {(c.interpreter.requested, c.extension): n for n, c in enumerate(sorted(
+        cells, key=lambda c: (list(interpreters).index(c.interpreter), c.extension is not True)))}
+    results.sort(key=lambda r: order[(r.python, r.extension)])
+    outcome = MatrixResult(
+        cells=results, skipped=list(interpreters.skipped), commit=commit, duration=round(time.monotonic() - started, 2)
+    )
+    if record and hasattr(release, "record"):
+        release.record("matrix", outcome.as_record())
+        release.record("matrix_skipped", outcome.skipped)
+    return outcome

@@ -1,0 +1,231 @@
+"""How the matrix runs commands and makes environments: logs, deadlines, seeds, the export.
+
+Every command goes through :mod:`releaselib.infra.processes` (a session of its
+own, the cell's deadline as its timeout, the whole group killed on timeout or
+interrupt) and every environment through :mod:`releaselib.infra.venv` (uv,
+else venv + pip).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from releaselib.core.errors import GitError, MatrixError
+from releaselib.infra import export, processes, venv
+from releaselib.infra.interpreters import Interpreter
+
+# Build requirements assumed by pip for a project without [build-system].
+_LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
+
+#: Every command of the matrix runs in this scope: an interrupt stops them all (and no new one starts).
+_Running = processes.Scope
+_Stopped = processes.Stopped
+
+
+# -- running -----------------------------------------------------------------
+class _CellTimeout(Exception):
+    def __init__(self, step: str) -> None:
+        self.step = step
+
+
+@dataclass
+class _Step:
+    returncode: int
+    output: str
+
+
+class _CellRun:
+    """The log of one cell and the commands it runs, all under one deadline."""
+
+    def __init__(self, log_path: Path, deadline: float, env: dict[str, str], running: processes.Scope) -> None:
+        self.log_path = log_path
+        self.deadline = deadline
+        self.env = env
+        self.running = running
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("", encoding="utf-8")
+
+    def note(self, text: str) -> None:
+        with self.log_path.open("a", encoding="utf-8") as log:
+            log.write(text.rstrip("\n") + "\n")
+
+    def run(self, step: str, argv: Sequence[str] | str, cwd: Path, *, shell: bool = False) -> _Step:
+        """Run one command, its output appended to the log; raise _CellTimeout past the deadline."""
+        return self._finish(step, lambda remaining: processes.run(
+            argv, cwd=cwd, env=self.env, shell=shell, timeout=remaining, log=self.log_path, title=step,
+            scope=self.running))  # fmt: skip
+
+    def install(self, step: str, environment: venv.VirtualEnv, args: Sequence[str], cwd: Path, **options: bool) -> _Step:
+        """``pip install ARGS`` into ``environment`` through the one installer (uv, else pip), under the deadline."""
+        return self._finish(step, lambda remaining: venv.install(
+            environment, args, cwd=cwd, env=self.env, timeout=remaining, log=self.log_path, title=step,
+            scope=self.running, **options))  # fmt: skip
+
+    def _finish(self, step: str, start: object) -> _Step:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise _CellTimeout(step)
+        try:
+            done = start(remaining)  # type: ignore[operator]
+        except processes.CommandTimeout:
+            self.note(f"## {step}: killed at the cell's deadline")
+            raise _CellTimeout(step) from None
+        except processes.Stopped:
+            self.note(f"## {step}: stopped (the matrix was interrupted)")
+            raise
+        return _Step(done.returncode, done.stdout)
+
+    def close(self) -> None:
+        """Nothing to release: the log is opened for each write."""
+
+
+def _clean_env(venv_dir: Path | None = None) -> dict[str, str]:
+    return processes.child_env(venv=venv_dir)
+
+
+def _head_commit(repo: Path) -> str:
+    try:
+        commit = export.resolve_commit(repo, "HEAD")
+    except GitError as exc:
+        raise MatrixError(exc.message, hint=exc.hint) from exc
+    if commit is None:
+        raise MatrixError(
+            f"{repo} has no commit to test.",
+            hint="Run the test phase in the project's git repository, after the release commit is made.",
+        )
+    return commit
+
+
+def export_commit(repo: Path, commit: str) -> bytes:
+    """The tree of ``commit`` as a tar archive (``git archive``): tracked files only."""
+    try:
+        return export.archive_of(repo, commit)
+    except GitError as exc:
+        raise MatrixError(exc.message, hint="Check that the commit exists in the repository.") from exc
+
+
+def _extract(archive: bytes, dest: Path) -> None:
+    dest.mkdir(parents=True)
+    export.extract(archive, dest)
+
+
+def build_requires(project: Path) -> tuple[str, ...]:
+    """The project's ``[build-system] requires``, or pip's legacy default without one."""
+    pyproject = project / "pyproject.toml"
+    if not pyproject.is_file():
+        return _LEGACY_BUILD_REQUIRES
+    try:
+        import tomllib
+    except ImportError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MatrixError(
+            f"Cannot read {pyproject.name} of the release commit: {exc}", hint="Fix pyproject.toml and commit."
+        ) from exc
+    requires = data.get("build-system", {}).get("requires")
+    return tuple(requires) if requires else _LEGACY_BUILD_REQUIRES
+
+
+
+class _Seeds:
+    """One seed environment per interpreter, made once and copied for every cell."""
+
+    def __init__(self, root: Path, requirements: Sequence[str], timeout: float, running: _Running) -> None:
+        self.root = root
+        self.running = running
+        self.requirements = tuple(requirements)
+        self.timeout = timeout
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _key(self, interpreter: Interpreter) -> str:
+        text = "\n".join([str(interpreter.executable), interpreter.version, *self.requirements])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def log_path(self, interpreter: Interpreter) -> Path:
+        return self.root / f"seed-{interpreter.label}-{self._key(interpreter)}.log"
+
+    def get(self, interpreter: Interpreter) -> Path:
+        """The seed venv of ``interpreter``, made on first use; raises MatrixError if it cannot be made."""
+        key = self._key(interpreter)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            seed = self.root / f"seed-{interpreter.label}-{key}"
+            if (seed / ".releaselib-seed-complete").is_file():
+                return seed
+            shutil.rmtree(seed, ignore_errors=True)
+            self._create(interpreter, seed, self.log_path(interpreter))
+            (seed / ".releaselib-seed-complete").write_text(key)
+            return seed
+
+    def _create(self, interpreter: Interpreter, seed: Path, log_path: Path) -> None:
+        deadline = time.monotonic() + self.timeout
+        run = _CellRun(log_path, deadline, _clean_env(), self.running)
+        try:
+            try:
+                environment = venv.create(interpreter.executable, seed, log=log_path, timeout=self.timeout)
+            except venv.VenvError as exc:
+                raise MatrixError(
+                    f"Cannot create a virtual environment with {interpreter.executable}.",
+                    hint=f"Check that this Python can run `-m venv` (log: {log_path}).",
+                ) from exc
+            except processes.CommandTimeout as exc:
+                raise _CellTimeout("venv") from exc
+            # Bytecode compiled once here serves every cell (their copies share the files).
+            run.env = environment.env()
+            step = run.install("seed", environment, list(self.requirements), self.root, compile_bytecode=True)
+        except _CellTimeout as exc:
+            raise MatrixError(
+                f"Preparing the test environment for Python {interpreter.requested} timed out.",
+                hint="Check the network access to the package index, or raise matrix timeout.",
+            ) from exc
+        if step.returncode != 0:
+            tail = "\n".join(step.output.strip().splitlines()[-5:])
+            raise MatrixError(
+                f"Cannot install the test tools ({', '.join(self.requirements)}) for Python "
+                f"{interpreter.requested}:\n{tail}",
+                hint="Check test-requires in [tool.releaselib.matrix] and the access to the package index.",
+            )
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another filesystem, or links not allowed
+        shutil.copy2(src, dst)
+
+
+def _copy_venv(seed: Path, dest: Path) -> None:
+    """A private copy of the seed environment at ``dest``.
+
+    Files are hard-linked, not copied: ten cells copying a 40 MB environment
+    cost more than the tests on a small machine, and the cost is disk time
+    that parallel jobs do not divide. Sharing is safe because nothing in a cell
+    writes an existing file in place: pip and Python's bytecode cache write
+    new files and rename them over old ones, which breaks the link. The few
+    files that hold the seed's own path are rewritten as new files.
+    """
+    shutil.copytree(seed, dest, symlinks=True, copy_function=_link_or_copy)
+    # Scripts and activate files carry the seed's absolute path; point them at the copy,
+    # or a `pytest` script would run in the seed environment, without the project.
+    old, new = str(seed).encode(), str(dest).encode()
+    for path in [*(dest / "bin").iterdir(), dest / "pyvenv.cfg"]:
+        if path.is_symlink() or not path.is_file():
+            continue
+        data = path.read_bytes()
+        mode = path.stat().st_mode
+        path.unlink()  # never write through the hard link into the seed
+        path.write_bytes(data.replace(old, new))
+        path.chmod(mode)
+
+
