@@ -74,6 +74,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         parameters=_parameters(args.param),
         cell_timeout=args.cell_timeout,
         progress=progress_printer(console),
+        resume=args.resume,
     )
     console.print(outcome_table(result.outcomes, f"{args.version} (rehearsal)"))
     console.print(result.summary(), markup=False)
@@ -94,6 +95,51 @@ def cmd_plan(args: argparse.Namespace) -> int:
     for plan in preflight.release_plan(release, phases):
         console.print(str(plan), markup=False)
     report.raise_for_problems()
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from releaselib.infra.config import load_config
+    from releaselib.core.versions import parse_release
+    from releaselib.phases.api import check_api, ledger_cache_dir
+
+    parse_release(args.version)
+    config = load_config(Path(args.repo).resolve())
+    report = check_api(config.root, config, args.version, ref=args.ref, against=args.against,
+                       cache_dir=ledger_cache_dir(_outputs(args), config.package))
+    table = Table(title=f"{config.package} {args.version} against {report.against or '(no earlier release)'}")
+    for column in ("change", "object", "where", "detail", "verdict"):
+        table.add_column(column)
+    for row in report.rows():
+        style = "red" if row[4].startswith("REFUSED") else ""
+        table.add_row(*(escape(cell) for cell in row), style=style)
+    console.print(table if report.changes else f"{table.title}: no change to the public API", markup=False)
+    for violation in report.blocking:
+        change = violation.change
+        console.print(f"[red]✘ {escape(change.path)}[/] ({escape(change.where)}): {escape(violation.rule)}. "
+                      f"{escape(violation.todo)}")
+    for name, since, count in report.removable():
+        console.print(f"{name} may be removed now: deprecated since {since}, in {count} releases", markup=False)
+    if report.ledger.entries:
+        ledger = Table(title="Deprecation ledger")
+        ledger.add_column("release")
+        ledger.add_column("deprecated names")
+        for tag, names in report.ledger_rows():
+            ledger.add_row(escape(tag), escape(names))
+        if report.ledger_rows():
+            console.print(ledger)
+        if report.ledger_note():
+            console.print(report.ledger_note(), markup=False)
+    console.print(f"{report.summary()} ({report.seconds:.1f}s)", markup=False)
+    if report.blocking and report.enforce:
+        from releaselib.core.errors import CompatibilityError
+
+        raise CompatibilityError(
+            f"{config.package} {args.version} breaks the compatibility policy: {len(report.blocking)} change(s) "
+            "marked ✘ above.",
+            hint="Each ✘ line says what to do: deprecate first, release as a minor or major version, or add a "
+            "[[tool.releaselib.api.waivers]] entry with the object and a reason.",
+        )
     return 0
 
 
@@ -191,18 +237,22 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from releaselib.core.errors import RecordError
-    from releaselib.record.audit import verify_release
+    from releaselib.record.verify import verify_record
 
     package = _release_package(args, args.version)
-    problems = verify_release(_outputs(args), package, args.version, index=args.index, repo=Path(args.repo))
-    if problems:
+    signers = Path(args.allowed_signers).resolve() if args.allowed_signers else None
+    found = verify_record(_outputs(args), package, args.version, index=args.index, repo=Path(args.repo),
+                          anchor=not args.no_anchor, allowed_signers=signers)
+    for line in found.unchecked:
+        err_console.print(f"[bold yellow]not checked:[/] {escape(line)}")
+    if found.problems:
         raise RecordError(
-            f"The record of {package} {args.version} is not whole ({len(problems)} problem(s)):\n"
-            + "\n".join(f"  - {problem}" for problem in problems),
+            f"The record of {package} {args.version} is not whole ({len(found.problems)} problem(s)):\n"
+            + "\n".join(f"  - {problem}" for problem in found.problems),
             hint="Restore the record from version control or a backup; a changed notebook or entry "
             "cannot be re-signed, only re-run (releaselib run VERSION --phases PHASE).",
         )
-    checked = " and the index serves every recorded file" if args.index else ""
+    checked = f", and agrees with {' and with '.join(found.checked)}" if found.checked else ""
     console.print(f"The record of {package} {args.version} is whole{checked}.", markup=False)
     return 0
 
@@ -270,6 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--phases", default=None, help="comma-separated names or numbers (default: all)")
     p.add_argument("--workdir", default=None, help="where the clone, servers and record go (default: a temp folder)")
     p.add_argument("--keep", action="store_true", help="keep the clone and the remote's copy for inspection")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the failed rehearsal in --workdir where it stopped (fresh local servers)")
     p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="a runbook parameter")
     p.add_argument("--cell-timeout", type=float, default=3600.0, help="seconds a cell may run (default 3600)")
     p.set_defaults(func=cmd_rehearse)
@@ -279,6 +331,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--phases", default=None)
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("api", help="the public API against the last release, judged by the compatibility policy")
+    p.add_argument("version", help='the release version, e.g. "2.2"')
+    common(p)
+    p.add_argument("--ref", default=None, help="the commit to check (default: the working tree)")
+    p.add_argument("--against", default=None, help="the tag to compare with (default: the last release below VERSION)")
+    p.set_defaults(func=cmd_api)
 
     p = sub.add_parser("status", help="which phases of a release are done")
     p.add_argument("version")
@@ -324,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version")
     reading(p)
     p.add_argument("--index", action="store_true", help="also check the index serves every recorded file")
+    p.add_argument("--no-anchor", action="store_true", help="do not compare with the anchor on the remote")
+    p.add_argument("--allowed-signers", default=None, metavar="FILE",
+                   help="require the anchor's SSH signature to verify against this allowed-signers file")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("report", help="write static HTML pages of the records (one release, or all)")
@@ -372,9 +434,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.hint:
             err_console.print(f"[bold]TIP:[/] {escape(exc.hint)}")
         return exc.exit_code
-    except KeyboardInterrupt:
-        err_console.print("Interrupted. Nothing is lost: resume with `releaselib run VERSION --resume`.")
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM during a run (engine.interrupts)
+        err_console.print(
+            f"Interrupted ({getattr(exc, 'signal_name', 'SIGINT')}). Every process of the running phase was "
+            "ended before this message; its attempt is in the record as `interrupted`. "
+            "Resume with `releaselib run VERSION --resume`."
+        )
+        return int(getattr(exc, "exit_code", 130))
+    except Exception as exc:  # noqa: BLE001 - the edge: one clear message, never a bare traceback
+        return _unexpected(exc)
+
+
+def _unexpected(exc: BaseException) -> int:
+    """Print one message for an error releaselib did not foresee, with the traceback kept in a log."""
+    import errno
+    import tempfile
+    import time
+    import traceback
+
+    from releaselib.core import secrets as secret_scan
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    known = secret_scan.secret_values(name for name in os.environ if secret_scan.looks_like_secret_name(name))
+    text = secret_scan.strip_userinfo(secret_scan.redact(text, known))
+    log = Path(tempfile.gettempdir()) / f"releaselib-error-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+    try:
+        log.write_text(text, encoding="utf-8")
+        where = f"The full traceback is in {log}."
+    except OSError:
+        where = "The traceback could not be written to a log (the disk may be full)."
+    summary = secret_scan.strip_userinfo(secret_scan.redact(str(exc), known))[:500]
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        err_console.print(f"[bold red]error:[/] no space left on the device: {escape(summary)}")
+        err_console.print(
+            f"[bold]TIP:[/] Free some space (check `df -h`), then run the same command again; a release "
+            f"continues with `releaselib run VERSION --resume`. {escape(where)}"
+        )
+        return 1
+    err_console.print(f"[bold red]error:[/] releaselib stopped on an unexpected {type(exc).__name__}: {escape(summary)}")
+    err_console.print(
+        f"[bold]TIP:[/] {escape(where)} If a release was running, `releaselib status VERSION` shows where it "
+        "stopped and `releaselib run VERSION --resume` continues it; please report this error with the log."
+    )
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,3 +44,7 @@ def silent_server() -> Iterator[int]:
 def sandbox(tmp_path: Path) -> Sandbox:
     """The bundled sample as a git repository with an earlier release and a bare ``origin``."""
     return create_sandbox(tmp_path / "sandbox")
+
+
+# tests/projects/ holds fixture projects (their own tests run inside releaselib's matrix, not here).
+collect_ignore_glob = ["projects/*"]

@@ -19,7 +19,8 @@ import nbformat
 import pytest
 
 from releaselib.cli import main
-from releaselib.record.store import GENESIS, Record, entry_hash, sha256_file
+from releaselib.record.verify import VALUE_MIME
+from releaselib.record.store import Record, entry_hash, genesis, sha256_file
 from releaselib.local.sandbox import Sandbox, create_sandbox
 
 GIT_PHASES = "preflight,changelog,bump,commit_tag,post_release"
@@ -75,7 +76,7 @@ def record(released: Released, tmp_path: Path) -> RecordCopy:
 
 def rechain(data: dict[str, Any]) -> dict[str, Any]:
     """Recompute every entry's ``prev`` and ``hash``: what a forger who knows the scheme would do."""
-    prev = GENESIS
+    prev = genesis(data)
     for entry in data["entries"]:
         entry["prev"] = prev
         entry["hash"] = entry_hash(entry)
@@ -83,11 +84,14 @@ def rechain(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def executed_notebook(path: Path, outputs_text: str = "done") -> Path:
-    """Write a small notebook whose one code cell ran and completed."""
+def executed_notebook(path: Path, outputs_text: str = "done", values: dict[str, Any] | None = None) -> Path:
+    """Write a small notebook whose one code cell ran and completed, showing ``values`` as recorded values."""
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("print('done')", execution_count=1)
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=outputs_text + "\n")]
+    for key, value in (values or {}).items():
+        cell.outputs.append(nbformat.v4.new_output(
+            "display_data", data={"text/plain": f"{key} = {value!r}", VALUE_MIME: {"key": key, "value": value}}))
     nb.cells = [nbformat.v4.new_markdown_cell("A phase made up for the test."), cell]
     nbformat.write(nb, path)
     return path
@@ -99,7 +103,7 @@ def append_entry(copy: RecordCopy, phase: str, values: dict[str, Any], *, result
     record = copy.load()
     attempt = len(record.attempts(phase)) + 1
     name = f"{phase}.ipynb" if attempt == 1 else f"{phase}.attempt{attempt}.ipynb"
-    path = executed_notebook(copy.directory / name) if notebook else None
+    path = executed_notebook(copy.directory / name, values=values) if notebook else None
     return record.append({
         "phase": phase, "attempt": attempt, "result": result, "reason": reason, "mode": "headless",
         "dry_run": False, "started": "2026-01-01T00:00:00+00:00", "ended": "2026-01-01T00:00:01+00:00",

@@ -19,7 +19,7 @@ import nbformat
 import pytest
 import tomlkit
 
-from releaselib.record import audit
+from releaselib.record import audit, verify as verifying
 from releaselib.cli import main
 from releaselib.infra.config import load_config
 from releaselib.record.store import sha256_file
@@ -42,7 +42,7 @@ pytest_plugins = ["tests.fixtures_record"]  # the `released` and `record` fixtur
 
 
 def verify(copy: RecordCopy, **kwargs) -> list[str]:
-    return audit.verify_release(copy.outputs, PACKAGE, VERSION, **kwargs)
+    return verifying.verify_release(copy.outputs, PACKAGE, VERSION, **kwargs)
 
 
 def cli(copy: RecordCopy, *args: str) -> int:
@@ -88,7 +88,13 @@ def test_an_edited_entry_breaks_the_chain(record):
 
     problems = verify(record)
 
-    assert problems == ["record.json: entry 4 (04_commit_tag attempt 1): its content does not match its hash (it was edited)"]
+    tagged = subprocess.run(["git", "-C", str(record.sandbox.origin), "rev-parse", "1.1^{commit}"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert problems == [
+        "record.json: entry 4 (04_commit_tag attempt 1): its content does not match its hash (it was edited)",
+        "entry 4 (04_commit_tag attempt 1): value 'bump_commit' differs from what its notebook shows",
+        f"tag 1.1: on {record.sandbox.origin} it points at {tagged[:12]}, the record's BUMP commit is 000000000000",
+    ]
 
 
 def test_a_removed_entry_breaks_the_chain(record):
@@ -100,7 +106,9 @@ def test_a_removed_entry_breaks_the_chain(record):
 
     assert problems == [
         ("record.json: entry 2 (03_bump attempt 1): does not chain to the entry before it "
-         "(an entry was removed or reordered)")
+         "(an entry was removed or reordered)"),
+        "02_changelog.ipynb: a notebook no entry of the record names (an entry was removed?)",
+        f"entry 2 (03_bump attempt 1): differs from the anchor on {record.sandbox.origin} (the record was rewritten)",
     ]
 
 
@@ -126,7 +134,14 @@ def test_a_cell_left_unexecuted_is_named_even_with_hashes_fixed(record):
     entry["notebook_sha256"] = sha256_file(path)
     record.write(rechain(data))
 
-    assert verify(record) == [f"02_changelog.ipynb: cell {index}: not executed (recorded as succeeded)"]
+    assert verify(record, anchor=False) == [
+        f"02_changelog.ipynb: cell {index}: not executed (recorded as succeeded)",
+        "entry 2 (02_changelog attempt 1): value 'changelog_section' is not in its notebook's outputs",
+    ]
+    # The anchor on the remote pinned the entry as it was.
+    assert verify(record)[-1] == (
+        f"entry 2 (02_changelog attempt 1): differs from the anchor on {record.sandbox.origin} (the record was rewritten)"
+    )
 
 
 def test_a_secret_in_a_log_is_named(record, monkeypatch):
@@ -212,9 +227,12 @@ def test_verify_index_names_a_file_replaced_or_removed_on_the_index(record, tmp_
         assert verify(record, index=True, repo=repo) == [
             f"{sdist.name}: missing from the index ({index.simple_url}{PACKAGE}/)"
         ]
-    # The index is gone: verify says so instead of passing.
-    problems = verify(record, index=True, repo=repo)
-    assert len(problems) == 1 and problems[0].startswith("--index: Cannot reach the package index")
+    # The index is gone: verify says it could not check it, and does not call the record broken.
+    from releaselib.record.verify import verify_record
+
+    found = verify_record(record.outputs, PACKAGE, VERSION, index=True, repo=repo)
+    assert found.problems == []
+    assert [line for line in found.unchecked if line.startswith("--index: Cannot reach the package index")]
 
 
 def test_verify_index_without_recorded_files_is_a_problem(record):
@@ -261,7 +279,7 @@ def test_review_shows_matrix_files_announcement_and_the_unusual(record):
     unusual = text.split("Unusual\n", 1)[1]
     assert "01_test attempt 1 failed: 1 matrix cell failed" in unusual
     assert "interpreters skipped by the test matrix: 3.9" in unusual
-    assert audit.verify_release(record.outputs, PACKAGE, VERSION) == []
+    assert verifying.verify_release(record.outputs, PACKAGE, VERSION) == []
 
 
 def test_review_of_a_missing_release_says_where_it_looked(record, capsys):

@@ -89,6 +89,8 @@ CASES = [
     ("param-secret-name", "1.1", None, ["-p", "password=abc"], ["password", "credential", "environment"]),
     ("param-secret-value", "1.1", _secret_in_env, ["-p", "next_version=hunter2-not-a-parameter"],
      ["next_version", "credential", "environment"]),
+    ("param-secret-inside-value", "1.1", _secret_in_env, ["-p", "next_version=1.2+hunter2-not-a-parameter"],
+     ["next_version", "credential", "nothing was changed"]),
 ]
 
 

@@ -130,6 +130,24 @@ def test_twine_check_names_the_file_and_twines_words(tmp_path):
     assert "long_description" in caught.value.message  # twine's own explanation is kept
 
 
+def test_twine_strict_can_be_relaxed_to_warnings_that_are_returned(tmp_path):
+    """Issue 10: twine-strict = false shows twine's warnings instead of failing; strict stays the default."""
+    project = tmp_path / "project"
+    (project / "nodesc").mkdir(parents=True)
+    (project / "nodesc" / "__init__.py").write_text("")
+    (project / "pyproject.toml").write_text(  # no readme: twine warns that long_description is missing
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "nodesc"\nversion = "1.0"\n'
+    )
+    sdist = build_sdist(project, tmp_path / "dist", log=tmp_path / "sdist.log").path
+
+    with pytest.raises(BuildError, match="twine check --strict failed"):
+        twine_check([sdist])
+    warnings = twine_check([sdist], strict=False)
+
+    assert len(warnings) == 1 and warnings[0].startswith("nodesc-1.0.tar.gz: ") and "long_description" in warnings[0]
+
+
 # --------------------------------------------------------------------------- coverage
 
 

@@ -223,3 +223,54 @@ def test_version_only_in_the_title_counts(tmp_path: Path, site: Path, docs_serve
     (site / "index.html").write_text("<html><head><title>bsonlite 1.1</title></head><body><p>Welcome.</p></body></html>")
     result = wait_for_docs(make_release(tmp_path, "1.1", docs_server.url))
     assert result.found and result.excerpt == "bsonlite 1.1"
+
+
+# --------------------------------------------------------------------------- the version the page declares (issue 10)
+
+
+def _write(site: Path, body: str) -> None:
+    (site / "index.html").write_text(body, encoding="utf-8")
+
+
+def test_a_page_declaring_the_dev_version_fails_though_its_changelog_names_the_new_one(
+    tmp_path: Path, site: Path, docs_server: DocsServer
+) -> None:
+    _write(site, "<html><head><title>bsonlite 1.1+dev documentation</title></head><body>"
+                 "<h1>bsonlite 1.1+dev documentation</h1><h2>Changelog</h2>"
+                 "<h3>Changes in Version 1.1</h3><p>Faster.</p></body></html>")
+    fake = FakeTime()
+    with pytest.raises(DocsError, match=r"declares 'bsonlite 1\.1\+dev documentation'"):
+        wait_for_docs(make_release(tmp_path, "1.1", docs_server.url, timeout=2, interval=1),
+                      clock=fake.clock, sleep=fake.sleep)
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "found"),
+    [
+        ('<meta name="docsearch:version" content="1.1">', "<p>see 1.0</p>", True),
+        ('<meta name="version" content="1.0">', "<h2>Changelog</h2><p>1.1: faster</p>", False),
+        ("", '<div class="version">1.1</div><p>Changelog: 1.0</p>', True),
+        ("", '<span class="rst-current-version">v1.0</span><p>New in 1.1</p>', False),
+        ("", '<select class="version-switcher"><option selected>1.1</option><option>1.0</option></select>', True),
+        ("", '<select class="version-switcher"><option>1.1</option><option selected>1.0</option></select>', False),
+        ("", "<p>Nothing declares a version; the text says 1.1.</p>", True),
+    ],
+)
+def test_declared_version_sources(tmp_path: Path, site: Path, docs_server: DocsServer,
+                                  head: str, body: str, found: bool) -> None:
+    _write(site, f"<html><head><title>bsonlite docs</title>{head}</head><body>{body}</body></html>")
+    fake = FakeTime()
+    release = make_release(tmp_path, "1.1", docs_server.url, dry_run=True)
+    assert wait_for_docs(release, clock=fake.clock, sleep=fake.sleep).found is found
+
+
+def test_a_configured_version_pattern_is_what_the_page_declares(
+    tmp_path: Path, site: Path, docs_server: DocsServer
+) -> None:
+    _write(site, "<html><head><title>bsonlite docs</title></head><body><p>Release: 1.0</p>"
+                 "<p>Changelog: 1.1 is coming</p></body></html>")
+    config = Config(root=tmp_path, package="bsonlite", import_name="bsonlite",
+                    docs_check=DocsCheckConfig(url=docs_server.url, version_pattern=r"Release: ([\d.]+)"))
+    release = Release(version="1.1", repo=tmp_path, config=config, dry_run=True, record_dir=tmp_path / "record")
+    result = wait_for_docs(release)
+    assert not result.found and result.declared == ("1.0",)

@@ -14,7 +14,7 @@ from releaselib.cli import main
 from releaselib.core.errors import UsageError
 from releaselib.engine.manual import archive_manual, notebook_parameters, prepare_manual
 from releaselib.infra.config import load_config
-from releaselib.record import audit
+from releaselib.record import audit, verify as verifying
 
 PACKAGE, VERSION = "bsonlite", "1.1"
 
@@ -72,7 +72,7 @@ def test_a_phase_run_by_hand_lands_in_the_record_marked_with_who(sandbox, tmp_pa
     assert "00_preflight attempt 1 was run by hand by Release Manager <release@example.org>" in text
     phase_line = next(line for line in text.splitlines() if line.strip().startswith("00_preflight"))
     assert "by hand: Release Manager <release@example.org>" in phase_line
-    assert audit.verify_release(outputs, PACKAGE, VERSION) == []
+    assert verifying.verify_release(outputs, PACKAGE, VERSION) == []
 
 
 def test_a_notebook_stopped_half_way_is_a_failed_attempt_and_the_next_is_attempt_2(sandbox, tmp_path, capsys):
@@ -95,7 +95,7 @@ def test_a_notebook_stopped_half_way_is_a_failed_attempt_and_the_next_is_attempt
     entry = archive_manual("changelog", VERSION, repo=sandbox.repo, outputs=outputs)
     assert entry["attempt"] == 2 and entry["result"] == "succeeded"
     assert entry["notebook"] == "02_changelog.attempt2.ipynb"
-    assert audit.verify_release(outputs, PACKAGE, f"{VERSION}-dry-run") == []
+    assert verifying.verify_release(outputs, PACKAGE, f"{VERSION}-dry-run") == []
     text = audit.review_text(outputs, PACKAGE, f"{VERSION}-dry-run")
     assert "02_changelog attempt 1 failed" in text and "02_changelog attempt 2 was a dry run" in text
 
@@ -143,7 +143,7 @@ def test_a_secret_in_a_hand_run_notebook_never_reaches_the_record(sandbox, tmp_p
         if file.is_file():
             assert "pa55-word-from-env" not in file.read_text(errors="replace"), file
     assert not path.exists()
-    assert audit.verify_release(outputs, PACKAGE, f"{VERSION}-dry-run") == []
+    assert verifying.verify_release(outputs, PACKAGE, f"{VERSION}-dry-run") == []
 
 
 # -- the traps of a first by-hand run (issue 13) --------------------------------
@@ -214,7 +214,7 @@ def test_archive_removes_checkpoints_and_a_later_save_cannot_touch_the_record(sa
     snapshot = {p: p.read_bytes() for p in record_dir.rglob("*") if p.is_file()}
     path.write_text("{}")  # Lab's Ctrl+S after archiving: the working copy comes back, in the project
     assert {p: p.read_bytes() for p in record_dir.rglob("*") if p.is_file()} == snapshot
-    assert audit.verify_release(outputs, PACKAGE, f"{VERSION}-dry-run") == []
+    assert verifying.verify_release(outputs, PACKAGE, f"{VERSION}-dry-run") == []
 
 
 def test_verify_flags_checkpoints_and_notebooks_no_entry_names(sandbox, tmp_path):
@@ -227,7 +227,7 @@ def test_verify_flags_checkpoints_and_notebooks_no_entry_names(sandbox, tmp_path
     (record_dir / ".ipynb_checkpoints" / "00_preflight-checkpoint.ipynb").write_text("{}")
     (record_dir / "00_preflight.manual.ipynb").write_text("{}")
 
-    problems = audit.verify_release(outputs, PACKAGE, f"{VERSION}-dry-run")
+    problems = verifying.verify_release(outputs, PACKAGE, f"{VERSION}-dry-run")
 
     assert any(".ipynb_checkpoints/00_preflight-checkpoint.ipynb" in p and "no entry" in p for p in problems)
     assert any(p.startswith("00_preflight.manual.ipynb") and "no entry" in p for p in problems)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from releaselib.cli import main
 from releaselib.local.sandbox import create_sandbox, set_project_config
 
-from .helpers import repo_state
+from .helpers import git, repo_state
 from .resume_helpers import NO_MATRIX
 
 pytestmark = pytest.mark.e2e
@@ -44,3 +45,44 @@ def test_rehearsal_records_every_phase_and_changes_nothing_real(tmp_path, capsys
     assert any(f["filename"].endswith(".whl") for f in publish["values"]["files"])
     # The throwaway clone and the remote's copy are gone; the record stays.
     assert sorted(p.name for p in workdir.iterdir()) == ["outputs"]
+
+
+@pytest.mark.timeout(1800)
+def test_a_failed_rehearsal_says_the_real_repo_is_unchanged_and_resumes_itself(tmp_path, capsys, monkeypatch):
+    """Issue 10: the resume hint never names the throwaway clone; `rehearse --resume` finishes the rehearsal."""
+    sandbox = create_sandbox(tmp_path / "real")
+    set_project_config(sandbox.repo, "announce", {
+        "smtp-host": "smtp.invalid", "sender": "Release Manager <release@example.org>",
+        "to": ["bsonlite-announce@example.org"],
+    })
+    # The same command in both phases, through a shell: it fails while the variable is set.
+    pyproject = sandbox.repo / "pyproject.toml"
+    text = pyproject.read_text().replace(
+        'test-command = "python -m pytest -q tests"',
+        'test-command = "test -z \\"$GREEN_BREAK_TESTS\\" && python -m pytest -q tests"')
+    # One Python keeps the build (twice here) short.
+    pyproject.write_text(re.sub(r'^python = \[[^\]]*\]', 'python = ["3.12"]', text, count=1, flags=re.M))
+    git(sandbox.repo, "commit", "-qam", "Tests fail while GREEN_BREAK_TESTS is set")
+    git(sandbox.repo, "push", "-q", "origin", "main")
+    before = repo_state(sandbox.repo, sandbox.origin)
+    workdir = tmp_path / "rehearsal"
+    args = ["rehearse", "1.1", "--repo", str(sandbox.repo), "--phases", NO_MATRIX, "--workdir", str(workdir)]
+
+    monkeypatch.setenv("GREEN_BREAK_TESTS", "1")
+    assert main(args) != 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "05_build" in err and "The real repository and its remote are unchanged" in err
+    assert f"releaselib rehearse 1.1 --resume --repo {sandbox.repo} --workdir {workdir}" in err
+    assert "releaselib run 1.1 --resume" not in err
+    assert repo_state(sandbox.repo, sandbox.origin) == before
+
+    monkeypatch.delenv("GREEN_BREAK_TESTS")
+    assert main([*args, "--resume"]) == 0, capsys.readouterr().err
+    assert repo_state(sandbox.repo, sandbox.origin) == before
+    record = json.loads((workdir / "outputs" / "bsonlite" / "1.1" / "record.json").read_text())
+    attempts = {}
+    for entry in record["entries"]:
+        attempts.setdefault(entry["phase"], []).append(entry["result"])
+    assert attempts["04_commit_tag"] == ["succeeded"]  # done once, not again on resume
+    assert attempts["05_build"] == ["failed", "succeeded"]
+    assert attempts["09_announce"] == ["succeeded"]

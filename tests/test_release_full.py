@@ -161,6 +161,6 @@ def test_dry_run_of_every_phase_changes_nothing(tmp_path):
         assert env.servers.mail.messages == []
         record = json.loads((env.outputs / "bsonlite" / "1.1-dry-run" / "record.json").read_text())
         assert [e["phase"] for e in record["entries"]] == [
-            "00_preflight", "01_test", "02_changelog", "03_bump", "04_commit_tag",
+            "00_preflight", "00a_api", "01_test", "02_changelog", "03_bump", "04_commit_tag",
             "05_build", "06_publish", "07_docs", "08_post_release", "09_announce"]
         assert (env.outputs / "bsonlite" / "1.1-dry-run" / "announcement.eml").exists()

@@ -111,8 +111,22 @@ def test_history_since_the_release_has_three_real_commits(sandbox: Sandbox) -> N
     assert git(sandbox.repo, "log", "--format=%s", "1.0").splitlines() == [
         "BUMP 1.0",
         "Add changelog for 1.0",
+        "BUMP 0.12+dev", "BUMP 0.12", "Add changelog for 0.12",
+        "BUMP 0.11+dev", "BUMP 0.11", "Add changelog for 0.11",
+        "BUMP 0.10+dev", "BUMP 0.10", "Deprecate dumps, the old name of encode",
         "Initial import",
     ]
+
+
+def test_earlier_releases_deprecate_dumps_for_the_api_ledger(sandbox: Sandbox) -> None:
+    assert origin_git(sandbox, "tag", "--list").split() == ["0.10", "0.11", "0.12", "1.0"]
+    for tag in ("0.10", "0.11", "0.12"):
+        assert origin_git(sandbox, "cat-file", "-t", f"refs/tags/{tag}") == "tag"
+        assert f'__version__ = "{tag}"' in git(sandbox.repo, "show", f"{tag}:{VERSION_FILE}")
+    first = git(sandbox.repo, "show", f"0.10~2:{VERSION_FILE}")  # the initial import
+    assert "def dumps(document):" in first and "DeprecationWarning" not in first
+    assert '__version__ = "0.9+dev"' in first
+    assert "DeprecationWarning" in git(sandbox.repo, "show", f"0.10:{VERSION_FILE}")
 
 
 def test_history_is_deterministic_and_has_a_local_identity(tmp_path: Path) -> None:

@@ -35,8 +35,9 @@ def code(text: str):
 def notebook(phase: str, title: str, why: str, imports: str, steps: list, extra_params: str = ""):
     params = new_code_cell((PARAMS + ("\n" + extra_params.strip() if extra_params else "")).strip())
     params.metadata["tags"] = ["parameters"]
+    number = phase.split("_", 1)[0]
     cells = [
-        md(f"# {phase[:2]} · {title}\n\n{why.strip()}\n\n"
+        md(f"# {number} · {title}\n\n{why.strip()}\n\n"
            "To run this phase by hand: `releaselib open PHASE VERSION` fills in the parameters cell below "
            "(the only place parameters are set); keep `dry_run = True` for a first look, run the cells, "
            "then set `dry_run = False` there and run them again to do it for real.\n\n"
@@ -58,8 +59,8 @@ def notebook(phase: str, title: str, why: str, imports: str, steps: list, extra_
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["releaselib"] = {"phase": phase}
     for index, cell in enumerate(nb.cells):
-        cell["id"] = f"{phase[:2]}-{index:02d}"
-    nb.cells[-1]["id"] = f"{phase[:2]}-archive"  # `releaselib open` puts the exact command here
+        cell["id"] = f"{number}-{index:02d}"
+    nb.cells[-1]["id"] = f"{number}-archive"  # `releaselib open` puts the exact command here
     return nb
 
 
@@ -89,6 +90,48 @@ it prints the plan: what each phase will do.
             code("for plan in preflight.release_plan(release, phases):\n    display(plan)"),
         ],
         extra_params='phases = "all"     # the phases of this run, comma-separated (the runner fills it in)',
+    ),
+    "00a_api": notebook(
+        "00a_api",
+        "The public API and the compatibility policy",
+        """
+*From the seed's release notes: changes are backwards compatible; an API
+that is to go first gets a deprecation warning while it keeps working, and
+is removed only after about four releases. Bug-fix releases (2.1.1) carry no
+new features, no API changes and no deprecations.*
+
+This phase reads the project's public API (what it exports: `__all__`, or the
+names without a leading underscore in public modules) at the commit being
+released and at the last release tag, without importing anything, and lists
+every difference: names added, removed, deprecated, and signatures changed.
+Then it applies the policy, in plain words:
+
+- **A bug-fix release** (only the last number moves) adds nothing, removes
+  nothing and deprecates nothing. New things wait for the next minor release.
+- **A name may go** only when it warned (`DeprecationWarning`) in at least four
+  earlier releases, so users had time to move. A signature change that breaks
+  existing calls (a parameter removed, moved or made required) is a removal.
+- **A major release** (the first number moves) may break things; the list
+  below is what broke, for the release notes.
+
+Any exception must be written down: a waiver in `[tool.releaselib.api]` with
+the object and a reason. It is kept in the record with the release.
+""",
+        "from releaselib.phases import api\nfrom releaselib import start",
+        [
+            md("## What changed since the last release\n\nEach row is one public name. The verdict column says "
+               "why a removal is allowed (deprecated since which release) or which rule refuses it.\n\n"
+               "Below the changes, the deprecation ledger: for each earlier release, the names that warned. "
+               "Each release's entry is computed once and kept in `outputs/<package>/api-ledger/`."),
+            code("report = api.check_release(release)\nreport"),
+            md("## For the record\n\nThe changes, the ledger and any waiver (with its reason) go into the release record; "
+               "`releaselib review` shows the summary line."),
+            code('recorded = release.record("api", report.as_record())'),
+            md("## Verdict\n\nA refused change stops the release here, before anything was changed. "
+               "Each refusal says what to do: deprecate first, release as a minor or major version, "
+               "or add a waiver with a reason."),
+            code("report.raise_for_violations()"),
+        ],
     ),
     "01_test": notebook(
         "01_test",

@@ -39,6 +39,14 @@ class MatrixConfig:
     platforms: tuple[str, ...] = ()  # wheel platforms expected, e.g. ("linux", "macos", "windows")
     allow_missing_platforms: tuple[str, ...] = ()
     wheelhouse: str | None = None  # folder of wheels built elsewhere (CI runners)
+    # Other ways to switch the extension off than an environment variable:
+    # PEP 517 config settings ("KEY=VALUE", e.g. "--build-option=--without-speedups")
+    # given to pip for the "without" cells, or the project's own tests exercise
+    # both implementations (one cell per Python).
+    no_extension_config_settings: tuple[str, ...] = ()
+    tests_both_implementations: bool = False
+    pre_build: str | None = None  # shell command run in the clean export before building (e.g. cythonize)
+    twine_strict: bool = True  # false: twine check warnings are shown and recorded, not fatal
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class DocsCheckConfig:
     url: str | None = None
     timeout: float = 600.0
     interval: float = 10.0
+    version_pattern: str | None = None  # regex finding the version the page declares (group 1)
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,28 @@ class AnnounceConfig:
     subject: str = "[ANN] {package} {version} released"
     template: str | None = None  # path to a template in the project; default is bundled
     links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApiWaiver:
+    """One API change let through the compatibility policy on purpose, and why."""
+
+    object: str  # dotted path or glob: "pkg.old_function", "pkg.compat.*"
+    reason: str
+    version: str | None = None  # only for this release; None: whenever it applies
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """The public API check (phase 00a) and the compatibility policy."""
+
+    check: bool = True  # false: the phase reports and never refuses
+    source: str | None = None  # folder holding the package; default: src/ or the root
+    exclude: tuple[str, ...] = ()  # module globs that are not public API, e.g. "pkg.testing"
+    deprecation_period: int = 4  # releases a name stays deprecated before it may go
+    deprecation_helpers: tuple[str, ...] = ()  # the project's own deprecate functions/decorators
+    major_may_break: bool = True  # a major release (first number moves) may remove without deprecation
+    waivers: tuple[ApiWaiver, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +133,7 @@ class Config:
     publish: PublishConfig = field(default_factory=PublishConfig)
     docs_check: DocsCheckConfig = field(default_factory=DocsCheckConfig)
     announce: AnnounceConfig = field(default_factory=AnnounceConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
     detected: bool = False  # True when no table existed and the layout was autodetected
 
     def secret_env_names(self) -> tuple[str, ...]:

@@ -73,6 +73,10 @@ class MatrixError(ReleaseError):
     """The test matrix failed or an interpreter could not be found."""
 
 
+class CompatibilityError(ReleaseError):
+    """The release breaks the compatibility policy (an unwaived API change it does not allow)."""
+
+
 class RecordError(ReleaseError):
     """The release record is missing, incomplete, or has been tampered with."""
 

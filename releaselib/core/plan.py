@@ -60,6 +60,8 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
     dry_run: bool | None = None
+    #: What the plan deliberately leaves alone, and why (shown under the actions).
+    notes: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Action]:
         return iter(self.actions)
@@ -106,6 +108,7 @@ class Plan:
             lines.append("  nothing to do")
         for description, outcome in self.rows():
             lines.append(f"  [{outcome}] {description}")
+        lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -118,6 +121,9 @@ class Plan:
             (html.escape(status(outcome)), f"<code>{html.escape(description)}</code>")
             for description, outcome in self.rows()
         ]
-        return f"<p><strong>{html.escape(self.title)}</strong>{mode}</p>" + html_table(
-            ["outcome", "action"], rows, empty="nothing to do"
+        notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
+        return (
+            f"<p><strong>{html.escape(self.title)}</strong>{mode}</p>"
+            + html_table(["outcome", "action"], rows, empty="nothing to do")
+            + (f"<ul>{notes}</ul>" if notes else "")
         )

@@ -30,6 +30,7 @@ RUNBOOK_NAME = re.compile(r"^(?P<number>\d\d[a-z]?)_(?P<short>[a-z][a-z0-9_]*)\.
 ENTRY_POINT_GROUP = "releaselib.phases"
 
 PREFLIGHT = "00_preflight"
+API = "00a_api"
 TEST = "01_test"
 CHANGELOG = "02_changelog"
 BUMP = "03_bump"
@@ -55,6 +56,7 @@ class PhaseSpec:
 
 BUNDLED: tuple[PhaseSpec, ...] = (
     PhaseSpec(PREFLIGHT, "read-only checks and the plan"),
+    PhaseSpec(API, "the public API against the last release, judged by the compatibility policy"),
     PhaseSpec(TEST, "the tests on every Python, with and without the C extension", needs=("interpreters",)),
     PhaseSpec(CHANGELOG, "the release notes' section"),
     PhaseSpec(BUMP, "the release version in docs, code and version files"),
@@ -215,7 +217,7 @@ def phases_needing(need: str, names: Iterable[str], config: Config | None = None
 
 
 __all__ = [
-    "ANNOUNCE", "BUILD", "BUMP", "BUNDLED", "BUNDLED_NAMES", "CHANGELOG", "COMMIT_TAG", "DOCS", "ENTRY_POINT_GROUP",
+    "ANNOUNCE", "API", "BUILD", "BUMP", "BUNDLED", "BUNDLED_NAMES", "CHANGELOG", "COMMIT_TAG", "DOCS", "ENTRY_POINT_GROUP",
     "POST_RELEASE", "PREFLIGHT", "PUBLISH", "Phase", "PhaseSpec", "TEST", "bundled_runbooks_dir", "get_phase",
     "phase_names", "phase_order", "phases_for", "phases_needing", "resolve_phases", "runbook_path",
 ]

@@ -43,6 +43,10 @@ def _check_scheme(scheme: str) -> None:
         )
 
 
+#: Longer version strings are refused before parsing (Python refuses int() of over 4300 digits).
+MAX_VERSION_LENGTH = 100
+
+
 def parse_release(text: str) -> Version:
     """Parse the version a user asked to release.
 
@@ -60,6 +64,12 @@ def parse_release(text: str) -> Version:
         )
     if not text.strip():
         raise VersionError("The release version is empty.", hint='Give the version to release, e.g. "2.2".')
+    if len(text) > MAX_VERSION_LENGTH:
+        raise VersionError(
+            f"The release version is {len(text)} characters long ({text[:20]}…); no index or tool takes one "
+            f"over {MAX_VERSION_LENGTH}.",
+            hint='Give the version to release, e.g. "2.2".',
+        )
     if text != text.strip():
         raise VersionError(
             f"The release version {text!r} has surrounding whitespace.",

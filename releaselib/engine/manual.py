@@ -284,7 +284,7 @@ def archive_manual(
     if not source.is_file():
         raise UsageError(
             f"No notebook to archive at {source}.",
-            hint=f"Prepare it with `releaselib open {name[3:]} {version}`, run it in JupyterLab, save it, "
+            hint=f"Prepare it with `releaselib open {name.split('_', 1)[1]} {version}`, run it in JupyterLab, save it, "
             "then archive it (or pass --notebook PATH).",
         )
     try:

@@ -27,12 +27,15 @@ from typing import Any, Iterator
 
 from releaselib.core import secrets as secret_scan
 from releaselib.core.config_types import Config
-from releaselib.core.errors import LockHeld, PhaseFailed, SecretLeak, UsageError
+from releaselib.core.errors import LockHeld, PhaseFailed, ReleaseError, SecretLeak, UsageError
 from releaselib.core.registry import phase_names, phases_for, runbook_path
+from releaselib.engine import interrupts
 from releaselib.engine.contract import require_contract
+from releaselib.record.anchor import REMOTE_PHASES
 from releaselib.record.notebooks import unfinished_cells, values_from_notebook
 from releaselib.record.store import (
     FAILED,
+    INTERRUPTED,
     SUCCEEDED,
     Record,
     ensure_gitattributes,
@@ -63,9 +66,7 @@ def coerce_parameters(path: Path, given: Mapping[str, Any], secret_values: Mappi
     declared = runbook_parameters(path)
     result: dict[str, Any] = {}
     for name, value in given.items():
-        if secret_scan.looks_like_secret_name(name) or (
-            isinstance(value, str) and value in secret_values.values()
-        ):
+        if secret_scan.parameter_secrets({name: value}, secret_values):
             raise UsageError(
                 f"Parameter {name!r} looks like a credential; credentials are never passed as parameters "
                 "(papermill writes parameters into the archived notebook).",
@@ -116,27 +117,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-@contextmanager
-def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
-    """One release per package at a time; the lock file names its holder.
-
-    A lock left by a process that died on this host is taken over; a live
-    holder raises :class:`LockHeld` naming it.
-    """
-    package_dir.mkdir(parents=True, exist_ok=True)
-    path = package_dir / "release.lock"
-    import uuid
-
+def _acquire(path: Path, holder: dict[str, Any], what: str) -> None:
+    """Create the lock file ``path`` for ``holder``; take over a dead holder's; LockHeld for a live one."""
     from releaselib.infra.processes import end_processes_of_run
 
-    holder = {
-        "run_id": uuid.uuid4().hex,
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "version": version,
-        "started": now_iso(),
-        "user": os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown",
-    }
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -152,14 +136,60 @@ def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
                 path.unlink(missing_ok=True)
                 continue
             raise LockHeld(
-                f"Another release of {package_dir.name} is running: version {current.get('version')} "
+                f"Another release of {what} is running: version {current.get('version')} "
                 f"by {current.get('user')} on {current.get('host')} (pid {current.get('pid')}, "
                 f"since {current.get('started')}).",
                 hint=f"Wait for it to finish. If that process is gone, remove {path}.",
             ) from None
         with os.fdopen(fd, "w") as handle:
             json.dump(holder, handle)
-        break
+        return
+
+
+def _repo_lock_path(repo: Path) -> Path | None:
+    """``<git dir>/releaselib.lock`` (the common dir, shared by worktrees); None outside a git repository."""
+    from releaselib.infra import processes
+
+    try:
+        result = processes.run(["git", "rev-parse", "--git-common-dir"], cwd=repo, merge_stderr=False, timeout=60)
+    except (OSError, processes.CommandTimeout):
+        return None
+    common = str(result.stdout).strip()
+    if result.returncode != 0 or not common:
+        return None
+    return (Path(repo) / common).resolve() / "releaselib.lock"
+
+
+@contextmanager
+def release_lock(package_dir: Path, version: str, repo: Path | None = None) -> Iterator[Path]:
+    """One release per package at a time, and one per repository; the lock files name their holder.
+
+    The lock is held in the outputs folder (``<package>/release.lock``) and,
+    given ``repo``, inside the repository's git folder too (``releaselib.lock``),
+    so two runs of one repository with different ``--outputs`` cannot both
+    commit. A lock left by a process that died on this host is taken over; a
+    live holder raises :class:`LockHeld` naming it.
+    """
+    package_dir.mkdir(parents=True, exist_ok=True)
+    path = package_dir / "release.lock"
+    import uuid
+
+    holder = {
+        "run_id": uuid.uuid4().hex,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "version": version,
+        "started": now_iso(),
+        "user": os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown",
+    }
+    _acquire(path, holder, package_dir.name)
+    repo_path = _repo_lock_path(repo) if repo is not None else None
+    if repo_path is not None:
+        try:
+            _acquire(repo_path, holder, f"the repository {repo}")
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
     from releaselib.infra.processes import RUN_ID_ENV
 
     previous_run_id = os.environ.get(RUN_ID_ENV)
@@ -171,6 +201,8 @@ def release_lock(package_dir: Path, version: str) -> Iterator[Path]:
             os.environ.pop(RUN_ID_ENV, None)
         else:
             os.environ[RUN_ID_ENV] = previous_run_id
+        if repo_path is not None:
+            repo_path.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
 
 
@@ -235,7 +267,7 @@ class Runner:
             raise UsageError(f"The version must be a string, got {self.version!r}.")
         parse_release(self.version)
         self.config = load_config(self.repo)
-        self.secrets = secret_scan.secret_values(self.config.secret_env_names())
+        self.secrets = secret_scan.known_secrets(self.config, remote_url=_remote_url(self.repo, self.config.remote))
         # papermill's import (nbformat's schemas) costs about two seconds; pay
         # it once here rather than inside the first phase's measured time.
         import papermill  # noqa: F401
@@ -256,9 +288,11 @@ class Runner:
                 require_contract(added.runbook)  # a phase the project added, before anything changes
         self._check_parameter_names(chosen)
         outcomes: list[PhaseOutcome] = []
-        with release_lock(self.outputs / self.config.package, self.version):
+        lock = release_lock(self.outputs / self.config.package, self.version, self.repo)
+        with interrupts.signals_interrupt(), lock, _run_tmpdir():
             ensure_gitattributes(self.outputs)
             record = Record.load(self.record_dir)
+            record.secrets = dict(self.secrets)
             if record.exists and not self.resume and any(record.succeeded(p) for p in chosen):
                 done = [p for p in chosen if record.succeeded(p)]
                 raise UsageError(
@@ -291,12 +325,40 @@ class Runner:
                 outcome = self.run_phase(phase, record, chosen)
                 outcomes.append(outcome)
                 self._notify("end", phase, outcome)
+                if phase in REMOTE_PHASES:
+                    self._anchor(record, required=outcome.ok)
                 if not outcome.ok:
                     raise PhaseFailed(
                         f"Phase {phase} failed: {outcome.reason}\nNotebook: {outcome.notebook}",
                         hint=self._resume_hint(phase),
                     )
+            self._anchor(record)  # the end of the release
         return outcomes
+
+    def _anchor(self, record: Record, required: bool = True) -> None:
+        """Push the record's anchor (record/anchor.py) once a phase that changes the remote has run.
+
+        After a failed phase it is pushed if it can be (the failure is the message);
+        after a successful one a failure to anchor stops the run (GitError).
+        """
+        from releaselib.record.anchor import push_anchor
+
+        head = record.entries[-1].get("hash") if record.entries else None
+        if self.dry_run or head is None or head == getattr(self, "_anchored", None):
+            return
+        if not any(entry.get("phase") in REMOTE_PHASES and not entry.get("dry_run") for entry in record.entries):
+            return
+        try:
+            push_anchor(record, self.repo, self.config.remote, timeout=self.config.push_timeout)
+        except ReleaseError as exc:
+            if required:
+                raise ReleaseError(
+                    f"The record could not be anchored on {self.config.remote}: {exc.message}",
+                    hint=f"Once the remote is reachable, run `releaselib run {self.version} --resume` "
+                    "(it anchors the record and redoes nothing).",
+                ) from exc
+            return
+        self._anchored = head
 
     def _check_parameter_names(self, chosen: Sequence[str]) -> None:
         """Every given parameter must be declared by at least one chosen runbook."""
@@ -306,10 +368,10 @@ class Runner:
         for name, value in self.parameters.items():
             # Before any phase runs: a credential given for a late phase must not
             # let the early phases change the world first.
-            if secret_scan.looks_like_secret_name(name) or (isinstance(value, str) and value in self.secrets.values()):
+            if secret_scan.parameter_secrets({name: value}, self.secrets):
                 raise UsageError(
-                    f"Parameter {name!r} looks like a credential (its name, or a value equal to a secret in "
-                    "the environment); credentials are never passed as parameters (papermill writes parameters "
+                    f"Parameter {name!r} looks like a credential (its name, or a value that contains a secret "
+                    "of the environment or of a configured URL); credentials are never passed as parameters (papermill writes parameters "
                     "into the archived notebook).",
                     hint="Set it in the environment instead (e.g. TWINE_PASSWORD), and run again; nothing was changed.",
                 )
@@ -366,6 +428,7 @@ class Runner:
         staging = Path(tempfile.mkdtemp(prefix=f"releaselib-{phase}-"))
         staged = staging / name
         error: BaseException | None = None
+        interrupted: KeyboardInterrupt | None = None
         env_backup = os.environ.get("RELEASELIB_OUTPUTS")
         os.environ["RELEASELIB_OUTPUTS"] = str(self.outputs)
         try:
@@ -379,6 +442,8 @@ class Runner:
                 execution_timeout=self.cell_timeout,
                 shutdown_kernel="immediate",
             )
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (interrupts.signals_interrupt)
+            interrupted = exc
         except Exception as exc:  # noqa: BLE001 - every failure becomes the phase's result
             error = exc
         finally:
@@ -387,12 +452,33 @@ class Runner:
             else:
                 os.environ["RELEASELIB_OUTPUTS"] = env_backup
         duration = time.perf_counter() - clock
+        if interrupted is None:
+            return self._conclude(phase, record, runbook, params, attempt, name, staged, staging, error,
+                                  started, duration, commit_before)
+        # Nothing the phase started may outlive this: end it all, record the attempt, then let the
+        # interruption go on up (out of the lock) with further signals ignored meanwhile.
+        with interrupts.signals_ignored():
+            ended = interrupts.end_phase_processes()
+            self._conclude(phase, record, runbook, params, attempt, name, staged, staging, None,
+                           started, duration, commit_before, interrupted=(interrupted, ended))
+        raise interrupted
+
+    def _conclude(self, phase: str, record: Record, runbook: Path, params: dict[str, Any], attempt: int,
+                  name: str, staged: Path, staging: Path, error: BaseException | None, started: str,
+                  duration: float, commit_before: str | None,
+                  interrupted: tuple[BaseException, list[int]] | None = None) -> PhaseOutcome:
+        """Archive the executed notebook, scan what the phase wrote, append the attempt's entry."""
+        from releaselib.infra.git import head_commit
+
         import nbformat
 
         try:
-            nb = nbformat.read(staged, as_version=4) if staged.exists() else None
+            # An interruption may have stopped papermill while it wrote the notebook.
+            nb = _safe(lambda: nbformat.read(staged, as_version=4)) if staged.exists() else None
             reason = _failure_reason(error) if error is not None else None
-            if nb is None:
+            if interrupted is not None:
+                reason = interrupts.interrupted_reason(interrupted[0], nb, interrupted[1])
+            elif nb is None:
                 reason = reason or "papermill wrote no notebook"
             else:
                 unfinished = unfinished_cells(nb)
@@ -407,7 +493,7 @@ class Runner:
         log_leak = self._scan_logs()
         if log_leak:
             reason = reason or log_leak
-        result = SUCCEEDED if reason is None else FAILED
+        result = INTERRUPTED if interrupted is not None else SUCCEEDED if reason is None else FAILED
         entry = {
             "phase": phase,
             "attempt": attempt,
@@ -440,7 +526,9 @@ class Runner:
         leaked = secret_scan.find_secrets(text, self.secrets)
         if leaked:
             text = secret_scan.redact(text, self.secrets)
-            target.write_text(text, encoding="utf-8")
+            from releaselib.record.store import write_atomic
+
+            write_atomic(target, text.encode("utf-8"))
             return target, (
                 f"the executed notebook contained the value of {', '.join(leaked)}; "
                 "only a redacted copy was archived"
@@ -451,20 +539,55 @@ class Runner:
         return target, None
 
     def _scan_logs(self) -> str | None:
-        logs = self.record_dir / "logs"
-        if not self.secrets or not logs.exists():
+        """Scan every other file the phase wrote under the record (logs, the announcement copy, dist/...).
+
+        A text file holding a secret, in any form, is redacted in place; any
+        other file holding one is removed. Either way the phase fails, naming the files.
+        """
+        if not self.secrets or not self.record_dir.exists():
             return None
         leaked_in = []
-        for path in sorted(logs.rglob("*")):
-            if not path.is_file():
+        for path in sorted(self.record_dir.rglob("*")):
+            if not path.is_file() or path.suffix == ".ipynb" or path.name == "record.json":
                 continue
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if secret_scan.find_secrets(text, self.secrets):
-                path.write_text(secret_scan.redact(text, self.secrets), encoding="utf-8")
-                leaked_in.append(path.name)
+            data = path.read_bytes()
+            text = data.decode("utf-8", errors="replace")
+            if not secret_scan.find_secrets(text, self.secrets):
+                continue
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                path.unlink()
+            else:
+                from releaselib.record.store import write_atomic
+
+                write_atomic(path, secret_scan.redact(text, self.secrets).encode("utf-8"))
+            leaked_in.append(str(path.relative_to(self.record_dir)))
         if leaked_in:
-            return f"a log contained a secret and was redacted: {', '.join(leaked_in)}"
+            return f"a file of the record contained a secret and was redacted or removed: {', '.join(leaked_in)}"
         return None
+
+
+@contextmanager
+def _run_tmpdir() -> Iterator[Path]:
+    """A temporary folder for everything the run's kernels create (``TMPDIR``), removed at the end.
+
+    A kernel that is killed (an interruption) cannot clean up its own build
+    folders; removing the run's folder does. The runner's own temporary
+    files stay where they were (``tempfile`` fixed its folder at first use).
+    """
+    tempfile.gettempdir()
+    folder = Path(tempfile.mkdtemp(prefix="releaselib-run-"))
+    previous = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if previous is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = previous
+        interrupts.remove_tree(folder)
 
 
 def _safe(function: Callable[[], Any]) -> Any:

@@ -27,6 +27,8 @@ from urllib.parse import urlparse
 
 from releaselib.core.config_types import (
     AnnounceConfig,
+    ApiConfig,
+    ApiWaiver,
     Config,
     DocsCheckConfig,
     MatrixConfig,
@@ -80,6 +82,7 @@ _SUBTABLES: dict[str, type] = {
     "publish": PublishConfig,
     "docs_check": DocsCheckConfig,
     "announce": AnnounceConfig,
+    "api": ApiConfig,
 }
 # Keys render_table always writes, so a maintainer sees the settings that
 # matter most even when they hold the default.
@@ -350,6 +353,8 @@ def _convert(value: Any, typ: Any, key: str, where: str) -> Any:
         item_type = typing.get_args(typ)[0]
         if item_type is VersionFile:
             return _convert_version_files(value, key, where)
+        if item_type is ApiWaiver:
+            return _convert_waivers(value, key, where)
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
             return tuple(value)
         example = f'{key} = ["{value}"]' if isinstance(value, str) else f'{key} = ["...", "..."]'
@@ -382,6 +387,24 @@ def _convert_version_files(value: Any, key: str, where: str) -> tuple[VersionFil
                 raise _wrong_type(entry_key, entry_where, "a string", item[entry_key], f'{entry_key} = "..."')
         entries.append(VersionFile(path=item["path"], pattern=item["pattern"]))
     return tuple(entries)
+
+
+def _convert_waivers(value: Any, key: str, where: str) -> tuple[ApiWaiver, ...]:
+    example = f'[[{where}.{key}]] sections, each with object = "pkg.name" and reason = "why"'
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise _wrong_type(key, where, "an array of tables", value, example)
+    waivers = []
+    for item in value:
+        fields = _shape_table(item, ApiWaiver, f"{where}.{key}")
+        for required in ("object", "reason"):
+            if not str(fields.get(required) or "").strip():
+                raise ConfigError(
+                    f"An entry of [[{where}.{key}]] has no `{required}`"
+                    + (f" (object {fields['object']!r})." if fields.get("object") else "."),
+                    hint='A waiver names the object and says why: object = "pkg.old", reason = "removed early: ...".',
+                )
+        waivers.append(ApiWaiver(**fields))
+    return tuple(waivers)
 
 
 def _describe(value: Any) -> str:
@@ -497,6 +520,11 @@ def _check_meaning(config: Config, data: Mapping[str, Any]) -> None:
     _check_publish(config.publish)
     _check_docs_check(config.docs_check)
     _check_announce(config)
+    if config.api.deprecation_period < 0:
+        raise ConfigError(
+            f"`deprecation-period` in [{TABLE}.api] must be 0 or more releases, got {config.api.deprecation_period}.",
+            hint="The seed's policy is deprecation-period = 4.",
+        )
 
 
 def _check_template(key: str, where: str, template: str, names: tuple[str, ...], require: str | None = None) -> None:
@@ -614,6 +642,26 @@ def _check_subset(key: str, subset_of: str, where: str, values: tuple[str, ...],
         )
 
 
+def _check_extension_switch(matrix: MatrixConfig, where: str) -> None:
+    switches = [key for key, on in (
+        ("no-extension-env", matrix.no_extension_env is not None),
+        ("no-extension-config-settings", bool(matrix.no_extension_config_settings)),
+        ("tests-both-implementations", matrix.tests_both_implementations),
+    ) if on]
+    if len(switches) > 1:
+        raise ConfigError(
+            f"{' and '.join(f'`{k}`' for k in switches)} in {where} are different ways to switch the extension; "
+            "choose one.",
+            hint="Keep the one your build reads; remove the others.",
+        )
+    for setting in matrix.no_extension_config_settings:
+        if "=" not in setting:
+            raise ConfigError(
+                f"`no-extension-config-settings` in {where} holds {setting!r}, not KEY=VALUE.",
+                hint='Write e.g. no-extension-config-settings = ["--build-option=--without-speedups"].',
+            )
+
+
 def _check_matrix(matrix: MatrixConfig) -> None:
     where = f"[{TABLE}.matrix]"
     _check_positive("timeout", where, matrix.timeout)
@@ -624,6 +672,7 @@ def _check_matrix(matrix: MatrixConfig) -> None:
             f"`no-extension-env` in {where} must be an environment variable name, got {matrix.no_extension_env!r}.",
             hint='Write e.g. no-extension-env = "PKG_NO_EXT".',
         )
+    _check_extension_switch(matrix, where)
     if not matrix.test_command.strip():
         raise ConfigError(f"`test-command` in {where} must not be empty.", hint='Write e.g. test-command = "python -m pytest -q".')
 

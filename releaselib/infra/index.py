@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import urllib.error
 import urllib.parse
@@ -11,6 +12,7 @@ from html.parser import HTMLParser
 from packaging.utils import canonicalize_name
 
 from releaselib.core.errors import PublishError
+from releaselib.core.secrets import url_credentials
 
 _RESUME = "then `releaselib run VERSION --resume`"
 
@@ -50,8 +52,14 @@ def index_files(simple_url: str, package: str, timeout: float = 30.0) -> dict[st
     (404) is an empty dict. Raises :class:`PublishError` naming the URL when
     the index cannot be reached or answers with another error.
     """
-    url = project_url(simple_url, package)
-    request = urllib.request.Request(url, headers={"Accept": "text/html", "Cache-Control": "no-cache"})
+    # Credentials in the URL (https://user:TOKEN@host/simple/) go into a header, never into a message.
+    clean, user, password = url_credentials(simple_url)
+    url = project_url(clean, package)
+    headers = {"Accept": "text/html", "Cache-Control": "no-cache"}
+    if user is not None or password is not None:
+        token = base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read().decode("utf-8", errors="replace")

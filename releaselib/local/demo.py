@@ -132,16 +132,23 @@ def run_demo(*, version: str = "1.1", workdir: str | None = None, keep: bool = F
 def _finish(env: Environment, version: str, console: Console) -> None:
     """Hook for what the demo shows while the servers are still up (review, verify)."""
     try:
-        from releaselib.record.audit import review_text, verify_release
+        from releaselib.record.audit import review_text
+        from releaselib.record.verify import verify_record
     except ImportError:
         return
     console.print(review_text(env.outputs, "bsonlite", version), markup=False, highlight=False)
-    problems = verify_release(env.outputs, "bsonlite", version, index=True)
-    if problems:
+    found = verify_record(env.outputs, "bsonlite", version, index=True, repo=env.repo)
+    if found.problems:
         from releaselib.core.errors import RecordError
 
-        raise RecordError("verify found problems:\n" + "\n".join(problems))
-    console.print("[green]verify --index: the record is whole[/]")
+        raise RecordError("verify found problems:\n" + "\n".join(found.problems))
+    if not any("anchor" in line for line in found.checked):
+        from releaselib.core.errors import RecordError
+
+        raise RecordError("verify could not compare the record with its anchor on the demo's remote:\n"
+                          + "\n".join(found.unchecked))
+    console.print(f"[green]verify --index: the record is whole, and agrees with {' and with '.join(found.checked)}[/]",
+                  markup=True, highlight=False)
     from releaselib.record.report import write_report
 
     page = write_report(env.outputs, "bsonlite", version)

@@ -32,6 +32,9 @@ from tomlkit.exceptions import TOMLKitError
 from releaselib.core.errors import ConfigError, GitError, RepoStateError
 from releaselib.core.versions import format_version_tuple, version_tuple
 from releaselib.infra import processes
+from releaselib.local.sample_history import EARLY_RELEASES
+from releaselib.local.sample_history import Edit as _Edit
+from releaselib.local.sample_history import Step as _Step
 
 __all__ = [
     "SAMPLE_DIR",
@@ -69,24 +72,6 @@ class Sandbox:
     root: Path  # the temp folder
     repo: Path  # the working clone (root / "bsonlite")
     origin: Path  # bare repository (root / "origin.git")
-
-
-@dataclass(frozen=True)
-class _Edit:
-    """A change one history commit makes: ``earlier`` becomes ``final`` in ``path``."""
-
-    path: str
-    final: str
-    earlier: str = ""
-
-
-@dataclass(frozen=True)
-class _Step:
-    """One commit of the history after the 1.0 release (or before it)."""
-
-    message: str
-    date: str
-    edits: tuple[_Edit, ...]
 
 
 # The sample's files are in their final state. Each step names the text it
@@ -197,7 +182,7 @@ installing the slower pure-Python code. To build without the extension, set
     ),
 )
 
-_INITIAL_DATE = "2024-01-10T11:00:00+00:00"
+_INITIAL_DATE = "2023-03-01T11:00:00+00:00"
 _RELEASE_DATE = "2024-02-02T12:00:00+00:00"
 _POST_RELEASE_DATE = "2024-02-02T12:05:00+00:00"
 _FALLBACK_FILE = "NOTES.txt"
@@ -369,35 +354,57 @@ def create_sandbox(
         after_since.insert(0, _unwind(repo, step) if applies else None)
     _set_version(repo, version_files, _CURRENT_DEV, _EARLIER_DEV)
     after_changelog = _unwind(repo, _BEFORE_RELEASE) if _applies(repo, _BEFORE_RELEASE) else None
+    # The releases before 1.0 (sample_history), unwound newest first like the steps above.
+    early: list[list[tuple[_Step, dict[str, str] | None]]] = []
+    for early_release in reversed(EARLY_RELEASES):
+        early.insert(0, [(step, _unwind(repo, step) if _applies(repo, step) else None)
+                         for step in reversed(early_release.steps)][::-1])
 
     _git(repo, "init", "--quiet", "-b", BRANCH)
     _git(repo, "config", "user.name", USER_NAME)
     _git(repo, "config", "user.email", USER_EMAIL)
     _commit(repo, "Initial import", _INITIAL_DATE)
 
+    dev = _EARLIER_DEV
+    for early_release, early_steps in zip(EARLY_RELEASES, early):
+        for step, step_snapshot in early_steps:
+            _replay(repo, step, step_snapshot)
+        _set_version(repo, version_files, dev, early_release.version)
+        _commit(repo, f"BUMP {early_release.version}", early_release.date)
+        _git(repo, "tag", "-a", early_release.version, "-m", early_release.version, date=early_release.date)
+        dev = f"{early_release.version}+dev"
+        _set_version(repo, version_files, early_release.version, dev)
+        _commit(repo, f"BUMP {dev}", early_release.date)
+
     if after_changelog is not None:
         _restore(repo, after_changelog)
         _commit(repo, _BEFORE_RELEASE.message, _BEFORE_RELEASE.date)
 
-    _set_version(repo, version_files, _EARLIER_DEV, _RELEASE)
+    _set_version(repo, version_files, dev, _RELEASE)
     _commit(repo, f"BUMP {_RELEASE}", _RELEASE_DATE)
     _git(repo, "tag", "-a", _RELEASE, "-m", _RELEASE, date=_RELEASE_DATE)
     _set_version(repo, version_files, _RELEASE, _CURRENT_DEV)
     _commit(repo, f"BUMP {_CURRENT_DEV}", _POST_RELEASE_DATE)
 
     for (step, _), snapshot in zip(since, after_since):
-        if snapshot is not None:
-            _restore(repo, snapshot)
-        else:
-            with (repo / _FALLBACK_FILE).open("a", encoding="utf-8") as notes:
-                notes.write(f"{step.message}\n")
-        _commit(repo, step.message, step.date)
+        _replay(repo, step, snapshot)
 
     _git(root, "init", "--quiet", "--bare", "-b", BRANCH, str(sandbox.origin))
     _git(repo, "remote", "add", "origin", str(sandbox.origin))
-    _git(repo, "push", "--quiet", "origin", BRANCH, f"refs/tags/{_RELEASE}")
+    tags = [f"refs/tags/{r.version}" for r in EARLY_RELEASES] + [f"refs/tags/{_RELEASE}"]
+    _git(repo, "push", "--quiet", "origin", BRANCH, *tags)
     _git(repo, "branch", "--quiet", "--set-upstream-to", f"origin/{BRANCH}")
     return sandbox
+
+
+def _replay(repo: Path, step: _Step, snapshot: dict[str, str] | None) -> None:
+    """Commit ``step``: its files as it left them, or a line in NOTES.txt for a project lacking its text."""
+    if snapshot is not None:
+        _restore(repo, snapshot)
+    else:
+        with (repo / _FALLBACK_FILE).open("a", encoding="utf-8") as notes:
+            notes.write(f"{step.message}\n")
+    _commit(repo, step.message, step.date)
 
 
 def set_project_config(repo: Path, table: str, values: dict[str, Any]) -> None:
@@ -464,6 +471,7 @@ GIT_DIR = {git_dir!r}
 SITE_DIR = {site_dir!r}
 PACKAGE = {package!r}
 VERSION_FILE = {version_file!r}
+VERSION_RE = {version_re!r}
 CHANGELOG = {changelog!r}
 BRANCH = {branch!r}
 
@@ -475,11 +483,11 @@ def git(*args):
 
 def main():
     source = git("show", BRANCH + ":" + VERSION_FILE)
-    match = re.search(r"""__version__\\s*=\\s*['"]([^'"]+)['"]""", source)
+    match = re.search(VERSION_RE, source, re.MULTILINE)
     if match is None:
-        print("docs: no __version__ in " + VERSION_FILE, file=sys.stderr)
+        print("docs: no version matching " + VERSION_RE + " in " + VERSION_FILE, file=sys.stderr)
         return 1
-    version = match.group(1)
+    version = match.group("value")
     commit = git("rev-parse", BRANCH).strip()
     try:
         changelog = git("show", BRANCH + ":" + CHANGELOG)
@@ -509,6 +517,8 @@ if __name__ == "__main__":
     sys.exit(main())
 '''
 
+_DUNDER_VERSION_RE = r"""__version__\s*=\s*['"](?P<value>[^'"]+)['"]"""
+
 _HOOK_SCRIPT = """\
 #!/bin/sh
 # Rebuild the docs site when main moves (installed by releaselib.local.sandbox).
@@ -534,11 +544,15 @@ def install_docs_hook(
     version_file: str,
     changelog: str = "doc/changelog.rst",
     branch: str = BRANCH,
+    version_re: str | None = None,
 ) -> None:
     """Make the bare ``origin`` rebuild ``site_dir/index.html`` on every push to ``branch``.
 
     The page's title and h1 read "<package> <version> documentation", the
-    version taken from ``__version__`` in ``git show <branch>:<version_file>``;
+    version taken from ``git show <branch>:<version_file>`` by ``version_re``
+    (a regex whose group ``value`` is the version; default ``__version__ = "..."``,
+    or pass :func:`releaselib.infra.config.pattern_regex` of a version file, e.g.
+    ``version = "{version}"`` in pyproject.toml);
     the page also names the commit and shows the changelog as plain text. The
     page is written once now, so the site shows the current version before any
     push. The hook runs with this interpreter (``sys.executable``).
@@ -563,6 +577,7 @@ def install_docs_hook(
             site_dir=str(site_dir),
             package=package,
             version_file=version_file,
+            version_re=version_re or _DUNDER_VERSION_RE,
             changelog=changelog,
             branch=branch,
         ),
@@ -589,5 +604,5 @@ def install_docs_hook(
     if result.returncode != 0:
         raise GitError(
             f"Building the first docs page from {origin} failed: {(result.stderr or result.stdout).strip()}",
-            hint=f"Check that {version_file} exists on {branch} and sets __version__.",
+            hint=f"Check that {version_file} exists on {branch} and holds the version.",
         )

@@ -65,8 +65,25 @@ def _read_text(path: Path, display: str) -> str:
         raise ConfigError(f"{display} is not UTF-8 text.", hint="Save it as UTF-8 or remove it from the configuration.") from exc
 
 
+def _inside(root: Path, relpath: str) -> Path:
+    """``root / relpath``, refusing (ConfigError) a path that is, or passes through, a link leaving ``root``."""
+    path = Path(root) / relpath
+    target = path.resolve()
+    if target != Path(root).resolve() and Path(root).resolve() not in target.parents:
+        raise ConfigError(
+            f"{relpath} is a link to {target}, outside the repository; releaselib never writes through it.",
+            hint="Point the configuration at the file inside the repository, or make the link point inside it.",
+        )
+    return path
+
+
 def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` as UTF-8 through a temporary file, so a crash never leaves half a file."""
+    """Write ``text`` as UTF-8 through a temporary file, so a crash never leaves half a file.
+
+    A symbolic link (inside the repository, see :func:`_inside`) stays a link:
+    its target is written.
+    """
+    path = path.resolve()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -158,7 +175,7 @@ def read_current_version(config: Config) -> str:
         )
     string_files = [vf for vf in config.version_files if pattern_placeholder(vf) == VERSION]
     vf = string_files[0] if string_files else config.version_files[0]
-    text = _read_text(config.root / vf.path, vf.path)
+    text = _read_text(_inside(config.root, vf.path), vf.path)
     value = _find_one(text, vf).group("value")
     if pattern_placeholder(vf) == VERSION:
         return value
@@ -186,7 +203,7 @@ class VersionFileEdit(Action):
 
     @property
     def path(self) -> Path:
-        return self.config.root / self.file.path
+        return _inside(self.config.root, self.file.path)
 
     def _current(self) -> re.Match[str]:
         return _find_one(_read_text(self.path, self.file.path), self.file)
@@ -241,7 +258,7 @@ class MarkerReplace(Action):
 
     @property
     def path(self) -> Path:
-        return self.config.root / self.relpath
+        return _inside(self.config.root, self.relpath)
 
     def _text(self) -> str:
         return _read_text(self.path, self.relpath)
@@ -304,6 +321,35 @@ def docs_files(config: Config) -> list[str]:
     return sorted(found)
 
 
+def _docs_file_skipped(config: Config, relpath: str, markers: list[str]) -> str | None:
+    """Why a docs-glob file is left alone (None: it is scanned for markers).
+
+    A file git considers binary (a NUL byte in its first 8000 bytes) is never
+    touched, and a link leaving the repository is never followed. A file that
+    is not UTF-8 is skipped when it holds no marker and refused (ConfigError)
+    when it does: skipping it would leave the stale marker in the release.
+    """
+    try:
+        path = _inside(config.root, relpath)
+    except ConfigError:
+        return "a link that leaves the repository"
+    data = path.read_bytes()
+    if b"\0" in data[:8000]:
+        return "binary (git treats it so); never rewritten"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        held = [marker for marker in markers if marker.encode("utf-8") in data]
+        if held:
+            raise ConfigError(
+                f"{relpath} holds the development marker {held[0]!r} but is not UTF-8 text, so it cannot be "
+                "rewritten safely.",
+                hint=f"Save {relpath} as UTF-8 (or replace the marker by hand), or exclude it from the docs globs.",
+            ) from None
+        return "not UTF-8 text and holds no marker"
+    return None
+
+
 def _same_version(a: str, b: str) -> bool:
     if a == b:
         return True
@@ -354,12 +400,12 @@ def plan_release_bump(release: Release) -> Plan:
             )
         markers = dev_markers(current, config.dev_scheme)
         for relpath in docs_files(config):
-            try:
-                protected = tuple(vf for vf in config.version_files if Path(vf.path).as_posix() == relpath)
-                action = MarkerReplace(config, relpath, markers, version, protected)
-            except ConfigError:
-                # A binary or non-UTF-8 file a broad glob picked up cannot hold a marker we can edit.
+            skipped = _docs_file_skipped(config, relpath, markers)
+            if skipped:
+                plan.notes.append(f"{relpath}: skipped, {skipped}")
                 continue
+            protected = tuple(vf for vf in config.version_files if Path(vf.path).as_posix() == relpath)
+            action = MarkerReplace(config, relpath, markers, version, protected)
             if action.count:
                 plan.add(action)
     plan.extend(edits)

@@ -103,7 +103,15 @@ class BumpTagAction(git.TagAction):
 
 
 def _tag_message(release: Release) -> str:
-    return f"{release.config.package} {release.version}"
+    """``<package> <version>``, then where the release record is anchored and in which format."""
+    from releaselib.record.anchor import ANCHOR_FORMAT, NOTES_REF
+    from releaselib.record.store import SCHEMA_VERSION
+
+    return (
+        f"{release.config.package} {release.version}\n\n"
+        f"Release record: schema {SCHEMA_VERSION} (docs/record.md), anchored as {ANCHOR_FORMAT} "
+        f"in the git note {NOTES_REF} on this tag."
+    )
 
 
 def plan_push(release: Release, allow_untested: bool = False) -> Plan:

@@ -2,8 +2,15 @@
 
 Seed step 10: "make sure the docs have properly updated". The docs builder
 rebuilds the site after the push; this module polls the configured page
-(``[tool.releaselib.docs-check] url``) until its text shows the release
+(``[tool.releaselib.docs-check] url``) until the page *declares* the release
 version as a whole token, so ``1.1`` is not taken for ``1.10`` or ``1.1+dev``.
+A page declares its version in its title, a version meta tag
+(``<meta name="version" content="2.2">``, ``docsearch:version``), an element
+whose class names a version (Sphinx themes' ``version`` and version
+switchers: the selected option only), or where the configured
+``version-pattern`` matches. A changelog that mentions the new version on a
+page that declares the development version is not the new docs. Only a page
+that declares nothing is searched as a whole.
 A page that never shows it fails the phase with the URL and what the page
 showed instead; a server that refuses connections or answers with an HTTP
 error is polled again until the deadline, then its last error is reported.
@@ -31,7 +38,7 @@ from releaselib.core.errors import DocsError
 if TYPE_CHECKING:
     from releaselib.engine.context import Release
 
-__all__ = ["DocsResult", "fetch_page", "shows_version", "versions_in", "wait_for_docs"]
+__all__ = ["DocsResult", "declares_version", "fetch_page", "shows_version", "versions_in", "wait_for_docs"]
 
 #: The longest a single request may take, whatever the overall timeout.
 MAX_REQUEST_TIMEOUT = 30.0
@@ -55,6 +62,7 @@ class Page:
     status: int
     title: str
     text: str
+    declared: tuple[str, ...] = ()  # texts where the page states its own version (meta, title, version element)
 
     @property
     def searchable(self) -> str:
@@ -84,6 +92,7 @@ class DocsResult:
     dry_run: bool = False
     skipped: bool = False
     timeout: float | None = None
+    declared: tuple[str, ...] = ()  # where the page states its own version; empty: it states none
     checked_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
     @property
@@ -94,7 +103,7 @@ class DocsResult:
         if self.found:
             tries = "first attempt" if self.attempts == 1 else f"attempt {self.attempts}"
             return f"{self.url} shows {self.version} ({tries}, after {self.elapsed:.1f} s)"
-        shown = _describe_page(self.title, self.versions_seen, self.error)
+        shown = _describe_page(self.title, self.versions_seen, self.error, self.declared)
         if self.dry_run:
             return (
                 f"dry run: {self.url} does not show {self.version} yet ({shown}); "
@@ -115,6 +124,7 @@ class DocsResult:
             "title": self.title,
             "versions_seen": list(self.versions_seen),
             "excerpt": self.excerpt,
+            "declared": list(self.declared),
             "error": self.error,
             "checked_at": self.checked_at,
         }
@@ -123,6 +133,8 @@ class DocsResult:
         lines = [self.summary]
         if self.title is not None:
             lines.append(f"  title:   {self.title}")
+        if self.declared:
+            lines.append(f"  declares: {' | '.join(self.declared)}")
         if self.excerpt:
             lines.append(f"  excerpt: {self.excerpt}")
         return "\n".join(lines)
@@ -141,6 +153,8 @@ class DocsResult:
             rows += f"<tr><th>page</th><td><a href='{html.escape(self.url)}'>{html.escape(self.url)}</a></td></tr>"
         if self.title is not None:
             rows += f"<tr><th>title</th><td>{html.escape(self.title)}</td></tr>"
+        if self.declared:
+            rows += f"<tr><th>the page declares</th><td>{html.escape(' | '.join(self.declared))}</td></tr>"
         if self.versions_seen:
             rows += f"<tr><th>versions on the page</th><td>{html.escape(', '.join(self.versions_seen))}</td></tr>"
         if self.excerpt:
@@ -167,43 +181,112 @@ class _TextAndTitle(HTMLParser):
         self.text_parts: list[str] = []
         self._in_title = False
         self._hidden_depth = 0
+        self.declared: list[str] = []
+        # Open elements; for each, whether it is a version element, and the text collected inside it.
+        self._stack: list[tuple[str, bool, list[str]]] = []
+        self._in_select = 0
+        self._option_selected: bool | None = None
+
+    def _in_version_element(self) -> bool:
+        return any(is_version for _, is_version, _ in self._stack)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k.lower(): (v or "") for k, v in attrs}
+        if tag == "meta":
+            key = (values.get("name") or values.get("property") or values.get("itemprop") or "").lower()
+            if key in _VERSION_META and values.get("content"):
+                self.declared.append(values["content"])
+            return
+        if tag in _VOID:
+            return
         if tag == "title":
             self._in_title = True
         elif tag in self._HIDDEN:
             self._hidden_depth += 1
+        if tag == "select":
+            self._in_select += 1
+        if tag == "option":
+            self._option_selected = "selected" in values
+        classes = f"{values.get('class', '')} {values.get('id', '')}".lower()
+        self._stack.append((tag, "version" in classes, []))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
         elif tag in self._HIDDEN and self._hidden_depth:
             self._hidden_depth -= 1
+        if tag == "select" and self._in_select:
+            self._in_select -= 1
+        if tag == "option":
+            self._option_selected = None
+        # Close up to the matching element (HTML in the wild leaves some unclosed).
+        for depth in range(len(self._stack) - 1, -1, -1):
+            if self._stack[depth][0] == tag:
+                for _, is_version, parts in self._stack[depth:][::-1]:
+                    if is_version and _squash(" ".join(parts)):
+                        self.declared.append(_squash(" ".join(parts)))
+                del self._stack[depth:]
+                break
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title_parts.append(data)
         elif not self._hidden_depth:
             self.text_parts.append(data)
+            if self._in_version_element() and (not self._in_select or self._option_selected):
+                # In a version switcher only the selected option is the page's own version.
+                for _, is_version, parts in self._stack:
+                    if is_version:
+                        parts.append(data)
+
+
+_VERSION_META = frozenset({"version", "docsearch:version", "docbuild:version", "release", "docs:version"})
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
 
 
 def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def parse_page(body: str, *, status: int = 200, content_type: str = "text/html") -> Page:
-    """The title and visible text of a page (plain text pages are taken as they are)."""
+def parse_page(
+    body: str, *, status: int = 200, content_type: str = "text/html", version_pattern: str | None = None
+) -> Page:
+    """The title, visible text and declared versions of a page (plain text pages are taken as they are).
+
+    ``version_pattern`` (a regex; its first group, or the whole match, is the
+    version) adds where it matches the raw body to what the page declares.
+    """
+    extra = _pattern_matches(body, version_pattern)
     if "html" not in content_type and not body.lstrip().startswith("<"):
-        return Page(status=status, title="", text=_squash(body))
+        return Page(status=status, title="", text=_squash(body), declared=tuple(extra))
     parser = _TextAndTitle()
     parser.feed(body)
     parser.close()
     title = _squash("".join(parser.title_parts))
     text = _squash(" ".join(parser.text_parts))
-    return Page(status=status, title=title, text=text)
+    declared = list(parser.declared) + extra
+    if _VERSION_TOKEN.search(title):
+        declared.insert(0, title)
+    return Page(status=status, title=title, text=text, declared=tuple(dict.fromkeys(declared)))
 
 
-def fetch_page(url: str, *, timeout: float) -> Page:
+def _pattern_matches(body: str, pattern: str | None) -> list[str]:
+    if not pattern:
+        return []
+    found = []
+    for match in re.finditer(pattern, body):
+        found.append(match.group(1) if match.groups() else match.group(0))
+    return found
+
+
+def declares_version(page: Page, version: str) -> bool:
+    """True when the page declares ``version``; a page that declares no version is searched whole."""
+    if page.declared:
+        return any(shows_version(text, version) for text in page.declared)
+    return shows_version(page.searchable, version)
+
+
+def fetch_page(url: str, *, timeout: float, version_pattern: str | None = None) -> Page:
     """GET ``url`` once, bypassing caches; return its title and visible text.
 
     Raises :class:`urllib.error.URLError` (HTTP errors included), ``TimeoutError``
@@ -227,7 +310,7 @@ def fetch_page(url: str, *, timeout: float) -> Page:
         body = data.decode(charset, errors="replace")
     except LookupError:  # an unknown charset name in the header
         body = data.decode("utf-8", errors="replace")
-    return parse_page(body, status=status, content_type=content_type)
+    return parse_page(body, status=status, content_type=content_type, version_pattern=version_pattern)
 
 
 def _version_pattern(version: str) -> re.Pattern[str]:
@@ -285,8 +368,12 @@ def _describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _describe_page(title: str | None, versions: tuple[str, ...], error: str | None) -> str:
+def _describe_page(
+    title: str | None, versions: tuple[str, ...], error: str | None, declared: tuple[str, ...] = ()
+) -> str:
     parts = []
+    if declared:
+        parts.append(f"the page declares {' | '.join(declared)!r}")
     if title is not None:
         shown = f"showed {', '.join(versions)}" if versions else "showed no version at all"
         parts.append(f"the page {shown} (title {title!r})" if title else f"the page {shown}")
@@ -347,16 +434,16 @@ def wait_for_docs(
         attempts += 1
         request_timeout = min(MAX_REQUEST_TIMEOUT, max(1.0, deadline - clock()))
         try:
-            page = fetch_page(url, timeout=request_timeout)
+            page = fetch_page(url, timeout=request_timeout, version_pattern=check.version_pattern)
             error = None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             # ValueError: http.client rejects a malformed answer; keep polling like any other failure.
             error = _describe_error(exc)
         now = clock()
-        if page is not None and error is None and shows_version(page.searchable, version):
+        if page is not None and error is None and declares_version(page, version):
             return DocsResult(url=url, found=True, attempts=attempts, elapsed=now - started, title=page.title,
                               excerpt=_excerpt(page, version), version=version, versions_seen=versions_in(page),
-                              dry_run=dry_run, timeout=timeout)
+                              dry_run=dry_run, timeout=timeout, declared=page.declared)
         if dry_run or now >= deadline:
             break
         sleep(max(0.0, min(interval, deadline - now)))
@@ -367,13 +454,13 @@ def wait_for_docs(
         title=page.title if page is not None else None,
         excerpt=_excerpt(page, version) if page is not None else None,
         version=version, versions_seen=versions_in(page) if page is not None else (),
-        error=error, dry_run=dry_run, timeout=timeout,
+        error=error, dry_run=dry_run, timeout=timeout, declared=page.declared if page is not None else (),
     )
     if dry_run:
         return result
     raise DocsError(
         f"The docs at {url} did not show {version} within {timeout:g} s ({attempts} attempt(s)): "
-        f"{_describe_page(result.title, result.versions_seen, error)}.",
+        f"{_describe_page(result.title, result.versions_seen, error, result.declared)}.",
         hint=(
             "Check the docs build (did the push trigger it? did it fail? is the URL the page that names the version?), "
             f"then run `releaselib run {version} --resume`."

@@ -18,6 +18,7 @@ from releaselib.core.errors import PreflightFailed, ReleaseError, RepoStateError
 from releaselib.core.plan import Plan
 from releaselib.core.registry import (
     ANNOUNCE,
+    API,
     BUILD,
     BUMP,
     BUNDLED_NAMES,
@@ -152,6 +153,16 @@ def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[
             return ", ".join(parts)
 
         found.append(("interpreters found", interpreters))
+
+    if API in wanted and config.api.check:
+        def api_policy() -> str:
+            from releaselib.phases.api import check_release
+
+            report = check_release(release)
+            report.raise_for_violations()
+            return report.summary()
+
+        found.append(("public API follows the compatibility policy", api_policy))
 
     if PUBLISH in wanted:
         def index_credentials() -> str:

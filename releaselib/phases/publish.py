@@ -38,6 +38,7 @@ from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
 
 from releaselib.core.errors import PublishError
+from releaselib.core.secrets import strip_userinfo, url_credentials
 from releaselib.core.plan import Action, Plan
 from releaselib.infra import processes
 from releaselib.infra.index import index_files
@@ -127,7 +128,7 @@ class UploadAction(Action):
         return self.path.name
 
     def describe(self) -> str:
-        return f"upload {self.filename} (sha256 {self.sha256[:12]}…) to {self.repository_url}"
+        return f"upload {self.filename} (sha256 {self.sha256[:12]}…) to {strip_userinfo(self.repository_url)}"
 
     def is_done(self) -> bool:
         """True when the index lists this filename with this sha256.
@@ -144,13 +145,13 @@ class UploadAction(Action):
             return True
         if not there:
             raise PublishError(
-                f"{self.filename} is already on {self.simple_url} but the index gives no sha256 for it, so "
+                f"{self.filename} is already on {strip_userinfo(self.simple_url)} but the index gives no sha256 for it, so "
                 "releaselib cannot tell whether it is the file built here.",
                 hint="Configure the index to publish sha256 fragments (pypiserver: --hash-algo sha256), or "
                 "compare the files by hand.",
             )
         raise PublishError(
-            f"{self.filename} is already on {self.simple_url} with different content "
+            f"{self.filename} is already on {strip_userinfo(self.simple_url)} with different content "
             f"(index sha256 {there[:16]}…, built file {self.sha256[:16]}…). An index never accepts a "
             "filename twice.",
             hint="Release a post-release instead (e.g. VERSION.post1), or, on a private index, delete the file "
@@ -179,7 +180,7 @@ class UploadAction(Action):
         down = _reachable(self.repository_url)
         if down is not None:
             raise PublishError(
-                f"Cannot reach the upload URL {self.repository_url}: {down}.",
+                f"Cannot reach the upload URL {strip_userinfo(self.repository_url)}: {down}.",
                 hint=f"Start the index or fix [tool.releaselib.publish] repository-url, {_RESUME}; nothing was "
                 "uploaded by this step.",
             )
@@ -193,7 +194,7 @@ class UploadAction(Action):
             proc = processes.run(command, env=self._env(), timeout=self.timeout)
         except processes.CommandTimeout as exc:
             raise PublishError(
-                f"Uploading {self.filename} to {self.repository_url} did not finish within {self.timeout:.0f} s.",
+                f"Uploading {self.filename} to {strip_userinfo(self.repository_url)} did not finish within {self.timeout:.0f} s.",
                 hint=f"Check the index, {_RESUME}; a file that did arrive is then skipped.",
             ) from exc
         output = proc.stdout
@@ -203,7 +204,7 @@ class UploadAction(Action):
         listed = index_files(self.simple_url, self.package)
         if listed.get(self.filename) != self.sha256:
             raise PublishError(
-                f"twine uploaded {self.filename} to {self.repository_url}, but {self.simple_url} then lists "
+                f"twine uploaded {self.filename} to {strip_userinfo(self.repository_url)}, but {strip_userinfo(self.simple_url)} then lists "
                 f"{'no such file' if self.filename not in listed else 'it with another sha256'}.",
                 hint="Check that repository-url and index-url in [tool.releaselib.publish] name the same index.",
             )
@@ -214,7 +215,7 @@ class UploadAction(Action):
             status, reason = int(match.group(1)), match.group(2).strip()
             meaning = _STATUS_MEANING.get(status, "")
             message = (
-                f"The index at {self.repository_url} refused the upload of {self.filename}: {status} {reason}"
+                f"The index at {strip_userinfo(self.repository_url)} refused the upload of {self.filename}: {status} {reason}"
                 + (f" — {meaning}" if meaning else "")
                 + "."
             )
@@ -228,13 +229,13 @@ class UploadAction(Action):
             return PublishError(message, hint=hint)
         if "Connection refused" in output or "ConnectionError" in output or "Max retries" in output:
             return PublishError(
-                f"Cannot reach the upload URL {self.repository_url} (connection refused) while uploading "
+                f"Cannot reach the upload URL {strip_userinfo(self.repository_url)} (connection refused) while uploading "
                 f"{self.filename}.",
                 hint=f"Start the index or fix [tool.releaselib.publish] repository-url, {_RESUME}.",
             )
         last = [line for line in output.strip().splitlines() if line.strip()][-5:]
         return PublishError(
-            f"twine upload of {self.filename} to {self.repository_url} failed (exit {code}):\n" + "\n".join(last),
+            f"twine upload of {self.filename} to {strip_userinfo(self.repository_url)} failed (exit {code}):\n" + "\n".join(last),
             hint=f"See the log{f' ({self.log})' if self.log else ''}, {_RESUME}.",
         )
 
@@ -262,7 +263,7 @@ def plan_upload(release: Release, artifacts: Sequence[Any], allow_untested: bool
 
     publish = release.config.publish
     logs = Path(release.record_dir) / "logs"
-    plan = Plan(f"Upload {release.config.package} {release.version} to {publish.repository_url}")
+    plan = Plan(f"Upload {release.config.package} {release.version} to {strip_userinfo(publish.repository_url)}")
     if gate:
         plan.add(TestedGate(release, what="upload the files", allow_untested=allow_untested))
     for artifact in sorted(artifacts, key=_upload_order):
@@ -304,7 +305,7 @@ class VerifyResult:
     def ok(self) -> bool:
         return (
             self.installed_version == self.version
-            and self.imported_version == self.version
+            and self.imported_version in ("", self.version)  # "": the package has no __version__
             and self.sha256 == self.expected_sha256
             and all(self.index_hashes_ok.values())
         )
@@ -332,7 +333,8 @@ class VerifyResult:
             ),
             f"  installed file  {self.file}",
             f"  sha256          {self.sha256} ({'same as built' if self.sha256 == self.expected_sha256 else 'DIFFERS'})",
-            f"  metadata version {self.installed_version}; {self.package}.__version__ {self.imported_version}",
+            f"  metadata version {self.installed_version}; {self.package}.__version__ "
+            f"{self.imported_version or '(none; the metadata version is the check)'}",
         ]
         for filename, ok in self.index_hashes_ok.items():
             lines.append(f"  index lists {filename}: {'same sha256' if ok else 'DIFFERENT sha256 or missing'}")
@@ -349,7 +351,7 @@ class VerifyResult:
             ("sha256 (downloaded)", self.sha256),
             ("sha256 (built)", self.expected_sha256),
             ("version (metadata)", self.installed_version),
-            ("version (__version__)", self.imported_version),
+            ("version (__version__)", self.imported_version or "(none; the metadata version is the check)"),
         ]
         rows += [(f"index lists {f}", "same sha256" if ok else "DIFFERENT or missing") for f, ok in self.index_hashes_ok.items()]
         body = "".join(f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(v)}</code></td></tr>" for k, v in rows)
@@ -435,14 +437,16 @@ def verify_from_index(
 
     In a fresh virtual environment (pip's configuration, environment
     variables, extra indexes, find-links and cache all off): installs the
-    release, imports ``config.import_name``, compares ``__version__`` and the
-    installed metadata version with ``release.version``, downloads the file
+    release, imports every top-level name of the installed distribution (from
+    the environment, never elsewhere), compares the installed metadata version
+    (and ``__version__`` where the package has one) with ``release.version``, downloads the file
     pip chose and compares its sha256 with the built artifact of that name,
     and checks that the index lists every artifact with its built sha256.
     Returns the :class:`VerifyResult`; raises :class:`PublishError` on any
     mismatch or when the install fails.
     """
     from releaselib.phases.build import create_venv
+    from releaselib.phases.installed import installed_distribution, probe_argv, read_probe
 
     config = release.config
     package, version, index_url = config.package, release.version, config.publish.index_url
@@ -475,7 +479,7 @@ def verify_from_index(
         downloaded = sorted(download.iterdir())
         if len(downloaded) != 1:
             raise PublishError(
-                f"pip download of {package}=={version} from {index_url} gave {len(downloaded)} files.",
+                f"pip download of {package}=={version} from {strip_userinfo(index_url)} gave {len(downloaded)} files.",
                 hint=f"See {log}.",
             )
         fetched = downloaded[0]
@@ -485,37 +489,42 @@ def verify_from_index(
                 hint=f"See {log}.",
             )
         digest = hashlib.sha256(fetched.read_bytes()).hexdigest()
-        probe = (
-            "import importlib.metadata as md, json, os, sys\n"
-            f"import {config.import_name} as m\n"
-            f"print(json.dumps({{'version': getattr(m, '__version__', None), 'metadata': md.version({package!r}), "
-            "'file': os.path.realpath(m.__file__), 'python': '.'.join(map(str, sys.version_info[:3]))}))"
-        )
+        # Every top-level name the installed distribution holds must import from the environment;
+        # the version is the distribution's metadata (importlib.metadata), __version__ only where it exists.
+        installed = installed_distribution(base / "venv", package)
+        if installed is None:
+            raise PublishError(
+                f"pip installed {package}=={version} from {strip_userinfo(index_url)}, but no distribution {package!r} is in the "
+                f"environment; see {log}.",
+                hint="Check [project].name against `package` in [tool.releaselib].",
+            )
+        argv = probe_argv(python, installed, compiled=False)
+        argv.insert(1, "-I")  # neither the working directory nor PYTHON* variables on the path
         try:
-            proc = processes.run([str(python), "-I", "-c", probe], cwd=base, env=env, timeout=timeout,
-                                 merge_stderr=False)  # fmt: skip
+            proc = processes.run(argv, cwd=base, env=env, timeout=timeout, merge_stderr=False)
         except processes.CommandTimeout as exc:
             raise PublishError(
-                f"`import {config.import_name}` of the release did not finish within {timeout:.0f} s.",
+                f"The import check of the release did not finish within {timeout:.0f} s.",
                 hint="Re-run the phase; the upload itself is done.",
             ) from exc
-        processes.append_log(log, "python -I -c <import check>", base, proc.stdout + proc.stderr,
-                             f"exit {proc.returncode} after {proc.duration:.1f} s")  # fmt: skip
-        if proc.returncode != 0:
+        processes.append_log(log, f"python -I -c <import check> {' '.join(argv[4:])}", base,
+                             proc.stdout + proc.stderr, f"exit {proc.returncode} after {proc.duration:.1f} s")
+        proof = read_probe(proc.stdout, base / "venv", installed)
+        if proc.returncode != 0 or not proof.ok:
             raise PublishError(
-                f"{package} {version} installed from {index_url} but `import {config.import_name}` failed:\n"
-                + "\n".join(proc.stderr.strip().splitlines()[-5:]),
+                f"{package} {version} installed from {strip_userinfo(index_url)} but its import check failed: "
+                + "; ".join(proof.problems or [proc.stderr.strip()[-500:]]),
                 hint="The uploaded files are broken; release a post-release with the fix.",
             )
-        seen = json.loads(proc.stdout.strip().splitlines()[-1])
+        seen = {"version": proof.dunder_version, "metadata": proof.version, "python": str(chosen.version)}
     listed = index_files(config.publish.index_url, package)
     result = VerifyResult(
         package=package,
         version=version,
-        index_url=index_url,
-        python=seen["python"],
+        index_url=strip_userinfo(index_url),
+        python=str(seen["python"]),
         installed_version=str(seen["metadata"]),
-        imported_version=str(seen["version"]),
+        imported_version="" if seen["version"] is None else str(seen["version"]),
         file=fetched.name,
         sha256=digest,
         expected_sha256=by_name[fetched.name].sha256 if fetched.name in by_name else "",
@@ -557,7 +566,11 @@ def _raise_unless_ok(result: VerifyResult) -> None:
             f"The index does not list {', '.join(wrong)} with the built sha256.",
             hint=f"Re-run the publish phase to upload what is missing, {_RESUME}.",
         )
-    for label, seen in (("installed metadata", result.installed_version), ("__version__", result.imported_version)):
+    # importlib.metadata is the version users get; __version__ is an extra check where the package has one.
+    checks = [("installed metadata", result.installed_version)]
+    if result.imported_version:
+        checks.append(("__version__", result.imported_version))
+    for label, seen in checks:
         if seen != result.version:
             raise PublishError(
                 f"{result.package} installed from {result.index_url} reports {label} {seen!r}, not {result.version!r}.",

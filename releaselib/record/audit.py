@@ -1,12 +1,11 @@
-"""Read a release record back: review it, verify it is whole, compare two releases.
+"""Read a release record back: review it, compare two releases.
 
-Everything here reads ``outputs/<package>/<version>/`` and nothing else (the
-package index too, for ``verify_release(..., index=True)``). Nothing here
+Everything here reads ``outputs/<package>/<version>/`` and nothing else.
+:mod:`releaselib.record.verify` checks that a record is whole. Nothing here
 writes to a record: a reviewer months later must be able to run these on a
 record copied out of version control.
 
 - :func:`review_text`: the release at a glance, as plain text.
-- :func:`verify_release`: every reason the record is not whole, one per line.
 - :func:`diff_text`: two releases side by side.
 
 The shape of ``record.json`` is documented in ``docs/record.md``.
@@ -21,9 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from releaselib.core import secrets as secret_scan
-from releaselib.core.errors import PublishError, RecordError, ReleaseError, UsageError
+from releaselib.core.errors import RecordError, ReleaseError, UsageError
 from releaselib.core.registry import (
     ANNOUNCE,
+    API,
     BUILD,
     COMMIT_TAG,
     DOCS,
@@ -32,7 +32,7 @@ from releaselib.core.registry import (
     TEST,
     phase_order,
 )
-from releaselib.record.store import FAILED, RECORD_NAME, SUCCEEDED, Record, sha256_file
+from releaselib.record.store import FAILED, RECORD_NAME, SUCCEEDED, Record
 
 if TYPE_CHECKING:
     from releaselib.core.config_types import Config
@@ -47,7 +47,6 @@ __all__ = [
     "recorded_files",
     "resolve_package",
     "review_text",
-    "verify_release",
 ]
 
 #: Phases whose ``files`` value lists the distribution files, most authoritative first.
@@ -199,6 +198,14 @@ def _skipped_interpreters(record: Record) -> list[str]:
     return skipped
 
 
+def _api(record: Record) -> dict[str, Any] | None:
+    """The API check (phase 00a): its summary, waivers and violations, also from a refused attempt."""
+    value = record.value(API, "api", None)
+    if value is None:
+        value = ((record.latest(API) or {}).get("values") or {}).get("api")
+    return value if isinstance(value, dict) else None
+
+
 def _message_id(record: Record) -> str | None:
     for key in ("sent_message_id", "message_id"):
         value = record.value(ANNOUNCE, key, None)
@@ -324,6 +331,7 @@ def release_facts(record: Record) -> dict[str, Any]:
         "files": files,
         "message_id": _message_id(record),
         "docs": _docs(record),
+        "api": _api(record),
     }
 
 
@@ -383,7 +391,7 @@ def review_text(outputs: Path, package: str, version: str) -> str:
     add(f"  when       {_when(facts['created'])} -> {_when(facts['ended'])}")
     repo = facts["repo"]
     add(f"  repository {repo.get('path') or '?'}")
-    add(f"  remote     {repo.get('remote') or '?'} {repo.get('remote_url') or '(no URL)'}")
+    add(f"  remote     {repo.get('remote') or '?'} {secret_scan.strip_userinfo(repo.get('remote_url') or '(no URL)')}")
     tools = facts["tools"]
     add("  tools      " + ", ".join(f"{name} {tools[name]}" for name in tools))
 
@@ -411,6 +419,22 @@ def review_text(outputs: Path, package: str, version: str) -> str:
     if facts["post_release_commit"] or facts["next_version"]:
         add(f"  post-release        {facts['post_release_commit'] or '-'}  (next version {facts['next_version'] or '-'})")
     add(f"  after the release   {facts['commit_after'] or '-'}")
+
+    api = facts["api"]
+    if api:
+        add("")
+        add(f"API  {api.get('summary')}  (against {api.get('against') or 'no earlier release'})")
+        for item in api.get("waivers") or ():
+            add(f"  waived   {item.get('object')} ({item.get('kind')}): {item.get('waiver')}")
+        for item in api.get("violations") or ():
+            add(f"  refused  {item.get('object')} ({item.get('file')}:{item.get('line')}): {item.get('rule')}")
+        ledger = [entry for entry in api.get("ledger") or () if isinstance(entry, dict)]
+        deprecated = sorted({name for entry in ledger for name in entry.get("deprecated") or ()})
+        if ledger:
+            releases = f"{len(ledger)} earlier release{'s' if len(ledger) != 1 else ''}"
+            add(f"  ledger   {releases}; deprecated in them: {', '.join(deprecated) or 'nothing'}")
+        if api.get("removable"):
+            add(f"  may go   {', '.join(api['removable'])} (deprecated long enough to be removed)")
 
     matrix = facts["matrix"]
     if matrix:
@@ -447,195 +471,6 @@ def review_text(outputs: Path, package: str, version: str) -> str:
     for note in notes:
         add(f"  - {note}")
     return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------- verify
-
-
-def _project_config(record: Record, repo: Path | None) -> Any:
-    """The project's configuration, from ``repo`` or the repository the record names; None if unreadable."""
-    from releaselib.infra.config import load_config
-
-    for candidate in (repo, (record.data.get("repo") or {}).get("path")):
-        if not candidate:
-            continue
-        try:
-            return load_config(Path(candidate).resolve())
-        except (ReleaseError, OSError):
-            continue
-    return None
-
-
-def _secret_names(config: Config) -> tuple[str, ...]:
-    if config is not None:
-        return tuple(config.secret_env_names())
-    from releaselib.core.config_types import AnnounceConfig, PublishConfig
-
-    return (PublishConfig().password_env, AnnounceConfig().password_env)
-
-
-def verify_release(
-    outputs: Path,
-    package: str,
-    version: str,
-    *,
-    index: bool = False,
-    secrets: Mapping[str, str] | None = None,
-    repo: Path | None = None,
-) -> list[str]:
-    """Every reason the record of ``package`` ``version`` is not whole, one line each.
-
-    An empty list means whole: record.json present and readable; the hash chain
-    intact; every entry's notebook present and matching its sha256; every code
-    cell of every successful attempt's notebook completed; every successful
-    attempt has its notebook; no secret value (of the variables the project's
-    configuration names as secrets, set in this environment, plus ``secrets``)
-    in any file under the record folder; no notebook that no entry names and no
-    JupyterLab checkpoint in it; and with ``index=True``, the index
-    (``[tool.releaselib.publish] index-url``) serves every recorded file with
-    its recorded sha256. The configuration is read from ``repo``, else from
-    the repository the record names. Never raises for a damaged record: the
-    damage is the answer.
-    """
-    directory = release_dir(outputs, package, version)
-    if not directory.is_dir():
-        return [f"{directory}: no such record folder"]
-    if not (directory / RECORD_NAME).is_file():
-        return [f"{RECORD_NAME} is missing from {directory}"]
-    try:
-        record = Record.load(directory)
-    except RecordError as exc:
-        return [f"{RECORD_NAME}: {exc.message}"]
-    problems: list[str] = []
-    # A dry run's record lives in "<version>-dry-run" and names the plain version.
-    for key, expected in (("package", {package}), ("version", {version, version.removesuffix("-dry-run")})):
-        if record.data.get(key) not in expected:
-            problems.append(f"{RECORD_NAME}: {key} is {record.data.get(key)!r}, but the folder says {max(expected)!r}")
-    problems += [f"{RECORD_NAME}: {problem}" for problem in record.chain_problems()]
-    problems += _notebook_problems(record)
-    problems += _stray_notebooks(record)
-
-    config = _project_config(record, repo)
-    known = secret_scan.secret_values(_secret_names(config))
-    known.update({name: value for name, value in (secrets or {}).items() if value})
-    problems += _secret_problems(directory, known)
-
-    if index:
-        problems += _index_problems(record, package, config)
-    return problems
-
-
-def _stray_notebooks(record: Record) -> list[str]:
-    """Notebooks in the record folder that no entry names, and any JupyterLab checkpoint:
-    a checkpoint is an unredacted copy of a notebook, and neither is part of the record."""
-    named = {str(entry.get("notebook")) for entry in record.entries if entry.get("notebook")}
-    problems = []
-    for path in sorted(record.directory.rglob("*")):
-        relative = path.relative_to(record.directory).as_posix()
-        if not path.is_file():
-            continue
-        if ".ipynb_checkpoints" in path.parts[len(record.directory.parts):]:
-            problems.append(f"{relative}: a JupyterLab checkpoint no entry names (delete it; it may hold "
-                            "what the archived notebook redacted)")
-        elif path.suffix == ".ipynb" and relative not in named:
-            problems.append(f"{relative}: a notebook no entry names (not part of the record; archive it with "
-                            "`releaselib archive` or remove it)")
-    return problems
-
-
-def _notebook_problems(record: Record) -> list[str]:
-    import nbformat
-
-    from releaselib.record.notebooks import unfinished_cells
-
-    problems = []
-    for number, entry in enumerate(record.entries, start=1):
-        label = f"entry {number} ({entry.get('phase')} attempt {entry.get('attempt')})"
-        name = entry.get("notebook")
-        succeeded = entry.get("result") == SUCCEEDED
-        if not name:
-            if succeeded:
-                problems.append(f"{label}: succeeded but names no notebook")
-            continue
-        if Path(str(name)).name != name:
-            problems.append(f"{label}: notebook name {name!r} points outside the record folder")
-            continue
-        path = record.directory / str(name)
-        if not path.is_file():
-            problems.append(f"{name}: missing (the notebook of {label})")
-            continue
-        actual = sha256_file(path)
-        if actual != entry.get("notebook_sha256"):
-            problems.append(
-                f"{name}: does not match its recorded sha256 (it was changed after it was archived; "
-                f"recorded {_short(entry.get('notebook_sha256'))}, now {_short(actual)})"
-            )
-        if not succeeded:
-            continue
-        try:
-            nb = nbformat.read(path, as_version=4)
-        except Exception as exc:  # noqa: BLE001 - any unreadable notebook is a finding
-            problems.append(f"{name}: not a readable notebook ({type(exc).__name__}: {exc})")
-            continue
-        for cell_problem in unfinished_cells(nb):
-            problems.append(f"{name}: {cell_problem} (recorded as succeeded)")
-    return problems
-
-
-def _secret_problems(directory: Path, known: Mapping[str, str]) -> list[str]:
-    if not known:
-        return []
-    problems = []
-    for path in sorted(directory.rglob("*")):
-        if not path.is_file():
-            continue
-        try:
-            text = path.read_bytes().decode("utf-8", errors="replace")
-        except OSError as exc:
-            problems.append(f"{path.relative_to(directory)}: cannot be read to scan for secrets ({exc})")
-            continue
-        leaked = secret_scan.find_secrets(text, known)
-        if leaked:
-            problems.append(f"{path.relative_to(directory)}: contains the value of {', '.join(leaked)}")
-    return problems
-
-
-def _index_url(record: Record, config: Config) -> str | None:
-    if config is not None:
-        return str(config.publish.index_url)
-    verified = record.value(PUBLISH, "verified", None)
-    if isinstance(verified, dict) and verified.get("index_url"):
-        return str(verified["index_url"])
-    return None
-
-
-def _index_problems(record: Record, package: str, config: Config) -> list[str]:
-    from releaselib.infra.index import index_files, project_url
-
-    phase, files = recorded_files(record)
-    if not files:
-        return ["--index: the record lists no files (no successful 05_build or 06_publish with a `files` value)"]
-    simple = _index_url(record, config)
-    if simple is None:
-        return ["--index: no index URL known (the project's configuration cannot be read and 06_publish recorded none)"]
-    url = project_url(simple, package)
-    try:
-        served = index_files(simple, package)
-    except PublishError as exc:
-        return [f"--index: {exc.message}"]
-    problems = []
-    for item in files:
-        filename, expected = str(item["filename"]), str(item.get("sha256") or "")
-        if filename not in served:
-            problems.append(f"{filename}: missing from the index ({url})")
-        elif not served[filename]:
-            problems.append(f"{filename}: the index lists it without a sha256, so it cannot be checked ({url})")
-        elif served[filename] != expected.lower():
-            problems.append(
-                f"{filename}: the index serves a different file (sha256 {served[filename]}, "
-                f"recorded {expected or '?'} by {phase})"
-            )
-    return problems
 
 
 # --------------------------------------------------------------------------- diff
@@ -746,4 +581,3 @@ def diff_text(outputs: Path, package: str, v1: str, v2: str) -> str:
         v2,
     )
     return "\n".join(out).rstrip() + "\n"
-

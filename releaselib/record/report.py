@@ -33,6 +33,7 @@ from releaselib.record.audit import (
     release_facts,
     unusual,
 )
+from releaselib.core.secrets import strip_userinfo
 from releaselib.record.store import SUCCEEDED, Record, write_atomic
 
 __all__ = ["render_notebook", "write_index", "write_release_report", "write_report"]
@@ -233,7 +234,7 @@ def _summary(record: Record) -> str:
     people = [
         ("operator", _e(_who(facts["operator"]))),
         ("repository", f'<span class="mono">{_e(repo.get("path"))}</span>'),
-        ("remote", f'{_e(repo.get("remote"))} <span class="mono">{_e(repo.get("remote_url") or "(no URL)")}</span>'),
+        ("remote", f'{_e(repo.get("remote"))} <span class="mono">{_e(strip_userinfo(repo.get("remote_url") or "(no URL)"))}</span>'),
         ("tools", _e(", ".join(f"{k} {v}" for k, v in facts["tools"].items()))),
     ]
     parts += ["<h2>Who, where, with what</h2>", _facts_list(people)]
@@ -368,7 +369,7 @@ def write_release_report(record_dir: Path) -> Path:
         raise RecordError(f"No record in {record_dir}.", hint="Run the release first: releaselib run VERSION.")
     summaries = phase_summaries(record)
     title = f"{record.data.get('package')} {record.data.get('version')}: release record"
-    links = " ".join(f'<a href="#phase-{_e(s.phase)}">{_e(s.phase[3:] or s.phase)}</a>' for s in summaries)
+    links = " ".join(f'<a href="#phase-{_e(s.phase)}">{_e(s.phase.split("_", 1)[-1] or s.phase)}</a>' for s in summaries)
     toolbar = (
         '<nav class="toolbar"><a href="../../index.html">all releases</a>'
         f'<span>{links}</span><button id="toggle-code" type="button">Hide code</button></nav>'

@@ -4,8 +4,10 @@ The record is the auditable account of a release: who ran it, where, with
 which tools, and for every phase every attempt with its result, timing, the
 hashes of the runbook and of the executed notebook, and the values the phase
 recorded. Entries are chained: each carries the hash of the one before it, so
-removing or editing an entry breaks the chain. The file is written atomically
-(temporary file, then rename), so a crash never leaves half a record.
+removing or editing an entry breaks the chain. The first entry chains to the
+hash of the header (who, where, tools), so the header cannot be edited either.
+The file is written atomically (temporary file, then rename), so a crash never
+leaves half a record, and is scanned for every known secret before it is written.
 
 The schema is documented in ``docs/record.md``.
 """
@@ -25,14 +27,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from releaselib.core.errors import RecordError
+from releaselib.core import secrets as secret_scan
+from releaselib.core.errors import RecordError, SecretLeak
 
-SCHEMA_VERSION = 1
+#: 2: the first entry's ``prev`` is the hash of the header (schema 1: 64 zeros).
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)
 RECORD_NAME = "record.json"
 GENESIS = "0" * 64
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
+INTERRUPTED = "interrupted"
 
 #: Distributions whose versions are kept in the record (missing ones are skipped).
 TOOL_DISTRIBUTIONS = (
@@ -61,6 +67,17 @@ def entry_hash(entry: dict[str, Any]) -> str:
     """The hash of an entry: every field but ``hash`` itself, canonically encoded."""
     body = {key: value for key, value in entry.items() if key != "hash"}
     return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def header_hash(data: dict[str, Any]) -> str:
+    """The hash of a record's header: every top-level field but ``entries``, canonically encoded."""
+    body = {key: value for key, value in data.items() if key != "entries"}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def genesis(data: dict[str, Any]) -> str:
+    """What the first entry's ``prev`` must be: the header's hash (64 zeros in a schema 1 record)."""
+    return GENESIS if data.get("schema") == 1 else header_hash(data)
 
 
 def tool_versions() -> dict[str, str]:
@@ -138,6 +155,8 @@ class Record:
 
     directory: Path
     data: dict[str, Any] = field(default_factory=dict)
+    #: ``{name: value}`` of every secret known to the run: never written, in any form.
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def path(self) -> Path:
@@ -157,7 +176,7 @@ class Record:
                 f"The release record {path} cannot be read: {exc}",
                 hint="Restore it from version control or a backup; releaselib never writes half a record.",
             ) from exc
-        if data.get("schema") != SCHEMA_VERSION:
+        if data.get("schema") not in READABLE_SCHEMAS:
             raise RecordError(
                 f"{path} has schema {data.get('schema')!r}; this releaselib reads schema {SCHEMA_VERSION}.",
                 hint="Use the releaselib version that wrote it (see its `tools` field).",
@@ -179,12 +198,31 @@ class Record:
             "created": now_iso(),
             "operator": operator_identity(repo),
             "tools": tool_versions(),
-            "repo": {"path": str(repo), "remote": remote, "remote_url": remote_url},
+            # A credential in the URL (https://user:TOKEN@host) is never kept.
+            "repo": {"path": str(repo), "remote": remote,
+                     "remote_url": secret_scan.strip_userinfo(remote_url) if remote_url else None},
             "entries": [],
         }
+        self.data = self._scrubbed(self.data)[0]
+
+    def _scrubbed(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """``data`` without userinfo in its URLs and with every known secret redacted; the secrets found."""
+        data = secret_scan.strip_userinfo_deep(data)
+        leaked = secret_scan.find_secrets(json.dumps(data, ensure_ascii=False), self.secrets)
+        if leaked:
+            data = secret_scan.redact_deep(data, self.secrets)
+        return data, leaked
 
     def save(self) -> None:
-        write_atomic(self.path, json.dumps(self.data, indent=2, ensure_ascii=False).encode() + b"\n")
+        """Write record.json atomically; refuse (:class:`SecretLeak`) to write a known secret in any form."""
+        text = json.dumps(self.data, indent=2, ensure_ascii=False)
+        leaked = secret_scan.find_secrets(text, self.secrets)
+        if leaked:
+            raise SecretLeak(
+                f"record.json would contain the value of {', '.join(leaked)}; it was not written.",
+                hint="Report this as a releaselib bug; entries are redacted before they are added.",
+            )
+        write_atomic(self.path, text.encode() + b"\n")
 
     # -- entries -----------------------------------------------------------
     @property
@@ -193,9 +231,17 @@ class Record:
         return entries
 
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """Chain ``entry`` to the last one, append it and save the record."""
-        entry = dict(entry)
-        entry["prev"] = self.entries[-1]["hash"] if self.entries else GENESIS
+        """Chain ``entry`` to the last one, append it and save the record.
+
+        URLs lose their userinfo; an entry holding a known secret is redacted
+        and recorded as failed, saying which secret was found.
+        """
+        entry, leaked = self._scrubbed(dict(entry))
+        if leaked:
+            entry["result"] = FAILED
+            found = f"the record entry contained the value of {', '.join(leaked)}; it was redacted"
+            entry["reason"] = f"{entry['reason']}; {found}" if entry.get("reason") else found
+        entry["prev"] = self.entries[-1]["hash"] if self.entries else genesis(self.data)
         entry["hash"] = entry_hash(entry)
         self.data.setdefault("entries", []).append(entry)
         self.save()
@@ -227,11 +273,14 @@ class Record:
     def chain_problems(self) -> list[str]:
         """Each break in the hash chain, described; empty when the chain is intact."""
         problems = []
-        prev = GENESIS
+        prev = genesis(self.data)
         for index, entry in enumerate(self.entries):
             label = f"entry {index + 1} ({entry.get('phase')} attempt {entry.get('attempt')})"
             if entry.get("prev") != prev:
-                problems.append(f"{label}: does not chain to the entry before it (an entry was removed or reordered)")
+                problems.append(
+                    f"{label}: does not chain to the header (the header was edited)" if index == 0 else
+                    f"{label}: does not chain to the entry before it (an entry was removed or reordered)"
+                )
             if entry.get("hash") != entry_hash(entry):
                 problems.append(f"{label}: its content does not match its hash (it was edited)")
             prev = entry.get("hash", "")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from releaselib.core.registry import (
     ANNOUNCE,
+    API,
     BUILD,
     BUMP,
     CHANGELOG,
@@ -36,6 +37,15 @@ def _doc(text: str) -> Any:
 class PreflightValues:
     start: dict[str, Any] | None = _doc("the release as opened: package, version, project, record folder, mode")
     checks: dict[str, bool] | None = _doc("each check's name, and whether it passed")
+
+
+@dataclass(frozen=True)
+class ApiValues:
+    api: dict[str, Any] | None = _doc(
+        "the API check: summary (\"3 additions, 1 deprecation, 0 removals — allowed for a minor release\"), "
+        "against (the last release's tag), release_kind, additions, deprecations, removals, allowed, changes "
+        "(kind, object, type, file, line, detail), violations and waivers (a change with rule, todo and the "
+        "waiver's reason), ledger (per tag: commit, deprecated names), removable, seconds")
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,7 @@ class AnnounceValues:
 
 
 VALUES: dict[str, type] = {
-    PREFLIGHT: PreflightValues, TEST: TestValues, CHANGELOG: ChangelogValues, BUMP: BumpValues,
+    PREFLIGHT: PreflightValues, API: ApiValues, TEST: TestValues, CHANGELOG: ChangelogValues, BUMP: BumpValues,
     COMMIT_TAG: CommitTagValues, BUILD: BuildValues, PUBLISH: PublishValues, DOCS: DocsValues,
     POST_RELEASE: PostReleaseValues, ANNOUNCE: AnnounceValues,
 }
@@ -121,6 +131,6 @@ def phase_values(record: Record, phase: str) -> Any:
 
 
 __all__ = [
-    "AnnounceValues", "BuildValues", "BumpValues", "ChangelogValues", "CommitTagValues", "DocsValues",
+    "AnnounceValues", "ApiValues", "BuildValues", "BumpValues", "ChangelogValues", "CommitTagValues", "DocsValues",
     "PostReleaseValues", "PreflightValues", "PublishValues", "TestValues", "VALUES", "declared_keys", "phase_values",
 ]

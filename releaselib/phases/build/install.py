@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from releaselib.core.errors import BuildError
 from releaselib.infra import processes, venv
 from releaselib.phases.build.artifacts import RESUME_HINT, Artifact, InterpreterLike
 from releaselib.phases.build.steps import _clean_env, _run, _tail
+from releaselib.phases.installed import installed_distribution, probe_argv, read_probe, shell_argv, tests_copy
 
 # --------------------------------------------------------------------------- install tests
 
@@ -30,6 +30,7 @@ class InstallTest:
     duration: float
     log: Path
     detail: str = ""
+    imported: dict[str, str] = field(default_factory=dict)  # module -> file it was imported from
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -39,6 +40,7 @@ class InstallTest:
             "duration": round(self.duration, 2),
             "log": str(self.log),
             "detail": self.detail,
+            "imported": dict(self.imported),
         }
 
 
@@ -87,6 +89,7 @@ def install_test(
     drop_env: Sequence[str] = (),
     timeout: float = 900.0,
     workdir: Path | None = None,
+    distribution: str | None = None,
 ) -> InstallTest:
     """Install ``artifact`` into a fresh venv on ``interpreter`` and run ``test_command`` against it.
 
@@ -97,7 +100,12 @@ def install_test(
     from a copy of ``repo_export`` without ``src/`` (nor a top-level package
     folder), so they can only import what was installed; the function then
     checks that ``import_name`` really resolves inside the venv and, for
-    compiled files, that ``extension_check`` prints ``True``. Returns an
+    compiled files, that ``extension_check`` prints ``True``. With
+    ``distribution`` (the project's name on the index) the copy leaves out
+    every top-level package and module the installed distribution holds, and
+    each of them, and each compiled module of a binary file, must import from
+    inside the venv (see :mod:`releaselib.phases.installed`). The test
+    command runs through ``/bin/sh -c``, as in the test matrix. Returns an
     :class:`InstallTest`; raises :class:`BuildError` naming the file, the
     Python version and the log when installing or testing fails.
     """
@@ -108,6 +116,7 @@ def install_test(
     started = time.monotonic()
     base = Path(tempfile.mkdtemp(prefix="install-test-", dir=workdir))
     what = f"the {artifact.kind} {artifact.filename}"
+    imported: dict[str, str] = {}
     try:
         python = create_venv(interpreter, base / "venv", log=log, timeout=timeout, with_pip=False)
         env_dir = venv.VirtualEnv(base / "venv")
@@ -141,8 +150,44 @@ def install_test(
             step(list(test_requires), "test requirements install", install=True)
         # The project never comes from a cache: it is the file just built, built again here for an sdist.
         step([artifact.path], "installation", install=True, no_cache=True)
-        tests_dir = _tests_copy(repo_export, base / "project", import_name)
-        if import_name:
+        installed = installed_distribution(base / "venv", distribution) if distribution else None
+        if distribution and installed is None:
+            raise BuildError(
+                f"Installing {what} on Python {interpreter.version} left no distribution {distribution!r} in the "
+                f"environment; see {log}.",
+                hint="Check [project].name against `package` in [tool.releaselib].",
+            )
+        tests_dir = (
+            tests_copy(repo_export, base / "project", installed)
+            if installed else _tests_copy(repo_export, base / "project", import_name)
+        )
+        if installed is not None:
+            compiled = artifact.kind == "sdist" or not artifact.is_pure
+            proof = read_probe(
+                step(probe_argv(python, installed, compiled=compiled), "import check", cwd=tests_dir),
+                base / "venv", installed,
+            )
+            imported.update(proof.modules)
+            if not proof.ok:
+                raise BuildError(
+                    f"{what} was not the code under test on Python {interpreter.version}: "
+                    + "; ".join(proof.problems) + f"; see {log}.",
+                    hint="Something on the path shadows the installed package (PYTHONPATH, a .pth file, a "
+                    "conftest that edits sys.path); the tests must import what was installed.",
+                )
+            if proof.dunder_version and proof.version and proof.dunder_version != proof.version:
+                raise BuildError(
+                    f"{what} installed on Python {interpreter.version} says __version__ {proof.dunder_version!r} "
+                    f"but its metadata says {proof.version!r}; see {log}.",
+                    hint="The version files disagree; fix `version-files` in [tool.releaselib] so the bump sets both.",
+                )
+            if artifact.kind == "wheel" and not artifact.is_pure and not installed.compiled:
+                raise BuildError(
+                    f"{what} installed on Python {interpreter.version} without any compiled module; see {log}.",
+                    hint="The wheel is tagged for a platform but holds only pure Python; look for the compiler "
+                    "error in the build log.",
+                )
+        elif import_name:
             where = step(
                 [python, "-c", f"import {import_name} as m, os; print(os.path.realpath(m.__file__))"],
                 "import check",
@@ -164,12 +209,12 @@ def install_test(
                     f"check printed {answer[-200:]!r}); see {log}.",
                     hint="The compiled module did not load; look for the compiler or import error in the log.",
                 )
-        argv: list[str | os.PathLike[str]] = list(shlex.split(test_command))
-        if argv and argv[0] in ("python", "python3"):
-            argv[0] = python  # the venv's own, whatever PATH lookup would find
-        step(argv, "tests", cwd=tests_dir)
+        # The venv's bin is first on PATH: `python` and `pytest` are the venv's own.
+        step(shell_argv(test_command), "tests", cwd=tests_dir)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    return InstallTest(artifact.filename, interpreter.version, True, time.monotonic() - started, log)
+    return InstallTest(
+        artifact.filename, interpreter.version, True, time.monotonic() - started, log, imported=imported
+    )
 
 

@@ -19,12 +19,16 @@ from releaselib.core.errors import BuildError, ReleaseError
 from releaselib.core.registry import BUILD
 from releaselib.phases.build.artifacts import Artifact, InterpreterLike, _CurrentPython
 from releaselib.phases.build.coverage import Coverage, collect_wheelhouse, wheelhouse_coverage
-from releaselib.phases.build.install import InstallTest, install_test
+from releaselib.infra import processes, venv
+from releaselib.phases.build.artifacts import RESUME_HINT
+from releaselib.phases.build.install import InstallTest, create_venv, install_test
 from releaselib.phases.build.steps import (
     _clean_env,
     _commit_time,
     _parallel,
     _raise_all,
+    _run,
+    _tail,
     build_sdist,
     build_wheels,
     checkout_release,
@@ -50,6 +54,8 @@ class BuildResult:
     coverage: Coverage | None = None
     interpreters: list[str] = field(default_factory=list)
     duration: float = 0.0
+    twine_warnings: list[str] = field(default_factory=list)  # kept when twine-strict = false
+    pre_build: str | None = None  # the configured pre-build command that ran in the export
 
     @property
     def sdist(self) -> Artifact | None:
@@ -69,6 +75,8 @@ class BuildResult:
             "coverage": self.coverage.as_record() if self.coverage else None,
             "interpreters": list(self.interpreters),
             "duration": round(self.duration, 1),
+            "twine_warnings": list(self.twine_warnings),
+            "pre_build": self.pre_build,
         }
 
     def _tests_for(self, filename: str) -> str:
@@ -81,6 +89,10 @@ class BuildResult:
         lines = [f"{len(self.artifacts)} file(s) for version {self.version} in {self.dist_dir}"]
         for a in self.artifacts:
             lines.append(f"  {a.filename}  {a.size:>9,d} B  sha256 {a.sha256[:16]}...  {self._tests_for(a.filename)}")
+        if self.pre_build:
+            lines.append(f"pre-build step run in the export: {self.pre_build} (log: pre-build.log)")
+        for warning in self.twine_warnings:
+            lines.append(f"twine check warning (twine-strict = false): {warning}")
         if self.coverage is not None:
             lines.append(str(self.coverage))
         return "\n".join(lines)
@@ -101,6 +113,10 @@ class BuildResult:
             "<table><thead><tr><th>file</th><th>kind</th><th>python</th><th>platform</th><th>bytes</th>"
             f"<th>sha256</th><th>install test</th></tr></thead><tbody>{rows}</tbody></table>"
         )
+        if self.pre_build:
+            table += f"<p>Pre-build step run in the export: <code>{html.escape(self.pre_build)}</code></p>"
+        for warning in self.twine_warnings:
+            table += f"<p><strong>twine check warning</strong> (twine-strict = false): {html.escape(warning)}</p>"
         if self.coverage is not None:
             table += "<p><strong>Wheel coverage</strong></p>" + self.coverage._repr_html_()
         return table
@@ -161,6 +177,9 @@ def build_release(release: Release, *, interpreters: Sequence[InterpreterLike] |
         export = checkout_release(Path(release.repo), ref, work / "export")
         if ref == "HEAD":
             _bump_export(release, export)
+        if matrix.pre_build:
+            run_pre_build(matrix.pre_build, export, chosen[0], work / "pre-build-venv",
+                          log=logs / "pre-build.log", timeout=matrix.timeout)
         staging = work / "dist"
         sdist = build_sdist(export, staging, log=logs / "build-sdist.log", env=build_env, timeout=matrix.timeout)
         _check_version(sdist, config.package, release.version)
@@ -177,7 +196,7 @@ def build_release(release: Release, *, interpreters: Sequence[InterpreterLike] |
                 folder = Path(config.root) / folder
             ours = {w.filename for w in repaired}
             foreign = [w for w in collect_wheelhouse(folder, config.package, release.version) if w.filename not in ours]
-        twine_check([sdist, *repaired], log=logs / "twine-check.log")
+        twine_warnings = twine_check([sdist, *repaired], log=logs / "twine-check.log", strict=matrix.twine_strict)
 
         finals: list[Artifact] = []
         for artifact in [sdist, *repaired, *foreign]:
@@ -212,6 +231,7 @@ def build_release(release: Release, *, interpreters: Sequence[InterpreterLike] |
                     drop_env=drop,
                     timeout=matrix.timeout,
                     workdir=work,
+                    distribution=config.package,
                 )
             except BuildError as exc:
                 return exc
@@ -237,9 +257,43 @@ def build_release(release: Release, *, interpreters: Sequence[InterpreterLike] |
         coverage=coverage,
         interpreters=[i.version for i in chosen],
         duration=time.monotonic() - started,
+        twine_warnings=twine_warnings,
+        pre_build=matrix.pre_build,
     )
     coverage.raise_for_missing()
     return result
+
+
+def run_pre_build(
+    command: str, export: Path, interpreter: InterpreterLike, venv_dir: Path, *, log: Path, timeout: float
+) -> None:
+    """Run the configured pre-build ``command`` in ``export`` (e.g. cythonize), logged to ``log``.
+
+    It runs through ``/bin/sh -c`` in a fresh venv on ``interpreter`` holding
+    the project's build requirements (Cython, ...), as the matrix cells do.
+    Raises :class:`BuildError` naming the log when it fails.
+    """
+    from releaselib.phases.installed import shell_argv
+    from releaselib.phases.matrix import build_requires
+
+    log.unlink(missing_ok=True)
+    create_venv(interpreter, venv_dir, log=log, timeout=timeout, with_pip=False)
+    environment = venv.VirtualEnv(venv_dir)
+    env = environment.env()
+    try:
+        venv.install(environment, list(build_requires(export)), log=log, timeout=timeout,
+                     title="pre-build requirements", env=env)  # fmt: skip
+    except processes.CommandTimeout as exc:
+        raise BuildError(f"Installing the build requirements took over {timeout:.0f} s; see {log}.",
+                         hint="Check the index and the load, then resume.") from exc  # fmt: skip
+    proc = _run(shell_argv(command), log=log, what=f"The pre-build step `{command}`", cwd=export, env=env,
+                timeout=timeout)  # fmt: skip
+    if proc.returncode != 0:
+        raise BuildError(
+            f"The pre-build step `{command}` failed (exit {proc.returncode}); see {log}.\n{_tail(proc.stdout, 1200)}",
+            hint="Fix `pre-build` in [tool.releaselib.matrix] or the project at the tag, then "
+            f"`releaselib run VERSION --resume` ({RESUME_HINT}).",
+        )
 
 
 def _check_version(artifact: Artifact, package: str, version: str) -> None:

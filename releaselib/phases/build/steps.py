@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -354,52 +355,60 @@ def repair_wheels(
 
 
 def _twine_words_by_file(output: str, paths: Sequence[Path]) -> dict[str, str | None]:
-    """``{filename: twine's words about it}`` for each file twine did not pass (None for those it passed).
+    """``{filename: twine's words about it}`` for each file twine did not pass clean (None for those it passed).
 
-    twine prints ``Checking <path>: PASSED`` or ``FAILED`` per file, the reasons below a failed one.
+    twine prints ``Checking <path>: PASSED`` (``PASSED with warnings``, ``FAILED``) per file, the reasons
+    below. Without a terminal it wraps at 80 columns, so a long path may be split over lines: the
+    header is read up to its verdict with the line breaks taken out.
     """
     words: dict[str, str | None] = {}
-    current: str | None = None
-    for line in output.splitlines():
-        if line.startswith("Checking "):
-            head = line[len("Checking "):]
-            current = next((p.name for p in paths if head.startswith(str(p)) or f"{p.name}:" in head), None)
-            if current is not None:
-                words[current] = None if head.rstrip().endswith("PASSED") else ""
+    for block in re.split(r"(?m)^Checking\s", output)[1:]:
+        verdict = re.search(r":\s*(PASSED|FAILED)([^\n]*)", block)
+        if verdict is None:
             continue
-        if current is not None and words.get(current) is not None and line.strip():
-            words[current] = (str(words[current]) + "\n" + line.strip()).strip()
+        head = "".join(block[: verdict.start()].split())
+        name = next((p.name for p in paths if head.endswith(p.name) or head == str(p)), None)
+        if name is None:
+            continue
+        text = "\n".join(line.strip() for line in block[verdict.end():].splitlines() if line.strip())
+        clean = verdict.group(1) == "PASSED" and not verdict.group(2).strip()
+        words[name] = None if clean else text
     return words
 
 
-def twine_check(files: Iterable[Artifact | Path], *, log: Path | None = None, timeout: float = 300.0) -> None:
-    """Run ``twine check --strict`` on every file.
+def twine_check(
+    files: Iterable[Artifact | Path], *, log: Path | None = None, timeout: float = 300.0, strict: bool = True
+) -> list[str]:
+    """Run ``twine check --strict`` (``strict=False``: ``twine check``) on every file.
 
-    Returns None when all pass. Raises :class:`BuildError` naming each failing
-    file with twine's own words (a README that does not render on the index is
-    the usual cause).
+    Returns twine's warnings, one line per file that had any (empty when all
+    is clean); without ``strict`` a warning is returned, not raised. Raises
+    :class:`BuildError` naming each failing file with twine's own words (a
+    README that does not render on the index is the usual cause).
     """
     paths = [f.path if isinstance(f, Artifact) else Path(f) for f in files]
     if not paths:
-        return
+        return []
     # One twine for every file: starting twine costs more than checking a file.
     proc = _run(
-        [sys.executable, "-m", "twine", "--no-color", "check", "--strict", *paths],
+        [sys.executable, "-m", "twine", "--no-color", "check", *(["--strict"] if strict else []), *paths],
         log=log,
         what=f"twine check of {len(paths)} file(s)",
         timeout=timeout,
     )
+    words = _twine_words_by_file(proc.stdout, paths)
     failures: list[str] = []
     if proc.returncode != 0:
-        words = _twine_words_by_file(proc.stdout, paths)
         failures = [f"{name}: {text or f'exit {proc.returncode}'}" for name, text in words.items() if text is not None]
         if not failures:
             failures = [f"{', '.join(p.name for p in paths)}: {_tail(proc.stdout, 1500) or f'exit {proc.returncode}'}"]
     if failures:
         raise BuildError(
-            "twine check --strict failed for:\n" + "\n".join(f"  - {f}" for f in failures),
+            f"twine check{' --strict' if strict else ''} failed for:\n" + "\n".join(f"  - {f}" for f in failures),
             hint="Fix the package metadata (usually the README's markup or a missing long_description_content_type)"
-            f" at the tagged commit, then `releaselib run VERSION --resume` ({RESUME_HINT}).",
+            f" at the tagged commit, then `releaselib run VERSION --resume` ({RESUME_HINT}); a project that "
+            "accepts twine's warnings sets twine-strict = false in [tool.releaselib.matrix].",
         )
+    return [f"{name}: {' '.join(text.split())}" for name, text in words.items() if text]
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from releaselib.core.errors import MatrixError
 from releaselib.infra.interpreters import InterpreterSet, find_interpreters
 from releaselib.infra.venv import VirtualEnv
+from releaselib.phases.installed import installed_distribution, probe_argv, read_probe, shell_argv, tests_copy
 from releaselib.phases.matrix.environments import (
     _CellRun,
     _CellTimeout,
@@ -49,11 +50,22 @@ if TYPE_CHECKING:
 _C_BUILD_FAILED = re.compile(r"error: command .*(gcc|cc|clang|cl\.exe|x86_64-linux-gnu-gcc).* failed|building '[\w.]+' extension")
 
 
-def _cells(interpreters: InterpreterSet, with_extension_toggle: bool) -> list[MatrixCell]:
+def _cells(interpreters: InterpreterSet, with_extension_toggle: bool, self_tested: bool = False) -> list[MatrixCell]:
     # Extension cells first: the first N cells use N different interpreters,
     # so parallel workers make different seeds instead of waiting on one.
-    states: tuple[bool | None, ...] = (True, False) if with_extension_toggle else (None,)
+    states: tuple[bool | None, ...] = (True, False) if with_extension_toggle else (True,) if self_tested else (None,)
     return [MatrixCell(i, state) for state in states for i in interpreters]
+
+
+def _has_switch(matrix: Any) -> bool:
+    """Whether the matrix has "with" and "without" cells (a switch the build reads)."""
+    return bool(matrix.no_extension_env or matrix.no_extension_config_settings)
+
+
+def _switch_text(matrix: Any) -> str:
+    if matrix.no_extension_env:
+        return f"{matrix.no_extension_env}=1"
+    return "--config-settings " + " ".join(matrix.no_extension_config_settings)
 
 
 def _run_cell(
@@ -66,6 +78,7 @@ def _run_cell(
     workdir: Path,
     logs_dir: Path,
     record_dir: Path,
+    package: str = "",
 ) -> CellResult:
     clock = {"start": time.monotonic()}  # restarted once the seed is ready
     log_path = logs_dir / cell.log_name
@@ -83,6 +96,7 @@ def _run_cell(
     interp = cell.interpreter
     counts: dict[str, int | None] = {"tp": None, "tf": None, "dp": None, "df": None}
     result, reason = PASSED, ""
+    imported: dict[str, str] = {}
 
     def finish() -> CellResult:
         duration = time.monotonic() - clock["start"]
@@ -101,6 +115,7 @@ def _run_cell(
             doctests_passed=counts["dp"],
             doctests_failed=counts["df"],
             executable=str(interp.executable),
+            imported=imported,
         )
 
     run.note(f"releaselib test matrix cell {cell.name}: {cell.describe()}")
@@ -127,8 +142,19 @@ def _run_cell(
         run.deadline = clock["start"] + matrix.timeout
         _copy_venv(seed, venv)
         _extract(archive, src)
+        if matrix.pre_build:
+            # The seed holds the build requirements (Cython, ...): the same step 05_build runs.
+            pre = run.run("pre-build", shell_argv(matrix.pre_build), src)
+            if pre.returncode != 0:
+                result, reason = FAILED, f"the pre-build step failed (exit {pre.returncode})"
+                return finish()
+        settings: list[str] = []
+        if cell.extension is False:
+            for setting in matrix.no_extension_config_settings:
+                settings.append(f"-C{setting}")  # attached: pip and uv both read it, even when it starts with --
         # The project never comes from a cache (a wheel built with the extension for a cell without it).
-        install = run.install("install", VirtualEnv(venv), ["."], src, no_cache=True, no_build_isolation=True)
+        install = run.install("install", VirtualEnv(venv), [*settings, "."], src, no_cache=True,
+                              no_build_isolation=True)
         if install.returncode != 0:
             # A project that cannot be installed is the project's failure, not the harness's.
             result = FAILED
@@ -137,10 +163,33 @@ def _run_cell(
             else:
                 reason = f"installing the project failed (pip exit {install.returncode})"
             return finish()
+        # From here on nothing may come from the checkout: the tests run beside a copy without the
+        # distribution's top-level packages, and the export itself is gone.
+        installed = installed_distribution(venv, package) if package else None
+        tests_dir = tests_copy(src, cell_dir / "project", installed)
+        shutil.rmtree(src, ignore_errors=True)
+        if installed is None:
+            result, reason = FAILED, f"the installer reported success but no distribution {package!r} is installed"
+            return finish()
+        run.note(f"installed {installed.dist_info.name}: top-level {', '.join(installed.top_level) or '-'}; "
+                 f"compiled {', '.join(installed.compiled) or '-'}")
+        probe = run.run("import check", probe_argv(python, installed, compiled=cell.extension is True), tests_dir)
+        proof = read_probe(probe.output, venv, installed)
+        imported.update(proof.modules)
+        if not proof.ok:
+            more = f" (and {len(proof.problems) - 1} more; see the log)" if len(proof.problems) > 1 else ""
+            result, reason = FAILED, proof.problems[0] + more
+        elif cell.extension is True and not installed.compiled:
+            run.note("no compiled module was installed: the extension was not built")
+            result, reason = FAILED, EXTENSION_NOT_LOADED
+        elif cell.extension is False and installed.compiled and not matrix.extension_check:
+            result, reason = FAILED, (
+                f"compiled module(s) {', '.join(installed.compiled)} installed although the cell asked for pure Python"
+            )
         if cell.extension is not None and not matrix.extension_check:
-            run.note("no extension-check configured: whether the extension loaded is not verified")
-        if matrix.extension_check and cell.extension is not None:
-            check = run.run("extension check", [python, "-c", matrix.extension_check], src)
+            run.note("no extension-check configured: the extension state is judged by the compiled modules installed")
+        if matrix.extension_check and cell.extension is not None and result == PASSED:
+            check = run.run("extension check", [python, "-c", matrix.extension_check], tests_dir)
             said = check.output.strip().splitlines()[-1].strip() if check.output.strip() else ""
             if check.returncode != 0:
                 result, reason = FAILED, f"the extension check failed (exit {check.returncode})"
@@ -150,11 +199,11 @@ def _run_cell(
                 result, reason = FAILED, EXTENSION_NOT_LOADED
             elif not cell.extension and said == "True":
                 result, reason = FAILED, (
-                    f"the C extension loaded although {matrix.no_extension_env}=1 asked for pure Python"
+                    f"the C extension loaded although {_switch_text(matrix)} asked for pure Python"
                 )
         # Tests run even after a failed extension check: their counts tell whether
         # the fallback itself works, which helps whoever reads the log.
-        tests = run.run("tests", matrix.test_command, src, shell=True)
+        tests = run.run("tests", shell_argv(matrix.test_command), tests_dir)
         parsed = parse_pytest_summary(tests.output)
         if parsed is not None:
             counts["tp"], counts["tf"] = parsed
@@ -165,7 +214,7 @@ def _run_cell(
             else:
                 reason = f"the test command exited with code {tests.returncode}"
         if matrix.doctest_command:
-            doctests = run.run("doctests", matrix.doctest_command, src, shell=True)
+            doctests = run.run("doctests", shell_argv(matrix.doctest_command), tests_dir)
             parsed = parse_doctest_summary(doctests.output)
             if parsed is not None:
                 counts["dp"], counts["df"] = parsed
@@ -232,7 +281,7 @@ def run_matrix(
     logs_dir = Path(release.logs_dir)
     record_dir = Path(release.record_dir)
     started = time.monotonic()
-    cells = _cells(interpreters, bool(matrix.no_extension_env))
+    cells = _cells(interpreters, _has_switch(matrix), matrix.tests_both_implementations)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(cells)))
 
     with tempfile.TemporaryDirectory(prefix="releaselib-matrix-") as tmp:
@@ -246,7 +295,7 @@ def run_matrix(
         seeds = _Seeds(seeds_root, requirements, matrix.timeout, running)
         kwargs: dict[str, Any] = {
             "archive": archive, "commit": commit, "matrix": matrix, "seeds": seeds,
-            "workdir": workdir, "logs_dir": logs_dir, "record_dir": record_dir,
+            "workdir": workdir, "logs_dir": logs_dir, "record_dir": record_dir, "package": release.config.package,
         }
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matrix")
         futures = [pool.submit(_run_cell, cell, **kwargs) for cell in cells]
@@ -267,7 +316,8 @@ def run_matrix(
         cells, key=lambda c: (list(interpreters).index(c.interpreter), c.extension is not True)))}
     results.sort(key=lambda r: order[(r.python, r.extension)])
     outcome = MatrixResult(
-        cells=results, skipped=list(interpreters.skipped), commit=commit, duration=round(time.monotonic() - started, 2)
+        cells=results, skipped=list(interpreters.skipped), commit=commit, duration=round(time.monotonic() - started, 2),
+        self_tested=bool(matrix.tests_both_implementations),
     )
     if record and hasattr(release, "record"):
         release.record("matrix", outcome.as_record())

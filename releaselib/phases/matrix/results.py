@@ -61,6 +61,7 @@ class CellResult:
     doctests_passed: int | None = None
     doctests_failed: int | None = None
     executable: str = ""
+    imported: dict[str, str] = field(default_factory=dict)  # module -> file it was imported from
 
     @property
     def ok(self) -> bool:
@@ -89,6 +90,7 @@ class MatrixResult:
     skipped: list[str] = field(default_factory=list)
     commit: str = ""
     duration: float = 0.0
+    self_tested: bool = False  # the project's own tests exercise both implementations in every cell
 
     @property
     def ok(self) -> bool:
@@ -126,9 +128,14 @@ class MatrixResult:
         states = [s for s in (True, False, None) if any(cell.extension is s for cell in self.cells)]
         return pythons, states, {(cell.python, cell.extension): cell for cell in self.cells}
 
+    def _title(self, state: bool | None) -> str:
+        if state is True and self.self_tested:
+            return "with extension (the project's tests cover both)"
+        return _STATE_TITLES[state]
+
     def __str__(self) -> str:
         pythons, states, by_key = self._grid()
-        header = ["python"] + [_STATE_TITLES[s] for s in states]
+        header = ["python"] + [self._title(s) for s in states]
         rows = [header]
         for python in pythons:
             row = [f"{python} ({_version_of(by_key, python)})"]
@@ -151,7 +158,7 @@ class MatrixResult:
 
     def _repr_html_(self) -> str:
         pythons, states, by_key = self._grid()
-        head = "".join(f"<th>{_STATE_TITLES[s]}</th>" for s in states)
+        head = "".join(f"<th>{html.escape(self._title(s))}</th>" for s in states)
         body = []
         for python in pythons:
             tds = []

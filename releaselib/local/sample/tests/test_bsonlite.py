@@ -63,3 +63,8 @@ def test_c_extension_agrees_with_pure_python():
         assert _cbson.decode_int32(b"xx" + packed, 2) == value
     with pytest.raises(OverflowError):
         _cbson.encode_int32(2**31)
+
+
+def test_dumps_still_works_and_warns():
+    with pytest.warns(DeprecationWarning, match="use bsonlite.encode"):
+        assert bsonlite.dumps({"a": 1}) == bsonlite.encode({"a": 1})

@@ -7,6 +7,8 @@ unpacks the integers when it is available; the pure-Python module
 extension was not built.
 """
 
+import warnings
+
 from bsonlite import _pure
 
 __version__ = "1.0+dev"
@@ -17,7 +19,7 @@ try:
 except ImportError:  # built with BSONLITE_NO_EXT=1, or no compiler
     _cbson = None
 
-__all__ = ["InvalidBSON", "decode", "encode", "has_c_extension"]
+__all__ = ["InvalidBSON", "decode", "dumps", "encode", "has_c_extension"]
 
 InvalidBSON = _pure.InvalidBSON
 
@@ -52,3 +54,13 @@ def decode(data):
        Embedded documents are decoded to nested ``dict`` values.
     """
     return _pure.decode_document(bytes(data))
+
+
+def dumps(document):
+    """Encode ``document``: the old name of :func:`encode`.
+
+    .. deprecated:: 0.10
+       Use :func:`encode`; ``dumps`` goes after four releases of warnings.
+    """
+    warnings.warn("bsonlite.dumps is deprecated: use bsonlite.encode", DeprecationWarning, stacklevel=2)
+    return encode(document)

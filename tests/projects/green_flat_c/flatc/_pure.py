@@ -1,0 +1,2 @@
+def sum_squares(values):
+    return sum(int(v) * int(v) for v in values)

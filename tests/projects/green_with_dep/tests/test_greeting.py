@@ -1,0 +1,5 @@
+import greeting
+
+
+def test_greet():
+    assert greeting.greet("you") == "Hello, you!"
