@@ -27,6 +27,7 @@ import pytest
 from releaselib.cli import main
 from releaselib.local.sandbox import create_sandbox
 from releaselib.record import audit
+from releaselib.record import verify as verifying
 
 from .helpers import git
 
@@ -287,7 +288,7 @@ def test_a_phase_stepped_through_in_jupyterlab_in_a_real_browser(tmp_path, capsy
 
     review = audit.review_text(outputs, PACKAGE, VERSION)
     assert "04_commit_tag attempt 1 was run by hand by Release Manager <release@example.org>" in review
-    assert audit.verify_release(outputs, PACKAGE, VERSION) == []
+    assert verifying.verify_release(outputs, PACKAGE, VERSION) == []
     assert not list(tmp_path.rglob(".ipynb_checkpoints/*"))  # archive removed Lab's checkpoints
     assert not list(repo.glob("*.manual.ipynb"))
     for name in ("04_commit_tag-dry-run", "04_commit_tag", "08_post_release-refused"):
