@@ -16,8 +16,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/releaselib demo
 
+# Tests run on every core (pytest-xdist); tests sharing a module's or the session's
+# set-up stay on one worker (tests/conftest.py). Byte-compiling first spares every
+# kernel and worker compiling releaselib again when PYTHONDONTWRITEBYTECODE is set.
+JOBS ?= auto
+
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m compileall -q releaselib tests >/dev/null
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadgroup
 
 # The report test renders pages in Debian's headless Chromium (Playwright's own
 # browser download cannot work offline). Installed when missing and root.

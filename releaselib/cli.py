@@ -88,13 +88,23 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     release = start("plan", args.version, repo=args.repo, dry_run=True, outputs=_outputs(args))
     phases = resolve_phases(args.phases, release.config)
-    console.print(str(release))
+    console.print(str(release), markup=False)
+    console.print("\n".join(preflight.configuration_lines(release)), markup=False)
+    console.print()
     report = preflight.run_checks(release, phases)
     console.print(str(report), markup=False)
     console.print()
-    for plan in preflight.release_plan(release, phases):
+    console.print("What each phase would do:", markup=False)
+    console.print("\n".join("  " + line for line in preflight.phase_overview(release, set(phases))), markup=False)
+    console.print()
+    plan_problems: list[ReleaseError] = []
+    for plan in preflight.release_plan(release, phases, problems=plan_problems):
         console.print(str(plan), markup=False)
-    report.raise_for_problems()
+    if plan_problems or not report.ok:
+        from releaselib.core.errors import PreflightFailed
+
+        console.print()
+        raise PreflightFailed(report.problems + plan_problems)
     return 0
 
 
@@ -184,8 +194,13 @@ def cmd_check_runbook(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from releaselib.infra.config import write_init
 
-    path = write_init(Path(args.repo).resolve())
-    console.print(f"Wrote a [tool.releaselib] table into {path}. Read it, edit it, commit it.", markup=False)
+    path = write_init(Path(args.repo).resolve(), args.config)
+    what = "a [tool.releaselib] table into" if path.name == "pyproject.toml" else "the detected configuration to"
+    console.print(
+        f"Wrote {what} {path}. Read it, fill in the commented tables for the phases you run, "
+        f"then `releaselib plan VERSION`{' --config ' + str(path) if args.config else ''}.",
+        markup=False,
+    )
     return 0
 
 
@@ -303,6 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--repo", default=".", help="the project to release (default: .)")
         p.add_argument("--outputs", default=None, help="where records go (default: ./outputs)")
+        config_option(p)
+
+    def config_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config", default=None, metavar="FILE",
+            help="a configuration file outside the project (the keys of [tool.releaselib] at its top level); "
+            "default: releaselib.toml, then [tool.releaselib] in pyproject.toml, then detection",
+        )
 
     p = sub.add_parser("run", help="run the release phases")
     p.add_argument("version", help='the release version, e.g. "2.2"')
@@ -317,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rehearse", help="run the whole release for real against throwaway copies and local servers")
     p.add_argument("version", help='the release version, e.g. "2.2"')
     p.add_argument("--repo", default=".", help="the project to release (default: .)")
+    config_option(p)
     p.add_argument("--phases", default=None, help="comma-separated names or numbers (default: all)")
     p.add_argument("--workdir", default=None, help="where the clone, servers and record go (default: a temp folder)")
     p.add_argument("--keep", action="store_true", help="keep the clone and the remote's copy for inspection")
@@ -348,8 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.set_defaults(func=cmd_check_runbook)
 
-    p = sub.add_parser("init", help="write a detected [tool.releaselib] table into pyproject.toml")
+    p = sub.add_parser(
+        "init", help="write the detected configuration: a [tool.releaselib] table in pyproject.toml, "
+        "else releaselib.toml (or --config FILE)"
+    )
     p.add_argument("--repo", default=".")
+    p.add_argument("--config", default=None, metavar="FILE", help="write the configuration to FILE instead")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser(
@@ -416,6 +444,9 @@ def _own_version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, dispatch, and turn a ReleaseError into one message and an exit code."""
+    from releaselib.core.imports import skip_iri_grammar
+
+    skip_iri_grammar()  # before papermill or nbformat is imported
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     # `releaselib open PHASE VERSION -- ARGS...`: everything after `--` goes to `jupyter lab`.
@@ -427,6 +458,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if passthrough:
         args.jupyter_args = passthrough
     os.environ.setdefault("GIT_TERMINAL_PROMPT", "0")
+    if getattr(args, "config", None) and args.command != "init":
+        from releaselib.infra.config.load import CONFIG_FILE_ENV
+
+        # Through the environment, so every kernel of the run reads the same file.
+        os.environ[CONFIG_FILE_ENV] = str(Path(args.config).expanduser().resolve())
     try:
         return int(args.func(args) or 0)
     except ReleaseError as exc:

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from releaselib.core.imports import skip_iri_grammar
+
+skip_iri_grammar()  # as the command line does, before any test module imports nbformat
+
 from releaselib.local.sandbox import Sandbox, create_sandbox
 
 
@@ -48,3 +52,40 @@ def sandbox(tmp_path: Path) -> Sandbox:
 
 # tests/projects/ holds fixture projects (their own tests run inside releaselib's matrix, not here).
 collect_ignore_glob = ["projects/*"]
+
+
+# -- running in parallel (pytest-xdist, `make test`) ---------------------------------
+def _shared_fixture_scope(item: pytest.Item) -> str | None:
+    """The widest scope among this test's own (tests.*) fixtures wider than a function, if any."""
+    info = getattr(item, "_fixtureinfo", None)
+    widest = None
+    for defs in (info.name2fixturedefs.values() if info else ()):
+        fixturedef = defs[-1]
+        if not getattr(fixturedef.func, "__module__", "").startswith("tests."):
+            continue  # pytest's own session fixtures (tmp_path_factory, ...) cost nothing
+        if fixturedef.scope == "session":
+            return "session"
+        if fixturedef.scope in ("package", "module", "class"):
+            widest = "module"
+    return widest
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that share an expensive fixture run on one worker; end-to-end modules start first.
+
+    Under ``pytest -n N --dist loadgroup`` each worker builds its own copy of a
+    module- or session-scoped fixture, so the tests using one go to the same
+    worker (an ``xdist_group``): a module's release or servers, and the one
+    released sample every record test copies, are set up once. The others are
+    spread one by one. End-to-end modules (minutes each) are sent first, so
+    the short tests fill in around them instead of one long test ending the
+    run alone; each module's tests stay together, so its fixtures are built once.
+    """
+    for item in items:
+        scope = _shared_fixture_scope(item)
+        if scope == "session":
+            item.add_marker(pytest.mark.xdist_group("session-fixtures"))
+        elif scope == "module":
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
+    heavy = {item.module.__name__ for item in items if item.module and item.get_closest_marker("e2e")}
+    items.sort(key=lambda item: 0 if item.module and item.module.__name__ in heavy else 1)

@@ -23,6 +23,8 @@ from releaselib.record.verify import VALUE_MIME
 from releaselib.record.store import Record, entry_hash, genesis, sha256_file
 from releaselib.local.sandbox import Sandbox, create_sandbox
 
+from .helpers import with_accepted_draft
+
 GIT_PHASES = "preflight,changelog,bump,commit_tag,post_release"
 PACKAGE = "bsonlite"
 VERSION = "1.1"
@@ -61,8 +63,8 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
     root = tmp_path_factory.mktemp("released")
     sandbox = create_sandbox(root / "sandbox")
     outputs = root / "outputs"
-    code = main(["run", VERSION, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES,
-                 "-p", "allow_untested=true"])  # no test matrix here: the gate is overridden
+    code = main(with_accepted_draft(["run", VERSION, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES,
+                                     "-p", "allow_untested=true"]))  # no test matrix here: the gate is overridden
     assert code == 0, "the git-side release of the sample failed"
     return Released(sandbox, outputs)
 

@@ -15,7 +15,7 @@ from typing import Any
 from releaselib.infra.processes import processes_of_run
 from releaselib.infra.index import index_files
 
-from .helpers import git
+from .helpers import git, with_accepted_draft
 
 NO_MATRIX = "preflight,changelog,bump,commit_tag,build,publish,docs,post_release,announce"
 
@@ -32,6 +32,7 @@ class Runner:
         child_env = {**os.environ, "TMPDIR": str(self.staging), **(environ or {})}
         command = [sys.executable, "-m", "releaselib.cli", "run", version, "--repo", str(env.repo),
                    "--outputs", str(env.outputs), *extra]
+        command = with_accepted_draft(command)
         with open(self.out, "wb") as out, open(self.err, "wb") as err:
             self.proc = subprocess.Popen(command, env=child_env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
 

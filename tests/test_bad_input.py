@@ -11,7 +11,7 @@ import pytest
 
 from releaselib.cli import main
 
-from .helpers import commit_all, git, repo_state
+from .helpers import commit_all, git, repo_state, with_accepted_draft
 
 pytestmark = pytest.mark.e2e
 
@@ -104,8 +104,8 @@ def test_bad_input_is_refused_with_the_fix_and_changes_nothing(sandbox, tmp_path
     before = repo_state(sandbox.repo, sandbox.origin)
     outputs = tmp_path / "outputs"
 
-    code = main(["run", version, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", PHASES,
-                 *extra])
+    code = main(with_accepted_draft(["run", version, "--repo", str(sandbox.repo), "--outputs", str(outputs),
+                                     "--phases", PHASES, *extra]))
 
     err = capsys.readouterr().err
     flat = " ".join(err.split())

@@ -330,10 +330,20 @@ def test_plan_release_bump_dev_scheme(tmp_path: Path) -> None:
     assert (tmp_path / "doc/index.rst").read_text() == "Docs for 1.10 (not 1.1.dev0).\n"
 
 
-def test_plan_release_bump_refuses_non_dev_current(tmp_path: Path) -> None:
+def test_plan_release_bump_from_a_release_version_sets_the_files(tmp_path: Path) -> None:
+    # A project that keeps the last release in its files (no development
+    # marker) is released by setting the files; no marker is touched.
+    write(tmp_path, INIT, '__version__ = "2.1"\nversion_tuple = (2, 1)\n')
+    write(tmp_path, "doc/index.rst", "New in 2.1+ and 2.1.\n")
+    plan_release_bump(make_release(tmp_path, "2.2")).execute(dry_run=False)
+    assert (tmp_path / INIT).read_text() == '__version__ = "2.2"\nversion_tuple = (2, 2)\n'
+    assert (tmp_path / "doc/index.rst").read_text() == "New in 2.1+ and 2.1.\n"
+
+
+def test_plan_release_bump_refuses_an_older_release_than_the_files_hold(tmp_path: Path) -> None:
     write(tmp_path, INIT, '__version__ = "2.1"\nversion_tuple = (2, 1)\n')
     with pytest.raises(VersionError) as info:
-        plan_release_bump(make_release(tmp_path, "2.2"))
+        plan_release_bump(make_release(tmp_path, "2.0"))
     assert "'2.1'" in info.value.message
     assert "'2.1+dev'" in (info.value.hint or "")
 
@@ -395,3 +405,32 @@ def test_plan_next_dev_explicit(project: Path) -> None:
     plan = plan_next_dev(make_release(project, "2.2", dev_scheme="dev"), "3.0.dev0")
     plan.execute(dry_run=False)
     assert '__version__ = "3.0.dev0"' in (project / INIT).read_text()
+
+
+def test_a_release_behind_the_development_version_is_refused(tmp_path: Path) -> None:
+    # main says 3.1.0.dev: releasing 3.0.3 from it belongs on the maintenance branch.
+    write(tmp_path, INIT, '__version__ = "3.1.0.dev"\nversion_tuple = (3, 1, 0, "dev")\n')
+    with pytest.raises(VersionError, match="would go backwards"):
+        plan_release_bump(make_release(tmp_path, "3.0.3", dev_scheme="dev"))
+    assert plan_release_bump(make_release(tmp_path, "3.1.0rc1", dev_scheme="dev")).actions  # a pre-release of it is fine
+    write(tmp_path, INIT, '__version__ = "2.1+dev"\nversion_tuple = (2, 1, "+")\n')
+    with pytest.raises(VersionError, match="would go backwards"):
+        plan_release_bump(make_release(tmp_path, "2.1"))
+
+
+def test_a_tuple_that_joins_the_marker_keeps_its_shape(tmp_path: Path) -> None:
+    write(tmp_path, INIT, "__version__ = '2.2rc1+'\nversion_tuple = (2, 2, 'rc1+')\n")
+    release = make_release(tmp_path, "2.2", plus_label="", allow_non_pep440=True)
+    plan_release_bump(release).execute(dry_run=False)
+    assert (tmp_path / INIT).read_text() == "__version__ = '2.2'\nversion_tuple = (2, 2)\n"
+    plan_next_dev(release).execute(dry_run=False)
+    assert (tmp_path / INIT).read_text() == "__version__ = '2.2+'\nversion_tuple = (2, 2, '+')\n"
+    write(tmp_path, INIT, "__version__ = '2.2+'\nversion_tuple = (2, 2, 'rc1+')\n")
+    assert "(2, 3, 'rc1+')" in VersionFileEdit(release.config, release.config.version_files[1], "2.3rc1+").new_value
+
+
+def test_next_version_policy_minor(tmp_path: Path) -> None:
+    write(tmp_path, INIT, '__version__ = "2.2.1"\nversion_tuple = (2, 2, 1)\n')
+    release = make_release(tmp_path, "2.2.1", dev_scheme="dev", next_version="minor")
+    plan_next_dev(release).execute(dry_run=False)
+    assert (tmp_path / INIT).read_text() == '__version__ = "2.3.dev0"\nversion_tuple = (2, 3, \'dev0\')\n'

@@ -379,6 +379,6 @@ def test_no_changelog_configured(tmp_path: Path) -> None:
 def test_missing_changelog_file_and_unknown_suffix(tmp_path: Path) -> None:
     with pytest.raises(ChangelogError, match="does not exist"):
         plan_changelog(make_release(tmp_path, "doc/changelog.rst"))
-    write(tmp_path, "NEWS", "x\n")
+    write(tmp_path, "NEWS.docx", "x\n")
     with pytest.raises(ChangelogError, match="Cannot tell the format"):
-        plan_changelog(make_release(tmp_path, "NEWS"))
+        plan_changelog(make_release(tmp_path, "NEWS.docx"))

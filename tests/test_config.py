@@ -206,10 +206,11 @@ BAD_CONFIGS = [
         id="commit-message-without-version",
     ),
     pytest.param(
-        BASE_TABLE + 'post-release-message = "Back to development"\n' + VERSION_FILE,
+        # "Back to development" (no version) is fine; an unknown placeholder is not.
+        BASE_TABLE + 'post-release-message = "Back to {next}"\n' + VERSION_FILE,
         {},
-        ["`post-release-message`", "must contain {version}"],
-        id="post-release-message-without-version",
+        ["`post-release-message`", "is not a valid template"],
+        id="post-release-message-unknown-placeholder",
     ),
     pytest.param(
         BASE_TABLE + 'tag = "{prefix}{version}"\n' + VERSION_FILE,
@@ -379,9 +380,12 @@ def test_missing_changelog_is_fine_when_not_required(tmp_path: Path) -> None:
     assert config.changelog == "NEWS.md" and config.changelog_required is False
 
 
-def test_no_pyproject_points_at_init(tmp_path: Path) -> None:
-    error = expect_error(tmp_path, "No pyproject.toml")
-    assert "releaselib init" in error.hint
+def test_no_project_at_all_names_what_to_write_not_init(tmp_path: Path) -> None:
+    # No pyproject.toml is fine (a setup.py project); a folder with nothing
+    # naming the package cannot be detected, and `init` would fail the same way.
+    error = expect_error(tmp_path, "Cannot tell the package name", "setup.py")
+    assert "releaselib.toml" in error.hint and 'package = "' in error.hint
+    assert "releaselib init" not in error.hint
 
 
 def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
@@ -671,7 +675,7 @@ def test_detect_project_version_in_pyproject(tmp_path: Path) -> None:
     config = detect_config(tmp_path)
     assert config.version_files == (VersionFile("pyproject.toml", 'version = "{version}"'),)
     assert (config.import_name, config.changelog, config.docs) == ("gamma", None, ("gamma/**/*.py",))
-    assert config.dev_scheme == "plus"
+    assert config.dev_scheme == "none"  # 0.5 is a release: the files keep it until the next
 
 
 def test_detect_skips_a_project_version_pattern_that_matches_twice(tmp_path: Path) -> None:
@@ -682,7 +686,8 @@ def test_detect_skips_a_project_version_pattern_that_matches_twice(tmp_path: Pat
     with pytest.raises(ConfigError) as info:
         detect_config(tmp_path)
     assert "Found nothing holding the version of gamma" in info.value.message
-    assert "[tool.releaselib]" in info.value.hint and "releaselib init" in info.value.hint
+    assert "releaselib.toml" in info.value.hint and "[[version-files]]" in info.value.hint
+    assert "releaselib init" not in info.value.hint  # init would fail the same way
 
 
 def test_detect_legacy_setup_py_project(tmp_path: Path) -> None:
@@ -700,12 +705,16 @@ def test_detect_legacy_setup_py_project(tmp_path: Path) -> None:
         VersionFile("setup.py", 'version="{version}"'),
     )
     assert (config.package, config.import_name, config.changelog) == ("delta", "delta", "CHANGELOG.rst")
-    assert config.dev_scheme == "plus" and config.plus_label == "dev"  # the buildable form from now on
-    # Without pyproject.toml, load_config sends the user to `releaselib init`,
-    # which creates the file; the result loads to what was detected.
-    assert "releaselib init" in expect_error(tmp_path).hint
-    write_init(tmp_path)
+    # The project writes the literal 1.2+ and builds with setup.py: kept as it is.
+    assert (config.dev_scheme, config.plus_label, config.allow_non_pep440) == ("plus", "", True)
+    # No pyproject.toml is needed: a run without configuration detects the same,
+    # and `init` writes releaselib.toml rather than a pyproject.toml that would
+    # change how pip builds the project.
+    assert load_config(tmp_path) == config and load_config(tmp_path).detected
+    assert write_init(tmp_path) == tmp_path / "releaselib.toml"
+    assert not (tmp_path / "pyproject.toml").exists()
     assert load_config(tmp_path) == dataclasses.replace(config, detected=False)
+    assert load_config(tmp_path).source == "releaselib.toml"
 
 
 def test_load_without_table_autodetects(tmp_path: Path) -> None:

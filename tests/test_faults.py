@@ -21,7 +21,7 @@ from releaselib.record.journal import SENDING, append_event
 from releaselib.local.sandbox import create_sandbox
 from releaselib.local.servers import free_port
 
-from .helpers import commit_all, git
+from .helpers import commit_all, git, with_accepted_draft
 from .resume_helpers import NO_MATRIX
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +30,7 @@ UP_TO_BUILD = "preflight,changelog,bump,commit_tag,build"
 
 
 def run(env, *extra: str) -> int:
-    return main(["run", "1.1", "--repo", str(env.repo), "--outputs", str(env.outputs), *extra])
+    return main(with_accepted_draft(["run", "1.1", "--repo", str(env.repo), "--outputs", str(env.outputs), *extra]))
 
 
 def entries(env, phase: str) -> list[dict]:

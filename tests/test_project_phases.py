@@ -28,6 +28,7 @@ def project_phase(path: Path) -> None:
     nb = new_notebook(cells=[
         new_markdown_cell("# Release page\n\nPublish the release notes as a release page on the forge."),
         parameters,
+        new_markdown_cell("Open the release: this checks the parameters and reads the configuration."),
         new_code_cell("from releaselib import start\n"
                       "release = start('10_github_release', version, repo=repo, dry_run=dry_run, outputs=outputs)"),
         new_markdown_cell("The page names the tag; a forge outage makes this cell fail, and `--resume` retries it."),

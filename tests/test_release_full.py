@@ -15,7 +15,7 @@ from releaselib.cli import main
 from releaselib.local.demo import release_environment
 from releaselib.infra.index import index_files
 
-from .helpers import commit_all, git
+from .helpers import commit_all, git, with_accepted_draft
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,7 @@ NO_MATRIX = "preflight,changelog,bump,commit_tag,build,publish,docs,post_release
 
 
 def run(env, version: str, *extra: str) -> int:
-    return main(["run", version, "--repo", str(env.repo), "--outputs", str(env.outputs), *extra])
+    return main(with_accepted_draft(["run", version, "--repo", str(env.repo), "--outputs", str(env.outputs), *extra]))
 
 
 @pytest.fixture(scope="module")

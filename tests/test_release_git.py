@@ -11,7 +11,7 @@ import pytest
 from releaselib.cli import main
 from releaselib.record.notebooks import unfinished_cells
 
-from .helpers import commit_all, git, repo_state
+from .helpers import commit_all, git, repo_state, with_accepted_draft
 
 GIT_PHASES = "preflight,changelog,bump,commit_tag,post_release"
 
@@ -20,8 +20,10 @@ pytestmark = pytest.mark.e2e
 
 def release(sandbox, version: str, *extra: str, outputs: Path | None = None) -> int:
     outputs = outputs or sandbox.root / "outputs"
-    return main(["run", version, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES,
-                 "-p", "allow_untested=true", *extra])  # no matrix or build: the gate is overridden
+    return main(with_accepted_draft(
+        ["run", version, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES,
+         "-p", "allow_untested=true", *extra]  # no matrix or build: the gate is overridden
+    ))
 
 
 def test_release_reaches_the_remote(sandbox):
@@ -187,7 +189,9 @@ def test_plan_shows_checks_and_actions_and_changes_nothing(sandbox, capsys):
 
 def test_status_lists_the_phases_done(sandbox, capsys):
     outputs = str(sandbox.root / "outputs")
-    assert main(["run", "1.1", "--repo", str(sandbox.repo), "--outputs", outputs, "--phases", "preflight,changelog"]) == 0
+    assert main(with_accepted_draft(
+        ["run", "1.1", "--repo", str(sandbox.repo), "--outputs", outputs, "--phases", "preflight,changelog"]
+    )) == 0
     capsys.readouterr()
     assert main(["status", "1.1", "--repo", str(sandbox.repo), "--outputs", outputs]) == 0
     out = capsys.readouterr().out

@@ -13,11 +13,11 @@ import pytest
 import tomllib
 
 from releaselib.core.errors import ConfigError, RepoStateError
+from releaselib.local.docs_hook import install_docs_hook
 from releaselib.local.sandbox import (
     SAMPLE_DIR,
     Sandbox,
     create_sandbox,
-    install_docs_hook,
     set_project_config,
 )
 

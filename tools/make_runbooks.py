@@ -163,18 +163,26 @@ timeout; the full output of each is in `logs/`, the table below is the summary.
 summarize/clarify the git log, but add long-form notes for big changes.*
 
 If the changelog already has a section for this version (a maintainer wrote
-it), it is kept exactly as it is. Otherwise a section is drafted from the git
-log since the last release, in the file's own heading style, at the top. Then
-the file is validated, so broken markup never reaches the published docs.
+it), it is kept exactly as it is; a placeholder date in its heading
+(`XXXX/XX/XX`, `Unreleased`, `TBD`) becomes today's. Otherwise a section is
+drafted from the git log since the last release (merges and automated
+dependency bumps left out), in the file's own heading style, at the top.
+Then the release's section is validated, so broken markup never reaches the
+published docs; when it is not valid the file is put back as it was.
+
+A drafted section has not been read by anyone: a headless run stops after
+writing it, so the maintainer can edit it and resume, unless the run says
+`-p accept_draft=true` (recorded).
 """,
         "from releaselib.phases import changelog\nfrom releaselib import start",
         [
-            md("## The section for this version\n\nKept as is if present, else drafted."),
-            code("release.execute(changelog.plan_changelog(release))"),
-            md("## Validate\n\nreStructuredText is parsed with docutils; an error names its line."),
-            code("notes = changelog.release_notes(release)\nprint(notes)"),
-            code('release.record("changelog_section", notes)'),
+            md("## The section for this version\n\nKept as is if present (its date completed), else drafted."),
+            code("plan = release.execute(changelog.plan_changelog(release))"),
+            md("## Validate\n\nOnly the release's section; reStructuredText is parsed with docutils; an error names its line."),
+            code("notes = changelog.finish_changelog(release, plan, accept_draft=accept_draft)\nprint(notes)"),
+            code('release.record("accept_draft", accept_draft)\nrelease.record("changelog_section", notes)'),
         ],
+        extra_params="accept_draft = False # release a section drafted from the git log without stopping to read it",
     ),
     "03_bump": notebook(
         "03_bump",

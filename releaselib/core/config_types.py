@@ -114,7 +114,9 @@ class Config:
     root: Path
     package: str  # distribution name, as on the index
     import_name: str  # the importable package, e.g. "pymongo"
-    dev_scheme: str = "plus"  # "plus": 2.1 -> 2.1+ ; "dev": 2.2.dev0
+    dev_scheme: str = "plus"  # "plus": 2.1 -> 2.1+ ; "dev": 2.2.dev0 ; "none": the files hold the last release
+    version_source: str = "files"  # "files": version files hold it ; "scm": the git tag is the version
+    next_version: str = ""  # "patch" | "minor" | "major": what the dev scheme's next version bumps ("" = the scheme's own)
     plus_label: str = "dev"  # the buildable plus form: 2.1+dev ; "" writes the literal 2.1+
     allow_non_pep440: bool = False  # permit writing a form the build backend cannot read
     tag: str = "{version}"
@@ -135,6 +137,8 @@ class Config:
     announce: AnnounceConfig = field(default_factory=AnnounceConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     detected: bool = False  # True when no table existed and the layout was autodetected
+    source: str = field(default="", compare=False)  # where the settings came from: a file, the pyproject table, or "detected"
+    detection: tuple[str, ...] = field(default=(), compare=False)  # what detection found and where, one line each, for `plan`
 
     def secret_env_names(self) -> tuple[str, ...]:
         """Every environment variable whose value must never reach disk."""

@@ -13,9 +13,12 @@ readers) asks this module; no other module spells a phase's name.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,7 +128,7 @@ def _runbooks_in(folder: Path) -> dict[str, Path]:
 
 def _entry_point_folders() -> list[tuple[str, Path]]:
     folders = []
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for entry in _phase_entry_points(_import_path_state()):
         try:
             target = entry.load()
             folder = target() if callable(target) else target
@@ -136,6 +139,24 @@ def _entry_point_folders() -> list[tuple[str, Path]]:
             ) from exc
         folders.append((entry.name, Path(folder)))
     return folders
+
+
+def _import_path_state() -> tuple[tuple[str, int], ...]:
+    """Each import path entry with its modification time: installing a package changes it."""
+    state = []
+    for entry in sys.path:
+        try:
+            state.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            state.append((entry, 0))
+    return tuple(state)
+
+
+@lru_cache(maxsize=8)
+def _phase_entry_points(path_state: tuple[tuple[str, int], ...]) -> tuple[metadata.EntryPoint, ...]:
+    # Reading every installed distribution's metadata takes a tenth of a second or more (several on a
+    # busy machine), and a run asks for the phases a dozen times: once per import path state.
+    return tuple(metadata.entry_points(group=ENTRY_POINT_GROUP))
 
 
 def phases_for(config: Config | None = None) -> list[Phase]:

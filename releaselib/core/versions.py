@@ -29,7 +29,8 @@ from releaselib.core.errors import ConfigError, VersionError
 if TYPE_CHECKING:
     from releaselib.core.config_types import Config
 
-SCHEMES = ("plus", "dev")
+SCHEMES = ("plus", "dev", "none")
+POLICIES = ("", "patch", "minor", "major")
 
 # A trailing ".devN" (or "devN") on a dev-scheme version, e.g. 2.2.dev0 or 2.2rc2.dev0.
 _DEV_SUFFIX = re.compile(r"\.?dev\d*$")
@@ -39,7 +40,7 @@ def _check_scheme(scheme: str) -> None:
     if scheme not in SCHEMES:
         raise ConfigError(
             f"Unknown development scheme {scheme!r}.",
-            hint='Set dev-scheme = "plus" (2.1 -> 2.1+dev) or "dev" (2.2.dev0) in [tool.releaselib].',
+            hint='Set dev-scheme = "plus" (2.1 -> 2.1+dev), "dev" (2.2.dev0) or "none" in [tool.releaselib].',
         )
 
 
@@ -162,24 +163,41 @@ def check_newer(version: str, last: str | None) -> None:
         )
 
 
-def next_dev_version(release: str, scheme: str, plus_label: str) -> str:
+def next_dev_version(release: str, scheme: str, plus_label: str, policy: str = "") -> str:
     """The development version that follows ``release``.
 
     ``plus``: ``2.2`` -> ``2.2+dev`` (``2.2+`` when ``plus_label`` is empty).
     ``dev``: the last release component goes up: ``2.2`` -> ``2.3.dev0``,
     ``2.2.1`` -> ``2.2.2.dev0``; a pre-release's number goes up instead:
     ``2.2rc1`` -> ``2.2rc2.dev0``; a post-release continues from its base:
-    ``2.2.post1`` -> ``2.3.dev0``. Raises :class:`VersionError` for a version
-    that is not PEP 440 and :class:`ConfigError` for an unknown scheme.
+    ``2.2.post1`` -> ``2.3.dev0``. ``policy`` (``next-version``) chooses the
+    component instead: ``"patch"`` ``2.2`` -> ``2.2.1.dev0``, ``"minor"``
+    ``2.2.1`` -> ``2.3.dev0``, ``"major"`` -> ``3.0.dev0``. ``none``: the
+    release itself (the files keep holding it). Raises :class:`VersionError`
+    for a version that is not PEP 440 and :class:`ConfigError` for an
+    unknown scheme or policy.
     """
     _check_scheme(scheme)
+    if policy not in POLICIES:
+        raise ConfigError(
+            f"Unknown next-version policy {policy!r}.",
+            hint='Set next-version = "patch", "minor" or "major" in [tool.releaselib], or remove it.',
+        )
     try:
         version = Version(release)
     except InvalidVersion as exc:
         raise VersionError(f"{release!r} is not a valid PEP 440 version.") from exc
+    if scheme == "none":
+        return release
     if scheme == "plus":
         return f"{release}+{plus_label}"
     epoch = f"{version.epoch}!" if version.epoch else ""
+    if policy:
+        parts = list(version.release) + [0] * (3 - len(version.release))
+        index = {"major": 0, "minor": 1, "patch": 2}[policy]
+        parts = parts[:index] + [parts[index] + 1]
+        parts += [0] * (2 - len(parts))  # a major bump still reads 3.0, never 3
+        return f"{epoch}{'.'.join(map(str, parts))}.dev0"
     if version.pre is not None:
         kind, number = version.pre
         return f"{epoch}{'.'.join(map(str, version.release))}{kind}{number + 1}.dev0"
@@ -199,6 +217,8 @@ def release_base(current_dev: str, scheme: str) -> str:
     _check_scheme(scheme)
     if scheme == "plus":
         return current_dev.split("+", 1)[0]
+    if scheme == "none":
+        return current_dev
     return _DEV_SUFFIX.sub("", current_dev)
 
 
@@ -207,6 +227,8 @@ def is_dev_version(version: str, scheme: str) -> bool:
     _check_scheme(scheme)
     if scheme == "plus":
         return "+" in version
+    if scheme == "none":
+        return False
     return _DEV_SUFFIX.search(version) is not None
 
 
@@ -219,6 +241,8 @@ def dev_markers(current: str, scheme: str) -> list[str]:
     unknown scheme.
     """
     _check_scheme(scheme)
+    if scheme == "none":
+        return []
     markers = [current]
     if scheme == "plus" and "+" in current:
         markers.append(release_base(current, scheme) + "+")
@@ -273,8 +297,9 @@ def version_from_tuple(value: tuple[Any, ...], plus_label: str = "") -> str:
             seen_string = True
             if item == "+":
                 rest += "+" + plus_label
-            elif re.fullmatch(r"(a|b|rc)\d+", item):
-                rest += item
+            elif re.fullmatch(r"(a|b|rc)\d+\+?", item):
+                # (2, 2, 'rc1+'): the development after 2.2rc1, marker joined to the part
+                rest += item if not item.endswith("+") else item + plus_label
             elif re.fullmatch(r"(post|dev)\d+", item):
                 rest += "." + item
             else:

@@ -22,8 +22,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from releaselib.core import secrets as secret_scan
 from releaselib.core.config_types import Config
@@ -42,6 +43,10 @@ from releaselib.record.store import (
     now_iso,
     sha256_file,
 )
+from releaselib.infra.config.load import CONFIG_FILE_ENV, PINNED_NAME
+
+if TYPE_CHECKING:
+    from releaselib.engine.kernels import KernelPool
 
 #: Parameters every runbook has; the runner sets them itself.
 CORE_PARAMETERS = ("version", "repo", "dry_run", "outputs")
@@ -50,9 +55,16 @@ CORE_PARAMETERS = ("version", "repo", "dry_run", "outputs")
 # -- parameters -------------------------------------------------------------
 def runbook_parameters(path: Path) -> dict[str, dict[str, Any]]:
     """The parameters a runbook declares in its ``parameters`` cell, with their defaults."""
+    stat = Path(path).stat()
+    return {name: dict(info) for name, info in _inspect_runbook(str(path), stat.st_mtime_ns, stat.st_size).items()}
+
+
+@lru_cache(maxsize=64)
+def _inspect_runbook(path: str, mtime_ns: int, size: int) -> dict[str, dict[str, Any]]:
+    # A run asks for each runbook's parameters three times; a changed file has a new key.
     import papermill
 
-    return dict(papermill.inspect_notebook(str(path)))
+    return dict(papermill.inspect_notebook(path))
 
 
 def coerce_parameters(path: Path, given: Mapping[str, Any], secret_values: Mapping[str, str]) -> dict[str, Any]:
@@ -161,7 +173,8 @@ def _repo_lock_path(repo: Path) -> Path | None:
 
 
 @contextmanager
-def release_lock(package_dir: Path, version: str, repo: Path | None = None) -> Iterator[Path]:
+def release_lock(package_dir: Path, version: str, repo: Path | None = None,
+                 run_id: str | None = None) -> Iterator[Path]:
     """One release per package at a time, and one per repository; the lock files name their holder.
 
     The lock is held in the outputs folder (``<package>/release.lock``) and,
@@ -175,7 +188,7 @@ def release_lock(package_dir: Path, version: str, repo: Path | None = None) -> I
     import uuid
 
     holder = {
-        "run_id": uuid.uuid4().hex,
+        "run_id": run_id or uuid.uuid4().hex,
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "version": version,
@@ -256,6 +269,7 @@ class Runner:
     kernel_name: str = "python3"
     progress: Callable[[str, str, PhaseOutcome | None], None] | None = None
     config: Config = field(init=False)  # the project's, loaded from ``repo``
+    _kernels: KernelPool | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         from releaselib.core.versions import parse_release
@@ -266,11 +280,12 @@ class Runner:
         if not isinstance(self.version, str):
             raise UsageError(f"The version must be a string, got {self.version!r}.")
         parse_release(self.version)
+        from releaselib.infra.config.load import pin_detected
+
+        # A detected configuration is fixed for the whole release (pin_detected).
         self.config = load_config(self.repo)
+        self.config = pin_detected(self.config, self.record_dir)
         self.secrets = secret_scan.known_secrets(self.config, remote_url=_remote_url(self.repo, self.config.remote))
-        # papermill's import (nbformat's schemas) costs about two seconds; pay
-        # it once here rather than inside the first phase's measured time.
-        import papermill  # noqa: F401
 
     @property
     def record_dir(self) -> Path:
@@ -281,14 +296,31 @@ class Runner:
         """Run ``phases`` in order; stop at the first failure by raising :class:`PhaseFailed`.
 
         The record is written after every attempt, failed ones included.
+
+        The first phase's kernel starts at once and boots while papermill loads
+        and the checks run; each later one starts while the phase before it
+        runs (:mod:`releaselib.engine.kernels`). However this ends, no kernel
+        is left running.
         """
+        import uuid
+
+        run_id = uuid.uuid4().hex
+        self._kernels = self._kernel_pool(run_id)
+        try:
+            self._kernels.start_ahead()
+            return self._run(phases, run_id)
+        finally:
+            self._kernels.close()
+            self._kernels = None
+
+    def _run(self, phases: Iterable[str] | None, run_id: str) -> list[PhaseOutcome]:
         chosen = list(phases) if phases is not None else phase_names(self.config)
         for added in phases_for(self.config):
             if added.name in chosen and not added.bundled:
                 require_contract(added.runbook)  # a phase the project added, before anything changes
         self._check_parameter_names(chosen)
         outcomes: list[PhaseOutcome] = []
-        lock = release_lock(self.outputs / self.config.package, self.version, self.repo)
+        lock = release_lock(self.outputs / self.config.package, self.version, self.repo, run_id)
         with interrupts.signals_interrupt(), lock, _run_tmpdir():
             ensure_gitattributes(self.outputs)
             record = Record.load(self.record_dir)
@@ -313,8 +345,9 @@ class Runner:
                 from releaselib.engine.resume import check_resume
 
                 check_resume(record, self.config, self.repo, self.version)
+            to_run = [phase for phase in chosen if not (self.resume and record.succeeded(phase))]
             for phase in chosen:
-                if self.resume and record.succeeded(phase):
+                if phase not in to_run:
                     latest = record.latest(phase) or {}
                     outcome = PhaseOutcome(phase, SUCCEEDED, "done in an earlier attempt", 0.0, None,
                                            latest.get("attempt", 0), latest.get("values", {}), skipped=True)
@@ -322,7 +355,7 @@ class Runner:
                     self._notify("skip", phase, outcome)
                     continue
                 self._notify("start", phase, None)
-                outcome = self.run_phase(phase, record, chosen)
+                outcome = self.run_phase(phase, record, chosen, ahead=phase != to_run[-1])
                 outcomes.append(outcome)
                 self._notify("end", phase, outcome)
                 if phase in REMOTE_PHASES:
@@ -334,6 +367,17 @@ class Runner:
                     )
             self._anchor(record)  # the end of the release
         return outcomes
+
+    def _kernel_pool(self, run_id: str | None = None) -> KernelPool:
+        from releaselib.engine.kernels import KernelPool
+        from releaselib.infra.processes import RUN_ID_ENV
+
+        env = {"RELEASELIB_OUTPUTS": str(self.outputs)}
+        if self.config.detected:  # a kernel started ahead reads the pinned detection too (pin_detected)
+            env[CONFIG_FILE_ENV] = str(self.record_dir / PINNED_NAME)
+        if run_id:
+            env[RUN_ID_ENV] = run_id  # as release_lock sets it, for a kernel started before the lock
+        return KernelPool(self.kernel_name, cwd=self.repo, env=env)
 
     def _anchor(self, record: Record, required: bool = True) -> None:
         """Push the record's anchor (record/anchor.py) once a phase that changes the remote has run.
@@ -405,8 +449,12 @@ class Runner:
         if self.progress is not None:
             self.progress(event, phase, outcome)
 
-    def run_phase(self, phase: str, record: Record, chosen: Sequence[str] = ()) -> PhaseOutcome:
-        """Execute one phase's runbook in a fresh kernel and archive the attempt."""
+    def run_phase(self, phase: str, record: Record, chosen: Sequence[str] = (), *, ahead: bool = False) -> PhaseOutcome:
+        """Execute one phase's runbook in a fresh kernel and archive the attempt.
+
+        With ``ahead`` (another phase follows), the next phase's kernel starts
+        while this one runs (inside :meth:`run` only).
+        """
         import papermill
 
         from releaselib.infra.git import head_commit
@@ -431,7 +479,13 @@ class Runner:
         interrupted: KeyboardInterrupt | None = None
         env_backup = os.environ.get("RELEASELIB_OUTPUTS")
         os.environ["RELEASELIB_OUTPUTS"] = str(self.outputs)
+        config_backup = os.environ.get(CONFIG_FILE_ENV)
+        if self.config.detected:  # every kernel reads what was detected at the start (pin_detected)
+            os.environ[CONFIG_FILE_ENV] = str(self.record_dir / PINNED_NAME)
+        kernels = self._kernels or self._kernel_pool()
+        km = None
         try:
+            km = kernels.take(ahead=ahead and self._kernels is not None)
             papermill.execute_notebook(
                 str(runbook),
                 str(staged),
@@ -441,16 +495,25 @@ class Runner:
                 cwd=str(self.repo),
                 execution_timeout=self.cell_timeout,
                 shutdown_kernel="immediate",
+                km=km,
             )
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (interrupts.signals_interrupt)
             interrupted = exc
         except Exception as exc:  # noqa: BLE001 - every failure becomes the phase's result
             error = exc
         finally:
+            if km is not None:
+                kernels.release(km)
+            if kernels is not self._kernels:
+                kernels.close()
             if env_backup is None:
                 os.environ.pop("RELEASELIB_OUTPUTS", None)
             else:
                 os.environ["RELEASELIB_OUTPUTS"] = env_backup
+            if config_backup is None:
+                os.environ.pop(CONFIG_FILE_ENV, None)
+            else:
+                os.environ[CONFIG_FILE_ENV] = config_backup
         duration = time.perf_counter() - clock
         if interrupted is None:
             return self._conclude(phase, record, runbook, params, attempt, name, staged, staging, error,

@@ -47,11 +47,10 @@ def archive_of(repo: str | os.PathLike[str], commit: str) -> bytes:
     proc = _git(repo, "archive", "--format=tar", commit, text=False)
     if not proc.ok:
         raise GitError(
-            f"git archive of {commit} failed in {repo}: {proc.stderr.decode(errors='replace').strip()}",
+            f"git archive of {commit} failed in {repo}: {proc.stderr.strip()}",
             hint="Check that the commit exists and the repository is intact (`git fsck`).",
         )
-    data: bytes = proc.stdout
-    return data
+    return proc.data
 
 
 def extract(archive: bytes, dest: str | os.PathLike[str]) -> Path:

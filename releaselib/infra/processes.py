@@ -277,13 +277,17 @@ def _forget(proc: subprocess.Popen[Any], scope: Scope | None = None) -> None:
 
 @dataclass(frozen=True)
 class Completed:
-    """How a command ended. ``stdout`` holds stderr too unless the caller asked for them apart."""
+    """How a command ended. ``stdout`` holds stderr too unless the caller asked for them apart.
+
+    With ``text=False`` the output is in ``data`` (bytes) and ``stdout`` is empty.
+    """
 
     argv: list[str]
     returncode: int
-    stdout: Any  # str, or bytes with text=False
-    stderr: Any
+    stdout: str
+    stderr: str
     duration: float
+    data: bytes = b""
 
     @property
     def ok(self) -> bool:
@@ -316,8 +320,11 @@ class Scope:
         self.stopped = False
 
     def stop(self) -> None:
-        self.stopped = True
-        terminate_all(grace=0.0, groups=set(self.groups))
+        # Under the lock that starts commands: none can start between the flag and the snapshot.
+        with _live_lock:
+            self.stopped = True
+            groups = set(self.groups)
+        terminate_all(grace=0.0, groups=groups)
 
 
 class Stopped(Exception):
@@ -394,14 +401,18 @@ def run(
     finally:
         _forget(proc, scope)
     duration = time.monotonic() - started
+    data = b""
     if text:
         stdout, stderr = strip_ansi(stdout or ""), strip_ansi(stderr or "")
+    else:
+        data, stdout, stderr = stdout or b"", "", _as_text(stderr)
     if scope is not None and scope.stopped:
         status = " (stopped)"
-    _log_tail(log, _as_text(stdout) + _as_text(stderr), f"exit {proc.returncode} after {duration:.1f} s{status}")
+    _log_tail(log, stdout + stderr if text else f"({len(data)} bytes of output)\n" + stderr,
+              f"exit {proc.returncode} after {duration:.1f} s{status}")  # fmt: skip
     if status:
         raise Stopped(f"`{_shown(shown)}` was stopped")
-    return Completed(shown, proc.returncode, stdout, stderr, duration)
+    return Completed(shown, proc.returncode, stdout, stderr, duration, data)
 
 
 def _log_tail(log: str | os.PathLike[str] | None, output: str, status: str) -> None:

@@ -81,7 +81,8 @@ def release_environment(root: Path, *, project: Path | None = None, index_passwo
     Credentials are placed in the environment (the only way they reach
     kernels) for the duration of the block.
     """
-    from releaselib.local.sandbox import create_sandbox, install_docs_hook
+    from releaselib.local.docs_hook import install_docs_hook
+    from releaselib.local.sandbox import create_sandbox
     from releaselib.local.servers import LocalServers
 
     root = Path(root).resolve()
@@ -111,7 +112,9 @@ def run_demo(*, version: str = "1.1", workdir: str | None = None, keep: bool = F
         with release_environment(root) as env:
             console.print(f"[bold]Sandbox[/] {root}")
             console.print(env.servers.describe(), markup=False)
-            runner = Runner(repo=env.repo, version=version, outputs=env.outputs, progress=progress_printer(console))
+            # The sample has no notes for the release: the demo releases the draft (recorded as accepted).
+            runner = Runner(repo=env.repo, version=version, outputs=env.outputs, progress=progress_printer(console),
+                            parameters={"accept_draft": True})
             record_dir = runner.record_dir
             outcomes = runner.run(phase_names(runner.config))
             console.print(outcome_table(outcomes, f"bsonlite {version}: released"))

@@ -188,7 +188,7 @@ def rehearse(
     from releaselib.core.registry import resolve_phases
     from releaselib.engine.runner import Runner
     from releaselib.local.demo import scoped_env
-    from releaselib.local.sandbox import install_docs_hook
+    from releaselib.local.docs_hook import install_docs_hook
     from releaselib.local.servers import LocalServers
 
     repo_path = Path(repo).resolve()

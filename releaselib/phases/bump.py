@@ -139,11 +139,19 @@ def _find_one(text: str, vf: VersionFile) -> re.Match[str]:
 
 
 def _render(placeholder: str, version: str, old_value: str) -> str:
-    """The text that replaces ``old_value`` for ``version``, in the old text's quote style."""
+    """The text that replaces ``old_value`` for ``version``, in the old text's quote and shape.
+
+    A tuple that joined the marker to its last part (``(2, 2, 'rc1+')``) keeps
+    doing so: ``2.3rc1+`` becomes ``(2, 3, 'rc1+')``, not ``(2, 3, 'rc1', '+')``.
+    """
     if placeholder == VERSION:
         return version
     quote = next((char for char in old_value if char in "\"'"), "'")
-    return format_version_tuple(version_tuple(version), quote)
+    parts = list(version_tuple(version))
+    joined = re.search(r"[\"'][A-Za-z]+\d*\+[\"']", old_value) is not None
+    if joined and len(parts) >= 2 and parts[-1] == "+" and isinstance(parts[-2], str):
+        parts[-2:] = [f"{parts[-2]}+"]
+    return format_version_tuple(tuple(parts), quote)
 
 
 def _same_value(placeholder: str, old_value: str, new_value: str) -> bool:
@@ -384,20 +392,30 @@ def plan_release_bump(release: Release) -> Plan:
     """
     config: Config = release.config
     version: str = release.version
+    if config.version_source == "scm":
+        return _nothing_to_write(config, f"Bump {config.package} to {version}")
     edits = _version_file_edits(config, version)
     plan = Plan(f"Bump {config.package} to {version}")
     current = read_current_version(config)
     if not _same_version(current, version):
         if not is_dev_version(current, config.dev_scheme):
-            example = (
-                f" (e.g. {next_dev_version(current, config.dev_scheme, config.plus_label)!r})" if _is_pep440(current) else ""
-            )
-            raise VersionError(
-                f"The version files hold {current!r}, which is not a development version "
-                f"of the {config.dev_scheme!r} scheme, so there are no markers to replace.",
-                hint=f"Set the development version{example} as the post-release phase would, "
-                f"or check dev-scheme in [tool.releaselib]; releasing {version} from {current} looks wrong.",
-            )
+            # Files holding the last release (no development marker): the
+            # release only sets the version files, when it is newer.
+            if not (_is_pep440(current) and _is_pep440(version) and Version(version) > Version(current)):
+                example = (
+                    f" (e.g. {next_dev_version(current, config.dev_scheme, config.plus_label)!r})"
+                    if _is_pep440(current) and config.dev_scheme != "none"
+                    else ""
+                )
+                raise VersionError(
+                    f"The version files hold {current!r}, which is neither a development version "
+                    f"of the {config.dev_scheme!r} scheme nor a release older than {version}.",
+                    hint=f"Set the development version{example} as the post-release phase would, "
+                    f"or check dev-scheme in [tool.releaselib]; releasing {version} from {current} looks wrong.",
+                )
+            plan.extend(edits)
+            return plan
+        _check_release_follows(current, version, config.dev_scheme)
         markers = dev_markers(current, config.dev_scheme)
         for relpath in docs_files(config):
             skipped = _docs_file_skipped(config, relpath, markers)
@@ -412,6 +430,57 @@ def plan_release_bump(release: Release) -> Plan:
     return plan
 
 
+def _check_release_follows(current: str, version: str, scheme: str) -> None:
+    """Refuse a release the development version does not lead to (3.0.3 while main says 3.1.0.dev)."""
+    base = release_base(current, scheme)
+    if not (_is_pep440(base) and _is_pep440(version)):
+        return
+    if scheme == "dev":  # 2.2.dev0 leads to 2.2 (or a pre-release of it)
+        wrong = Version(Version(version).base_version) < Version(Version(base).base_version)
+    else:  # 2.1+ follows 2.1
+        wrong = Version(version) <= Version(base)
+    if wrong:
+        relation = "leads to" if scheme == "dev" else "follows"
+        raise VersionError(
+            f"The version files hold the development version {current!r}, which {relation} {base}; "
+            f"releasing {version} from it would go backwards.",
+            hint=f"Release {version} from the branch that holds its development version (a maintenance branch), "
+            f"or release a version of the {base} line.",
+        )
+
+
+def nothing_to_write(config: Config) -> str | None:
+    """Why the version files need no edit at all (the tag is the version), or None."""
+    if config.version_source == "scm":
+        return "the version comes from the git tag (version-source = \"scm\"); no file holds it"
+    if config.dev_scheme == "none":
+        return "the files keep the release until the next one (dev-scheme = \"none\")"
+    return None
+
+
+def _nothing_to_write(config: Config, title: str) -> Plan:
+    plan = Plan(title)
+    reason = nothing_to_write(config) or ""
+    plan.add(_Note(f"nothing to write: {reason}"))
+    return plan
+
+
+@dataclass
+class _Note(Action):
+    """A plan entry that changes nothing and says why."""
+
+    text: str
+
+    def describe(self) -> str:
+        return self.text
+
+    def is_done(self) -> bool:
+        return True
+
+    def apply(self) -> None:  # pragma: no cover - never pending
+        pass
+
+
 def _is_pep440(text: str) -> bool:
     try:
         Version(text)
@@ -423,7 +492,11 @@ def _is_pep440(text: str) -> bool:
 def next_version(release: Release, override: str | None = None) -> str:
     """The development version that follows the release: ``override``, else the scheme's next."""
     config: Config = release.config
-    return override or next_dev_version(release.version, config.dev_scheme, config.plus_label)
+    if override:
+        return override
+    if nothing_to_write(config):
+        return release.version
+    return next_dev_version(release.version, config.dev_scheme, config.plus_label, config.next_version)
 
 
 def plan_next_dev(release: Release, next_version: str | None = None) -> Plan:
@@ -437,7 +510,11 @@ def plan_next_dev(release: Release, next_version: str | None = None) -> Plan:
     """
     config: Config = release.config
     scheme = config.dev_scheme
-    target = next_version or next_dev_version(release.version, scheme, config.plus_label)
+    if nothing_to_write(config) and (not next_version or next_version == release.version):
+        return _nothing_to_write(config, f"Keep {config.package} at {release.version}")
+    if scheme == "none":
+        scheme = "dev"  # an explicit next_version on a "none" project is a .devN one
+    target = next_version or next_dev_version(release.version, scheme, config.plus_label, config.next_version)
     if not is_dev_version(target, scheme):
         raise VersionError(
             f"{target!r} is not a development version of the {scheme!r} scheme.",
@@ -490,7 +567,7 @@ def _head_text(config: Config, relpath: str) -> str | None:
         return None
     if proc.returncode != 0:
         return None
-    return proc.stdout.decode("utf-8", errors="replace")
+    return proc.data.decode("utf-8", errors="replace")
 
 
 def version_before_bump(release: Release) -> str:
@@ -500,6 +577,10 @@ def version_before_bump(release: Release) -> str:
     cannot be read. Raises :class:`ConfigError` as :func:`read_current_version`.
     """
     config: Config = release.config
+    if config.version_source == "scm":
+        from releaselib.phases.preflight import last_release
+
+        return last_release(release) or "(none)"
     if not config.version_files:
         return read_current_version(config)
     string_files = [vf for vf in config.version_files if pattern_placeholder(vf) == VERSION]

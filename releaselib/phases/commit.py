@@ -75,7 +75,19 @@ def plan_commit_and_tag(release: Release, expected: list[str] | None = None) -> 
     message = config.commit_message.format(version=release.version)
     plan = Plan(f"Commit and tag {release.version}")
     paths = paths_to_commit(release, expected)
-    plan.add(git.CommitAction(release.repo, paths, message))
+    # A tag-versioned project (setuptools-scm) whose notes are already committed
+    # has nothing to commit: the tag goes on HEAD as it is.
+    nothing = (
+        config.version_source == "scm"
+        and not expected
+        and not modified_paths(release)
+        and not git.commit_with_message(release.repo, message)
+    )
+    if nothing:
+        plan.add(git.TagAction(release.repo, release.tag, _tag_message(release), "HEAD", what="HEAD (nothing to commit)"))
+        return plan
+    if paths:
+        plan.add(git.CommitAction(release.repo, paths, message))
     plan.add(BumpTagAction(release.repo, release.tag, _tag_message(release), message))
     return plan
 
@@ -142,6 +154,10 @@ def plan_post_release_commit(release: Release, next_version: str, allow_untested
     config = release.config
     message = config.post_release_message.format(version=next_version)
     plan = Plan(f"Commit and push the next development version {next_version}")
+    if next_version == release.version:
+        # dev-scheme "none" or a tag-versioned project: the files keep the release.
+        plan.title = f"Nothing to commit after {release.version}: the files keep the release"
+        return plan
     paths = paths_to_commit(release, changelog=False)
     plan.add(TestedGate(release, what="push the tag", allow_untested=allow_untested))
     plan.add(git.CommitAction(release.repo, paths, message))

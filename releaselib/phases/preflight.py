@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from releaselib.core.errors import PreflightFailed, ReleaseError, RepoStateError
+from releaselib.core.errors import ConfigError, PreflightFailed, ReleaseError, RepoStateError
 from releaselib.core.plan import Plan
 from releaselib.core.registry import (
     ANNOUNCE,
@@ -29,6 +29,8 @@ from releaselib.core.registry import (
     TEST,
 )
 from releaselib.engine.context import Release
+from releaselib.phases.changelog import tag_version
+from releaselib.phases.preflight_settings import configuration_lines, phase_overview, phase_settings_checks
 
 
 @dataclass
@@ -89,14 +91,65 @@ def _phases(phases: str | Sequence[str] | None) -> set[str]:
 
 
 def last_release(release: Release) -> str | None:
-    """The version of the highest release tag, or None before the first release."""
-    from releaselib.phases.changelog import last_release_tag
+    """The version of the highest release tag, or None before the first release.
 
-    tag = last_release_tag(release.repo, release.config.tag)
-    if tag is None:
-        return None
-    prefix, _, suffix = release.config.tag.partition("{version}")
-    return tag[len(prefix): len(tag) - len(suffix) if suffix else None]
+    A shallow clone (CI) has no tags: they are read from the remote instead.
+    Raises :class:`RepoStateError` when the clone is shallow and the remote
+    cannot list its tags (with the command that fetches them).
+    """
+    from releaselib.phases.changelog import last_release_tag, tag_version
+
+    config = release.config
+    tag = last_release_tag(release.repo, config.tag)
+    if tag is None and is_shallow(release.repo):
+        tag = _last_remote_release_tag(release)
+    return None if tag is None else tag_version(tag, config.tag)
+
+
+def is_shallow(repo: Path) -> bool:
+    """True for a shallow clone (``git clone --depth``), which lacks most tags."""
+    import subprocess
+
+    done = subprocess.run(
+        ["git", "rev-parse", "--is-shallow-repository"], cwd=repo, capture_output=True, text=True, check=False, timeout=30
+    )
+    return done.stdout.strip() == "true"
+
+
+def _last_remote_release_tag(release: Release) -> str | None:
+    import subprocess
+
+    from packaging.version import InvalidVersion, Version
+
+    from releaselib.phases.changelog import tag_version
+
+    config = release.config
+    unshallow = f"git fetch --unshallow --tags {config.remote}"
+    try:
+        done = subprocess.run(
+            ["git", "ls-remote", "--tags", "--refs", config.remote],
+            cwd=release.repo, capture_output=True, text=True, check=False, timeout=config.push_timeout,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+    except subprocess.TimeoutExpired:
+        done = None
+    if done is None or done.returncode != 0:
+        raise RepoStateError(
+            f"This is a shallow clone without tags, and the tags of {config.remote} cannot be listed, "
+            "so the last release is unknown.",
+            hint=f"Run `{unshallow}` (or clone with fetch-depth: 0 in CI), then plan again.",
+        )
+    best: tuple[Version, str] | None = None
+    for line in done.stdout.splitlines():
+        name = line.partition("\t")[2].removeprefix("refs/tags/")
+        version = tag_version(name, config.tag)
+        try:
+            parsed = Version(version) if version else None
+        except InvalidVersion:
+            parsed = None
+        if parsed is not None and (best is None or parsed > best[0]):
+            best = (parsed, name)
+    return best[1] if best else None
 
 
 def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[tuple[str, Callable[[], str]]]:
@@ -116,7 +169,24 @@ def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[
 
     def buildable() -> str:
         versions.check_buildable(config)
+        if config.version_source == "scm":
+            return "the version comes from the tag; the build reads it from git"
+        if config.dev_scheme == "plus" and not config.plus_label:
+            return "the literal 2.1+ marker is kept (not PEP 440; only the setup.py build reads it)"
         return f"dev scheme {config.dev_scheme!r} writes versions the build can read"
+
+    def tag_format() -> str:
+        from releaselib.phases.changelog import version_like_tags
+
+        tags = version_like_tags(release.repo)
+        matching = [tag for tag in tags if tag_version(tag, config.tag) is not None]
+        if tags and not matching:
+            raise ConfigError(
+                f"No existing tag has the form {config.tag!r}, but there are version tags such as "
+                f"{', '.join(sorted(tags)[-3:])}: the last release would be missed.",
+                hint='Set tag = "v{version}" (or the form those tags use) in the configuration.',
+            )
+        return f"{len(matching)} release tag(s) of the form {config.tag}" if tags else "no release tags yet"
 
     def tag_free() -> str:
         git.check_tag_free(release.repo, release.tag, config.remote, timeout)
@@ -135,6 +205,7 @@ def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[
         return status or f"in sync with {config.remote}/{config.branch}"
 
     found: list[tuple[str, Callable[[], str]]] = [
+        ("tag format matches the existing tags", tag_format),
         ("version is newer than the last release", newer),
         ("version form is buildable", buildable),
         ("working tree is clean", clean),
@@ -142,6 +213,8 @@ def checks(release: Release, phases: str | Sequence[str] | None = None) -> list[
         ("in sync with the remote", in_sync),
         ("tag is free", tag_free),
     ]
+
+    found.extend(phase_settings_checks(release, wanted))
 
     if wanted & {TEST, BUILD} and config.matrix.python:
         def interpreters() -> str:
@@ -198,28 +271,52 @@ def run_checks(release: Release, phases: str | Sequence[str] | None = None) -> C
     return report
 
 
-def release_plan(release: Release, phases: str | Sequence[str] | None = None) -> list[Plan]:
-    """What each git-side phase would do, computed without changing anything."""
+def release_plan(
+    release: Release, phases: str | Sequence[str] | None = None, *, problems: list[ReleaseError] | None = None
+) -> list[Plan]:
+    """What each git-side phase would do, computed without changing anything.
+
+    A phase whose plan cannot be computed (its files are not as it expects)
+    adds its error to ``problems`` when given, so ``plan`` reports it with
+    the others instead of stopping at it; without ``problems`` it raises.
+    """
     from releaselib.phases import bump, commit
 
     wanted = _phases(phases)
     plans: list[Plan] = []
     expected: list[str] = []
+
+    def attempt(build: Callable[[], Plan]) -> Plan | None:
+        try:
+            return build()
+        except ReleaseError as exc:
+            if problems is None:
+                raise
+            problems.append(exc)
+            return None
+
+    steps: list[tuple[str, Callable[[], Plan]]] = []
     if CHANGELOG in wanted and release.config.changelog:
         from releaselib.phases.changelog import plan_changelog
 
-        plans.append(plan_changelog(release))
-        expected.append(release.config.changelog)
+        steps.append(("changelog", lambda: plan_changelog(release)))
     if BUMP in wanted:
-        bump_plan = bump.plan_release_bump(release)
-        plans.append(bump_plan)
-        expected.extend(bump.changed_paths(bump_plan))
+        steps.append(("bump", lambda: bump.plan_release_bump(release)))
     if COMMIT_TAG in wanted:
-        plans.append(commit.plan_commit_and_tag(release, expected))
+        steps.append(("commit", lambda: commit.plan_commit_and_tag(release, expected)))
     if PUBLISH in wanted:
-        plans.append(commit.plan_push(release))
+        steps.append(("push", lambda: commit.plan_push(release)))
     if POST_RELEASE in wanted:
-        plans.append(bump.plan_next_dev(release))
+        steps.append(("next", lambda: bump.plan_next_dev(release)))
+    for name, build in steps:
+        plan = attempt(build)
+        if plan is None:
+            continue
+        if name == "changelog" and release.config.changelog and not all(a.is_done() for a in plan.actions):
+            expected.append(release.config.changelog)  # the phase will write it
+        if name == "bump":
+            expected.extend(bump.changed_paths(plan))
+        plans.append(plan)
     for plan in plans:
         plan.dry_run = True
     return plans
@@ -240,4 +337,14 @@ def summary(release: Release) -> dict[str, Any]:
     }
 
 
-__all__ = ["CheckReport", "checks", "release_plan", "run_checks", "summary", "RepoStateError"]
+__all__ = [
+    "CheckReport",
+    "RepoStateError",
+    "checks",
+    "configuration_lines",
+    "is_shallow",
+    "phase_overview",
+    "release_plan",
+    "run_checks",
+    "summary",
+]

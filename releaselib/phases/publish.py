@@ -38,7 +38,7 @@ from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
 
 from releaselib.core.errors import PublishError
-from releaselib.core.secrets import strip_userinfo, url_credentials
+from releaselib.core.secrets import strip_userinfo
 from releaselib.core.plan import Action, Plan
 from releaselib.infra import processes
 from releaselib.infra.index import index_files

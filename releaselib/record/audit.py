@@ -35,7 +35,7 @@ from releaselib.core.registry import (
 from releaselib.record.store import FAILED, RECORD_NAME, SUCCEEDED, Record
 
 if TYPE_CHECKING:
-    from releaselib.core.config_types import Config
+    pass
 
 __all__ = [
     "PhaseSummary",

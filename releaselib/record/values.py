@@ -60,6 +60,7 @@ class TestValues:
 @dataclass(frozen=True)
 class ChangelogValues:
     changelog_section: str | None = _doc("the release notes' section, as released")
+    accept_draft: bool | None = _doc("whether a section drafted from the git log was released without stopping")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from releaselib.core import secrets as secret_scan
 from releaselib.core.errors import GitError, PublishError, RecordError, ReleaseError
 from releaselib.record import anchor as anchors
 from releaselib.record.audit import _short, recorded_files, release_dir
-from releaselib.record.notebooks import VALUE_MIME, unfinished_cells
+from releaselib.record.notebooks import VALUE_MIME, read_notebook, unfinished_cells
 from releaselib.record.notebooks import values_from_notebook as notebook_values
 from releaselib.record.store import RECORD_NAME, SUCCEEDED, Record, sha256_file
 
@@ -170,8 +170,6 @@ def _remote_url(record: Record, config: Any, repo: Path | None) -> str | None:
 
 
 def _notebook_problems(record: Record) -> list[str]:
-    import nbformat
-
 
     problems = []
     for number, entry in enumerate(record.entries, start=1):
@@ -198,7 +196,7 @@ def _notebook_problems(record: Record) -> list[str]:
         if not succeeded:
             continue
         try:
-            nb = nbformat.read(path, as_version=4)
+            nb = read_notebook(path)  # JSON: no nbformat/jsonschema import on verify's path
         except Exception as exc:  # noqa: BLE001 - any unreadable notebook is a finding
             problems.append(f"{name}: not a readable notebook ({type(exc).__name__}: {exc})")
             continue

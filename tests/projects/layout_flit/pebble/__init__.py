@@ -1,0 +1,3 @@
+"""Pebble: small stones."""
+
+__version__ = "0.8+dev"

@@ -1,0 +1,3 @@
+"""Lumen."""
+
+from lumen._version import __version__

@@ -1,0 +1,109 @@
+"""The layout corpus: small projects in every layout real libraries use, released with no configuration.
+
+Each folder tests/projects/layout_<name>/ is a project of a few files plus a
+``fixture.toml`` saying how to set it up (tags, extra commits, the release)
+and ``expected/*.diff``: the commits a maintainer would have made by hand.
+For each project the test makes a real git repository with a bare
+``origin``, checks ``releaselib plan`` (no configuration, or only what
+``init`` writes) shows what detection found, then runs the git-side phases
+headless (00, 02, 03, 04, 08) and compares the diff of each new commit with
+the expected one, line by line.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from releaselib.cli import main
+
+from .helpers import commit_all, git
+
+PROJECTS = Path(__file__).parent / "projects"
+LAYOUTS = sorted(p.name for p in PROJECTS.glob("layout_*") if (p / "fixture.toml").is_file())
+GIT_PHASES = "preflight,changelog,bump,commit_tag,post_release"
+
+
+def fixture(name: str) -> dict:
+    return tomllib.loads((PROJECTS / name / "fixture.toml").read_text())
+
+
+def make_repo(name: str, tmp_path: Path) -> Path:
+    """The project as a git repository: tagged releases, later commits, and a bare origin holding it all."""
+    spec = fixture(name)
+    repo = tmp_path / name
+    shutil.copytree(PROJECTS / name, repo, ignore=shutil.ignore_patterns("fixture.toml", "expected", "__pycache__"))
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "Start")
+    for tag in spec.get("tags", []):
+        git(repo, "tag", "-a", tag, "-m", tag)
+    for subject in spec.get("commits", []):
+        with open(repo / "NOTES.txt", "a", encoding="utf-8") as notes:
+            notes.write(subject + "\n")
+        commit_all(repo, subject)
+    origin = tmp_path / f"{name}.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "origin", "main", "--tags")
+    git(repo, "branch", "-q", "--set-upstream-to=origin/main")
+    return repo
+
+
+def normalized_diff(repo: Path, rev: str) -> list[str]:
+    """The diff a commit introduces, without the lines that name blob hashes."""
+    text = git(repo, "show", "--format=%s", "--no-color", "-U1", rev)
+    return [line for line in text.splitlines() if not line.startswith("index ")]
+
+
+def expected_diff(name: str, which: str) -> list[str]:
+    text = (PROJECTS / name / "expected" / f"{which}.diff").read_text(encoding="utf-8")
+    today = date.today()
+    text = text.replace("{today}", today.isoformat()).replace("{today/}", today.strftime("%Y/%m/%d"))
+    return text.rstrip("\n").splitlines()
+
+
+@pytest.mark.parametrize("name", LAYOUTS)
+def test_plan_with_no_configuration_shows_what_was_detected(name: str, tmp_path: Path, capsys) -> None:
+    repo = make_repo(name, tmp_path)
+    spec = fixture(name)
+    code = main(["plan", spec["release"], "--repo", str(repo), "--outputs", str(tmp_path / "out"), "--phases", GIT_PHASES])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    assert "configuration: detected from the layout" in out.out
+    for fact in spec.get("detected", []):
+        assert fact in out.out, f"{fact!r} not shown by plan:\n{out.out}"
+    assert git(repo, "status", "--porcelain") == ""  # plan changes nothing
+
+
+@pytest.mark.e2e  # five headless phases per project: about two minutes each on a busy machine
+@pytest.mark.parametrize("name", LAYOUTS)
+def test_git_side_phases_make_the_commits_a_maintainer_would(name: str, tmp_path: Path, capsys) -> None:
+    repo = make_repo(name, tmp_path)
+    spec = fixture(name)
+    before = git(repo, "rev-parse", "HEAD")
+    args = ["run", spec["release"], "--repo", str(repo), "--outputs", str(tmp_path / "out"), "--phases", GIT_PHASES]
+    for param in spec.get("params", []):
+        args += ["-p", param]
+    code = main(args)
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    commits = git(repo, "rev-list", "--reverse", f"{before}..HEAD").splitlines()
+    expected = sorted(p.stem for p in (PROJECTS / name / "expected").glob("*.diff"))
+    names = ["1_bump", "2_post"][: len(commits)]
+    assert names == expected, f"{len(commits)} commit(s) made, expected {expected}"
+    for rev, which in zip(commits, names):
+        assert normalized_diff(repo, rev) == expected_diff(name, which), which
+    tag = spec.get("tag", "{version}").format(version=spec["release"])
+    tagged = commits[0] if "1_bump" in names else before  # a tag-versioned project tags HEAD as it is
+    assert git(repo, "rev-parse", f"{tag}^{{commit}}") == tagged
+    on_remote = git(repo, "ls-remote", "origin", f"refs/tags/{tag}")
+    if "2_post" in names:  # the post-release commit is pushed together with the tag
+        assert re.match(r"[0-9a-f]{40}\s", on_remote) and git(repo, "status", "-sb").startswith("## main...origin/main")
+    else:  # nothing to push after the release: the publish phase (not run here) pushes the tag
+        assert on_remote == ""
+    assert git(repo, "status", "--porcelain") == ""
