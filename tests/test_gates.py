@@ -35,7 +35,7 @@ def test_a_partial_headless_run_refuses_to_push_the_tag_until_overridden(sandbox
     base = ["run", "1.1", "--repo", str(sandbox.repo), "--outputs", str(outputs)]
     origin_main = git(sandbox.origin, "rev-parse", "main")
 
-    assert main([*base, "--phases", PARTIAL]) != 0
+    assert main([*base, "--phases", PARTIAL, "-p", "accept_draft=true"]) != 0
 
     err = " ".join(capsys.readouterr().err.split())
     assert "Refusing to push the tag of bsonlite 1.1" in err

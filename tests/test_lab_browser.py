@@ -199,7 +199,8 @@ def test_a_phase_stepped_through_in_jupyterlab_in_a_real_browser(tmp_path, capsy
 
     sandbox = create_sandbox(tmp_path / "sandbox")
     repo, outputs, shots = sandbox.repo, tmp_path / "outputs", tmp_path / "screenshots"
-    assert release_cli("run", VERSION, "--phases", "changelog,bump", repo=repo, outputs=outputs) == 0
+    assert release_cli("run", VERSION, "--phases", "changelog,bump", "-p", "accept_draft=true",
+                       repo=repo, outputs=outputs) == 0
     origin_refs = git(sandbox.origin, "for-each-ref")
     marker = str(tmp_path)
 

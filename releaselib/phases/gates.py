@@ -27,7 +27,7 @@ class UntestedRelease(RepoStateError):
 
 
 def _parents(repo: Any, commit: str) -> set[str]:
-    from releaselib.infra.git import _git_ok
+    from releaselib.infra.git.repository import _git_ok
 
     line = _git_ok(repo, "rev-list", "--parents", "-n", "1", commit) or ""
     return set(line.split()[1:])
