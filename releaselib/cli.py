@@ -205,16 +205,28 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    from releaselib.engine.manual import prepare_manual
+    from releaselib.engine.lab import lab_command, run_lab
+    from releaselib.engine.manual import archive_command, prepare_manual
+    from releaselib.core.registry import resolve_phases
+    from releaselib.infra.config import load_config
 
-    path = prepare_manual(args.phase, args.version, repo=Path(args.repo), outputs=_outputs(args))
+    repo = Path(args.repo).resolve()
+    outputs = _outputs(args)
+    path = prepare_manual(args.phase, args.version, repo=repo, outputs=outputs, force=args.force)
     if args.no_launch:
-        console.print(str(path))
+        console.print(str(path), markup=False)
         return 0
-    from releaselib.infra import processes
-
-    console.print(f"Opening {path} in JupyterLab (Ctrl-C to stop it).")
-    return processes.run_in_terminal([sys.executable, "-m", "jupyter", "lab", str(path)], cwd=Path(args.repo).resolve())
+    launch = lab_command(path, repo=repo, read_only=[outputs], extra=args.jupyter_args)
+    (phase,) = resolve_phases(args.phase, load_config(repo))
+    console.print(
+        f"Prepared {path}\n"
+        f"JupyterLab (on 127.0.0.1 only; Ctrl-C here stops it):\n  {launch.url}\n"
+        f"Set dry_run in the notebook's parameters cell, run the cells, then save (Ctrl+S) and close it, and:\n"
+        f"  {archive_command(phase, args.version, repo=repo, outputs=outputs)}\n"
+        f"The record ({outputs}) is read-only in Lab; archiving is the only way in.",
+        markup=False,
+    )
+    return run_lab(launch)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -368,12 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, metavar="FILE", help="write the configuration to FILE instead")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("open", help="prepare a phase's notebook and open it in JupyterLab")
+    p = sub.add_parser(
+        "open", help="prepare a phase's notebook and open it in JupyterLab",
+        description="Arguments after `--` go to `jupyter lab` (e.g. `releaselib open bump 2.2 -- --allow-root`).",
+    )
     p.add_argument("phase")
     p.add_argument("version")
     common(p)
     p.add_argument("--no-launch", action="store_true", help="only prepare it and print its path")
-    p.set_defaults(func=cmd_open)
+    p.add_argument("--force", action="store_true", help="overwrite a working copy left by an earlier `open`")
+    p.set_defaults(func=cmd_open, jupyter_args=[])
 
     p = sub.add_parser("demo", help="release the bundled sample project against local servers")
     p.add_argument("--version", dest="version", default="1.1", help="the version to release (default 1.1)")
@@ -432,7 +448,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     skip_iri_grammar()  # before papermill or nbformat is imported
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `releaselib open PHASE VERSION -- ARGS...`: everything after `--` goes to `jupyter lab`.
+    passthrough: list[str] = []
+    if argv and argv[0] == "open" and "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
+    if passthrough:
+        args.jupyter_args = passthrough
     os.environ.setdefault("GIT_TERMINAL_PROMPT", "0")
     if getattr(args, "config", None) and args.command != "init":
         from releaselib.infra.config.load import CONFIG_FILE_ENV

@@ -63,7 +63,8 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
     root = tmp_path_factory.mktemp("released")
     sandbox = create_sandbox(root / "sandbox")
     outputs = root / "outputs"
-    code = main(with_accepted_draft(["run", VERSION, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES]))
+    code = main(with_accepted_draft(["run", VERSION, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES,
+                                     "-p", "allow_untested=true"]))  # no test matrix here: the gate is overridden
     assert code == 0, "the git-side release of the sample failed"
     return Released(sandbox, outputs)
 

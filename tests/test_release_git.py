@@ -21,7 +21,8 @@ pytestmark = pytest.mark.e2e
 def release(sandbox, version: str, *extra: str, outputs: Path | None = None) -> int:
     outputs = outputs or sandbox.root / "outputs"
     return main(with_accepted_draft(
-        ["run", version, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES, *extra]
+        ["run", version, "--repo", str(sandbox.repo), "--outputs", str(outputs), "--phases", GIT_PHASES,
+         "-p", "allow_untested=true", *extra]  # no matrix or build: the gate is overridden
     ))
 
 

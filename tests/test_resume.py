@@ -45,10 +45,10 @@ KILL_POINTS = [
 def uninterrupted(tmp_path_factory):
     root = tmp_path_factory.mktemp("uninterrupted")
     with release_environment(root) as env:
-        runner = Runner(env, "1.1", "--phases", NO_MATRIX, tmp=root, name="run")
+        runner = Runner(env, "1.1", "--phases", NO_MATRIX, "-p", "allow_untested=true", tmp=root, name="run")
         runner.wait_for_cell("02_changelog", 3)
         # A second run while this one runs: refused at once, the lock names the holder.
-        second = Runner(env, "1.1", "--phases", NO_MATRIX, "--resume", tmp=root, name="second")
+        second = Runner(env, "1.1", "--phases", NO_MATRIX, "-p", "allow_untested=true", "--resume", tmp=root, name="second")
         assert second.wait() != 0
         err = " ".join(second.stderr.split())
         assert "Another release of bsonlite is running" in err and f"pid {runner.proc.pid}" in err, err
@@ -61,7 +61,7 @@ def test_killed_in_every_phase_then_resumed_equals_an_uninterrupted_release(unin
         kernels_seen = 0
         for number, (phase, cell) in enumerate(KILL_POINTS):
             extra = ["--resume"] if number else []
-            runner = Runner(env, "1.1", "--phases", NO_MATRIX, *extra, tmp=tmp_path, name=f"kill-{phase}")
+            runner = Runner(env, "1.1", "--phases", NO_MATRIX, "-p", "allow_untested=true", *extra, tmp=tmp_path, name=f"kill-{phase}")
             runner.wait_for_cell(phase, cell)
             kernels = runner.kernel_pids()
             runner.kill()
@@ -72,7 +72,7 @@ def test_killed_in_every_phase_then_resumed_equals_an_uninterrupted_release(unin
             kernels_seen += len(kernels)
         assert kernels_seen >= len(KILL_POINTS) // 2
 
-        final = Runner(env, "1.1", "--phases", NO_MATRIX, "--resume", tmp=tmp_path, name="final")
+        final = Runner(env, "1.1", "--phases", NO_MATRIX, "-p", "allow_untested=true", "--resume", tmp=tmp_path, name="final")
         assert final.wait() == 0, final.stderr
         # The takeover ended whatever the last killed run had left running.
         assert run_processes(holder["run_id"]) == []

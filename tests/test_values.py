@@ -42,7 +42,9 @@ def test_recording_an_undeclared_key_names_the_declared_ones(tmp_path: Path) -> 
                       record_dir=tmp_path, phase="04_commit_tag")
     with pytest.raises(RecordError, match="bump_commit, tag"):
         release.record("bump_comit", "abc")
-    assert release.record("tag", "2.2") == "2.2"
+    release.record("tag", "2.2")  # returns nothing: a cell ending with it shows the value once
+    assert release.values["tag"] == "2.2"
     project_phase = Release(version="2.2", repo=tmp_path, config=None, dry_run=True,  # type: ignore[arg-type]
                             record_dir=tmp_path, phase="10_github_release")
-    assert project_phase.record("anything", 1) == 1
+    project_phase.record("anything", 1)
+    assert project_phase.values["anything"] == 1

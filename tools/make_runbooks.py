@@ -19,6 +19,10 @@ repo = "."          # the project to release
 dry_run = True      # True: show what would change, change nothing
 outputs = None      # where records go (default: ./outputs)'''
 
+# Phases that push the tag or upload a file first check the record for a
+# successful test and build of the tagged commit (releaselib.phases.gates).
+ALLOW_UNTESTED = "allow_untested = False  # True: push/upload without a successful 01_test and 05_build (recorded)"
+
 
 def md(text: str):
     return new_markdown_cell(text.strip())
@@ -34,13 +38,21 @@ def notebook(phase: str, title: str, why: str, imports: str, steps: list, extra_
     number = phase.split("_", 1)[0]
     cells = [
         md(f"# {number} · {title}\n\n{why.strip()}\n\n"
-           "To run this phase by hand: set `version` in the parameters cell below, keep "
-           "`dry_run = True` for a first look, then *Run All*. Set `dry_run = False` to do it for real."),
+           "To run this phase by hand: `releaselib open PHASE VERSION` fills in the parameters cell below "
+           "(the only place parameters are set); keep `dry_run = True` for a first look, run the cells, "
+           "then set `dry_run = False` there and run them again to do it for real.\n\n"
+           "An italic *Seed step N* quotes step N of the release checklist this project automates "
+           "(PyMongo's release notes, numbered 1 to 12; see the README)."),
         params,
         md("Open the release: this validates the parameters and reads the project's "
            "`[tool.releaselib]` configuration. Nothing changes here."),
         code(f"{imports}\n\nrelease = start({phase!r}, version, repo=repo, dry_run=dry_run, outputs=outputs)\nrelease"),
         *steps,
+        md("## Save and archive (when run by hand)\n\n"
+           "Stepping through this phase in JupyterLab? When the last cell above has run, save the notebook "
+           f"(**Ctrl+S**), close its tab, and run `releaselib archive {phase[3:]} VERSION` in the project: "
+           "until then the record does not know the phase ran. A headless run (`releaselib run`) archives "
+           "itself; nothing to do."),
     ]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -48,6 +60,7 @@ def notebook(phase: str, title: str, why: str, imports: str, steps: list, extra_
     nb.metadata["releaselib"] = {"phase": phase}
     for index, cell in enumerate(nb.cells):
         cell["id"] = f"{number}-{index:02d}"
+    nb.cells[-1]["id"] = f"{number}-archive"  # `releaselib open` puts the exact command here
     return nb
 
 
@@ -69,7 +82,7 @@ it prints the plan: what each phase will do.
             md("## Where we start\n\nThe commit we release from and the last release before it, kept in the record."),
             code('release.record("start", preflight.summary(release))'),
             md("## The checks\n\nEvery check runs even when one fails, so one run shows everything to fix. "
-               "A ❌ row says what is wrong and what to do."),
+               "A `✘ problem` row says what is wrong and what to do."),
             code("report = preflight.run_checks(release, phases)\nreport"),
             code('release.record("checks", {r.name: r.ok for r in report.results})\nreport.raise_for_problems()'),
             md("## The plan\n\nWhat the phases will do, computed from the repository as it is now. "
@@ -189,7 +202,8 @@ minimum server version such as `1.3.3+` stay as they are.
         [
             md("## The version now"),
             code('release.record("previous_version", bump.version_before_bump(release))'),
-            md("## Replace it\n\nEach row is one file; a re-run finds the work done and skips it."),
+            md("## Replace it\n\nEach row is one replacement: a file can have several (a version file holds "
+               "both the version string and the version tuple). A re-run finds the work done and skips it."),
             code("plan = release.execute(bump.plan_release_bump(release))\nplan"),
             code('release.record("files_changed", bump.bumped_paths(release, plan))'),
         ],
@@ -257,15 +271,19 @@ and compared byte for byte with what was built.
 """,
         "from releaselib.phases import build, commit, publish\nfrom releaselib import start",
         [
-            md("## Push the branch and the tag"),
-            code("release.execute(commit.plan_push(release))"),
+            md("## Push the branch and the tag\n\nNo tag leaves the machine untested: the first action "
+               "checks the record for a successful `01_test` and `05_build` of the tagged commit, and refuses "
+               "otherwise (`allow_untested = True` overrides it; the record keeps the override)."),
+            code("release.execute(commit.plan_push(release, allow_untested))"),
             md("## Upload every file\n\nCredentials come from the environment only; they are never shown."),
-            code('artifacts = build.recorded_artifacts(release)\nrelease.execute(publish.plan_upload(release, artifacts))'),
+            code('artifacts = build.recorded_artifacts(release)\n'
+                 'release.execute(publish.plan_upload(release, artifacts, allow_untested))'),
             md("## Install it from the index, as a user would"),
             code("verified = publish.verify_release(release, artifacts)\nverified"),
             code('release.record("files", [artifact.as_record() for artifact in artifacts])\n'
                  'release.record("verified", verified.as_record() if verified is not None else None)'),
         ],
+        extra_params=ALLOW_UNTESTED,
     ),
     "07_docs": notebook(
         "07_docs",
@@ -294,18 +312,23 @@ the buildable `2.2+dev`), or `2.3.dev0` with the dev scheme. The commit is
 pushed together with the release tag (already on the remote if the publish
 phase ran; then only the branch moves).
 """,
-        "from releaselib.infra import git\nfrom releaselib.phases import bump, commit\nfrom releaselib import start",
+        "from releaselib.infra import git\nfrom releaselib.phases import bump, commit, gates\nfrom releaselib import start",
         [
+            md("## Tested and built?\n\nThis phase pushes the release tag (if the publish phase has not). "
+               "No tag leaves the machine untested: the record must hold a successful `01_test` and "
+               "`05_build` of the tagged commit, checked here before anything changes."),
+            code('release.execute(gates.plan_tested(release, what="push the tag", allow_untested=allow_untested))'),
             md("## The next version\n\nComputed from the release unless `next_version` is set."),
             code("next_version = bump.next_version(release, next_version)\n"
                  'release.record("next_version", next_version)'),
             md("Write it into the version files. Only these files change; the commit below takes exactly them."),
             code("release.execute(bump.plan_next_dev(release, next_version))"),
             md("## Commit and push"),
-            code("release.execute(commit.plan_post_release_commit(release, next_version))"),
+            code("release.execute(commit.plan_post_release_commit(release, next_version, allow_untested))"),
             code('release.record("post_release_commit", None if release.dry_run else git.head_commit(release.repo))'),
         ],
-        extra_params="next_version = None # override the next development version (e.g. \"3.0.dev0\")",
+        extra_params="next_version = None # override the next development version (e.g. \"3.0.dev0\")\n"
+        + ALLOW_UNTESTED,
     ),
 }
 

@@ -114,14 +114,16 @@ class Plan:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
+        from releaselib.core.display import html_table, status
+
         mode = " <em>(dry run)</em>" if self.dry_run else ""
-        rows = "".join(
-            f"<tr><td>{html.escape(outcome)}</td><td><code>{html.escape(description)}</code></td></tr>"
+        rows = [
+            (html.escape(status(outcome)), f"<code>{html.escape(description)}</code>")
             for description, outcome in self.rows()
-        ) or "<tr><td colspan=2>nothing to do</td></tr>"
+        ]
         notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
         return (
             f"<p><strong>{html.escape(self.title)}</strong>{mode}</p>"
-            f"<table><thead><tr><th>outcome</th><th>action</th></tr></thead><tbody>{rows}</tbody></table>"
+            + html_table(["outcome", "action"], rows, empty="nothing to do")
             + (f"<ul>{notes}</ul>" if notes else "")
         )

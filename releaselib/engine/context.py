@@ -69,11 +69,12 @@ class Release:
         return plan.execute(dry_run=self.dry_run)
 
     # -- values ----------------------------------------------------------
-    def record(self, key: str, value: Any) -> Any:
-        """Record a value of this phase: visible in the notebook, and kept in the record.
+    def record(self, key: str, value: Any) -> None:
+        """Record a value of this phase: shown once in the notebook, and kept in the record.
 
-        The value must be JSON-serialisable. Returns ``value`` so a cell may
-        use it further.
+        The value must be JSON-serialisable. Returns nothing, so a cell that
+        ends with this call shows the value once (as "recorded KEY"), not
+        again as the cell's result.
         """
         declared = declared_keys(self.phase) if self.phase else None
         if declared is not None and key not in declared:
@@ -88,7 +89,6 @@ class Release:
             raise RecordError(f"Cannot record {key!r}: {exc}", hint="Record strings, numbers, lists or dicts.") from exc
         self.values[key] = encoded
         _show_value(key, encoded)
-        return value
 
     def recorded(self, phase: str, key: str, default: Any = ...) -> Any:
         """A value an earlier phase recorded, read from ``record.json``."""
@@ -98,8 +98,60 @@ class Release:
         return record.value(phase, key, default)
 
 
+#: How many lines of a recorded value a notebook shows; the whole value is in record.json.
+SHOWN_LINES = 40
+
+
+def value_lines(value: Any) -> list[str]:
+    """A recorded value as lines a person reads: a scalar on one line; a mapping of
+    booleans as checks (``✔ name`` / ``✘ name``); anything else as indented JSON."""
+    if _all_checks(value):
+        return [f"{'✔ ok    ' if ok else '✘ failed'}  {name}" for name, ok in value.items()]
+    if isinstance(value, (dict, list)) and value:
+        return json.dumps(value, indent=2, ensure_ascii=False).splitlines()
+    if isinstance(value, str) and "\n" in value:
+        return value.splitlines()
+    return [json.dumps(value, ensure_ascii=False)]
+
+
+def _shown(lines: list[str]) -> list[str]:
+    """At most :data:`SHOWN_LINES` whole lines, then a line that says what was left out."""
+    if len(lines) <= SHOWN_LINES:
+        return lines
+    return [*lines[:SHOWN_LINES], f"… {len(lines) - SHOWN_LINES} more lines (the whole value is in record.json)"]
+
+
+def value_text(key: str, value: Any) -> str:
+    lines = _shown(value_lines(value))
+    if len(lines) == 1:
+        return f"recorded {key} = {lines[0]}"
+    return f"recorded {key}:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _all_checks(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(isinstance(v, bool) for v in value.values())
+
+
+def value_html(key: str, value: Any) -> str:
+    import html
+
+    from releaselib.core.display import html_table, status
+
+    if _all_checks(value):
+        rows = [(status("ok" if ok else "failed"), html.escape(name)) for name, ok in value.items()]
+        return f"<div>recorded <code>{html.escape(key)}</code>:</div>" + html_table(["result", "check"], rows)
+    lines = _shown(value_lines(value))
+    if len(lines) == 1:
+        return f"<div>recorded <code>{html.escape(key)}</code> = <code>{html.escape(lines[0])}</code></div>"
+    body = html.escape("\n".join(lines))
+    return (
+        f"<div>recorded <code>{html.escape(key)}</code>:</div>"
+        f"<pre style='text-align:left;font-family:monospace;white-space:pre-wrap;overflow-wrap:break-word;margin:2px 0 0 1em'>{body}</pre>"
+    )
+
+
 def _show_value(key: str, value: Any) -> None:
-    text = f"recorded {key} = {json.dumps(value, indent=None)[:2000]}"
+    text = value_text(key, value)
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -109,7 +161,10 @@ def _show_value(key: str, value: Any) -> None:
     if get_ipython() is None:
         print(text)
         return
-    display({"text/plain": text, VALUE_MIME: {"key": key, "value": value}}, raw=True)
+    display(
+        {"text/plain": text, "text/html": value_html(key, value), VALUE_MIME: {"key": key, "value": value}},
+        raw=True,
+    )
 
 
 def start(

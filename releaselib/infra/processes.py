@@ -492,14 +492,30 @@ def start(
         )
 
 
-def run_in_terminal(argv: Argv, *, cwd: str | os.PathLike[str] | None = None) -> int:
+def run_in_terminal(
+    argv: Argv, *, cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> int:
     """Run an interactive program (JupyterLab) in the user's terminal until it exits; its exit code.
 
     The one exception to the rules above, on purpose: it keeps the terminal,
-    the caller's environment and the caller's session, so Ctrl+C reaches it
-    as the user expects, and it has no timeout.
+    the caller's environment (or ``env``) and the caller's session, so Ctrl+C
+    reaches it as the user expects, and it has no timeout. Ctrl+C here only
+    keeps waiting (the program got it too and decides; JupyterLab asks, then
+    shuts its kernels down), and a SIGTERM is passed on to it: it is never
+    killed outright, which would leave its own children (kernels) running.
     """
-    return subprocess.call([os.fspath(a) for a in argv], cwd=cwd)  # noqa: S603
+    import signal
+
+    proc = subprocess.Popen([os.fspath(a) for a in argv], cwd=cwd, env=None if env is None else dict(env))  # noqa: S603
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # --------------------------------------------------------------------------- a dead run's leftovers

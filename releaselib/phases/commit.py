@@ -14,6 +14,7 @@ from releaselib.core.errors import RepoStateError
 from releaselib.core.plan import Plan
 from releaselib.engine.context import Release
 from releaselib.infra import git
+from releaselib.phases.gates import TestedGate
 
 
 def release_files(release: Release) -> list[str]:
@@ -49,19 +50,21 @@ def modified_paths(release: Release) -> list[str]:
     return changed
 
 
-def paths_to_commit(release: Release, expected: list[str] | None = None) -> list[str]:
+def paths_to_commit(release: Release, expected: list[str] | None = None, *, changelog: bool = True) -> list[str]:
     """The files the commit takes: those modified now, else those the release would modify.
 
     Nothing is modified before the bump in a dry run, or after the commit on a
     resume; then the version files and the changelog (or ``expected``) stand
-    in, which is what the commit's "already done?" check looks at.
+    in, which is what the commit's "already done?" check looks at. The
+    post-release commit never takes the changelog (``changelog=False``), so
+    its dry run does not list it either.
     """
     paths = modified_paths(release)
     if paths:
         return paths
     config = release.config
     fallback = list(expected or []) + [vf.path for vf in config.version_files]
-    if config.changelog:
+    if config.changelog and changelog:
         fallback.append(config.changelog)
     return list(dict.fromkeys(fallback))
 
@@ -123,10 +126,12 @@ def _tag_message(release: Release) -> str:
     )
 
 
-def plan_push(release: Release) -> Plan:
-    """Push the release branch and the tag together (atomically)."""
+def plan_push(release: Release, allow_untested: bool = False) -> Plan:
+    """Push the release branch and the tag together (atomically), once the record
+    shows the tagged commit tested and built (:class:`~releaselib.phases.gates.TestedGate`)."""
     config = release.config
     plan = Plan(f"Push {config.branch} and tag {release.tag} to {config.remote}")
+    plan.add(TestedGate(release, what="push the tag", allow_untested=allow_untested))
     plan.add(_push_branch_and_tag(release))
     return plan
 
@@ -143,8 +148,9 @@ def _push_branch_and_tag(release: Release) -> git.PushAction:
     )
 
 
-def plan_post_release_commit(release: Release, next_version: str) -> Plan:
-    """Commit the next development version and push the branch."""
+def plan_post_release_commit(release: Release, next_version: str, allow_untested: bool = False) -> Plan:
+    """Commit the next development version and push the branch (with the tag, once the
+    record shows the tagged commit tested and built)."""
     config = release.config
     message = config.post_release_message.format(version=next_version)
     plan = Plan(f"Commit and push the next development version {next_version}")
@@ -152,7 +158,8 @@ def plan_post_release_commit(release: Release, next_version: str) -> Plan:
         # dev-scheme "none" or a tag-versioned project: the files keep the release.
         plan.title = f"Nothing to commit after {release.version}: the files keep the release"
         return plan
-    paths = paths_to_commit(release)
+    paths = paths_to_commit(release, changelog=False)
+    plan.add(TestedGate(release, what="push the tag", allow_untested=allow_untested))
     plan.add(git.CommitAction(release.repo, paths, message))
     plan.add(_push_branch_and_tag(release))
     return plan

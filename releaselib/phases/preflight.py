@@ -70,12 +70,17 @@ class CheckReport:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{'✅' if r.ok else '❌'}</td><td>{html.escape(r.name)}</td>"
-            f"<td><pre style='margin:0;white-space:pre-wrap'>{html.escape(r.detail)}</pre></td></tr>"
+        from releaselib.core.display import html_table, status
+
+        rows = [
+            (
+                status("ok" if r.ok else "problem"),
+                html.escape(r.name),
+                f"<pre style='margin:0;white-space:pre-wrap'>{html.escape(r.detail)}</pre>",
+            )
             for r in self.results
-        )
-        return f"<table><thead><tr><th></th><th>check</th><th>detail</th></tr></thead><tbody>{rows}</tbody></table>"
+        ]
+        return html_table(["result", "check", "detail"], rows)
 
 
 def _phases(phases: str | Sequence[str] | None) -> set[str]:

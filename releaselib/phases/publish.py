@@ -255,11 +255,17 @@ def _upload_order(artifact: Any) -> tuple[int, str]:
     return (0 if artifact.kind == "wheel" else 1, artifact.filename)
 
 
-def plan_upload(release: Release, artifacts: Sequence[Any]) -> Plan:
-    """One :class:`UploadAction` per artifact (wheels first, then the sdist), to ``config.publish``."""
+def plan_upload(release: Release, artifacts: Sequence[Any], allow_untested: bool = False, *, gate: bool = True) -> Plan:
+    """One :class:`UploadAction` per artifact (wheels first, then the sdist), to ``config.publish``,
+    after the record shows the tagged commit tested and built (a :class:`TestedGate` first,
+    unless ``gate`` is False: only for callers that are not a release, such as tests of uploading)."""
+    from releaselib.phases.gates import TestedGate
+
     publish = release.config.publish
     logs = Path(release.record_dir) / "logs"
     plan = Plan(f"Upload {release.config.package} {release.version} to {strip_userinfo(publish.repository_url)}")
+    if gate:
+        plan.add(TestedGate(release, what="upload the files", allow_untested=allow_untested))
     for artifact in sorted(artifacts, key=_upload_order):
         plan.add(
             UploadAction(

@@ -85,6 +85,9 @@ class BuildValues:
 class PublishValues:
     files: list[dict[str, Any]] | None = _doc("the files on the index: filename, kind, size, sha256, ...")
     verified: dict[str, Any] | None = _doc("what installing from the index showed, with its index_url")
+    allow_untested: dict[str, Any] | None = _doc(
+        "only when the gate was overridden: what (push the tag / upload the files) and missing (the "
+        "successful 01_test and 05_build of the tagged commit the record lacked)")
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ class DocsValues:
 class PostReleaseValues:
     next_version: str | None = _doc("the next development version written into the files")
     post_release_commit: str | None = _doc("the full SHA of the post-release commit")
+    allow_untested: dict[str, Any] | None = _doc(
+        "only when the gate was overridden: what was pushed untested, and what the record lacked")
 
 
 @dataclass(frozen=True)

@@ -224,13 +224,21 @@ def _json(value: Any) -> str:
 
 
 def _orphan_problems(record: Record) -> list[str]:
-    """Notebooks in the folder that no entry names (a dropped attempt leaves one behind)."""
+    """Notebooks in the folder that no entry names (a dropped attempt leaves one behind), and any
+    JupyterLab checkpoint (an unredacted copy of a notebook; never part of the record)."""
     named = {str(entry.get("notebook")) for entry in record.entries if entry.get("notebook")}
-    return [
+    problems = [
         f"{path.name}: a notebook no entry of the record names (an entry was removed?)"
         for path in sorted(record.directory.glob("*.ipynb"))
         if path.name not in named
     ]
+    problems += [
+        f"{path.relative_to(record.directory).as_posix()}: a JupyterLab checkpoint no entry names "
+        "(delete it; it may hold what the archived notebook redacted)"
+        for path in sorted(record.directory.rglob(".ipynb_checkpoints/*"))
+        if path.is_file()
+    ]
+    return problems
 
 
 def _secret_problems(directory: Path, known: Mapping[str, str]) -> list[str]:
