@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from releaselib.cli import main
-from releaselib.engine.runner import release_lock
+from releaselib.engine.lock import release_lock
 from releaselib.local.sandbox import create_sandbox
 
 from .helpers import git, repo_state

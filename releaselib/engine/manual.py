@@ -263,7 +263,7 @@ def archive_manual(
     """
     import nbformat
 
-    from releaselib.engine.runner import release_lock
+    from releaselib.engine.lock import release_lock
     from releaselib.infra.git import head_commit
     from releaselib.record.store import (
         FAILED,
