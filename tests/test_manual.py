@@ -263,3 +263,22 @@ def test_lab_refuses_to_write_into_the_record(sandbox, tmp_path, monkeypatch):
     asyncio.run(attempts())
     assert (record_dir / "record.json").read_text() == "{}"
     assert (sandbox.repo / "notes.txt").read_text() == "changed"
+
+
+def test_archive_refuses_when_a_secret_the_phase_may_hold_cannot_be_scanned_for(sandbox, tmp_path, monkeypatch):
+    """The scan must not depend on the archiving shell: a declared secret it cannot see stops the archive."""
+    from releaselib.core.errors import UsageError
+    from releaselib.infra.config import load_config
+
+    outputs = tmp_path / "outputs"
+    password_env = load_config(sandbox.repo).publish.password_env
+    monkeypatch.delenv(password_env, raising=False)
+    prepare_manual("publish", VERSION, repo=sandbox.repo, outputs=outputs)
+    with pytest.raises(UsageError, match=password_env) as info:
+        archive_manual("publish", VERSION, repo=sandbox.repo, outputs=outputs)
+    assert "Nothing was archived" in info.value.message
+    assert not (outputs / "bsonlite" / f"{VERSION}-dry-run" / "record.json").exists()
+    # With the secret visible the scan runs: the unexecuted notebook is archived as a failed attempt.
+    monkeypatch.setenv(password_env, "canary-" + "x" * 12)
+    entry = archive_manual("publish", VERSION, repo=sandbox.repo, outputs=outputs)
+    assert entry["result"] == "failed"

@@ -187,6 +187,24 @@ def redact_deep(value: Any, secrets: Mapping[str, str]) -> Any:
     return _redact_deep(value, secrets)
 
 
+def environment_secrets(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The secrets a command that has no configuration still knows: the default credential
+    variables and every variable whose name looks like a credential (``*_TOKEN``, ``*_PASSWORD``...)."""
+    from releaselib.core.config_types import AnnounceConfig, PublishConfig
+
+    environ = os.environ if environ is None else environ
+    names = [PublishConfig().password_env, AnnounceConfig().password_env,
+             *(name for name in environ if looks_like_secret_name(name))]
+    return secret_values(dict.fromkeys(names), environ)
+
+
+def scrubbed(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """``text`` with every :func:`environment_secrets` value redacted, in every form: for pages
+    derived from a record (the report), which must never put a secret on disk either."""
+    known = environment_secrets(environ)
+    return redact(text, known) if known and find_secrets(text, known) else text
+
+
 def known_secrets(config: Any, *, remote_url: str | None = None,
                   environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Every secret a run of ``config`` knows: the declared variables' values and the passwords in its URLs."""

@@ -15,7 +15,7 @@ import json
 import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from releaselib.core.errors import UsageError
 from releaselib.core.registry import resolve_phases, runbook_path
@@ -23,6 +23,9 @@ from releaselib.core.secrets import find_secrets, redact, secret_values
 from releaselib.core.versions import parse_release
 from releaselib.engine.context import record_dir_for
 from releaselib.infra.config import load_config
+
+if TYPE_CHECKING:
+    from releaselib.core.config_types import Config
 from releaselib.record.notebooks import unfinished_cells, values_from_notebook
 
 #: Where ``open`` puts the working copy: the project's root, so Lab (rooted at the
@@ -318,6 +321,13 @@ def archive_manual(
     unfinished = unfinished_cells(nb)
     reason = ("not every cell completed: " + "; ".join(unfinished)) if unfinished else None
     known = secret_values(config.secret_env_names())
+    missing = [env for env in _secrets_to_scan_for(config, name) if env not in known]
+    if missing:
+        raise UsageError(
+            f"The notebook cannot be scanned for the value of {', '.join(missing)}: not set in this shell, "
+            f"and {name} may have used it. Nothing was archived.",
+            hint=f"Set {', '.join(missing)} here as it was set for JupyterLab, then run `releaselib archive` again.",
+        )
     leaked = find_secrets(text, known)
     if leaked:
         text = redact(text, known)
@@ -375,3 +385,16 @@ def archive_manual(
     for folder in (record_dir, record_dir_for(outputs, config.package, version)):
         shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
     return entry
+
+
+def _secrets_to_scan_for(config: Config, phase: str) -> list[str]:
+    """The declared secrets a notebook of ``phase`` may hold: its phase's credentials and every extra one."""
+    from releaselib.core.registry import get_phase
+
+    needs = get_phase(phase, config).needs
+    names = list(config.secrets)
+    if "index" in needs:
+        names.insert(0, config.publish.password_env)
+    if "smtp" in needs and config.announce.user:
+        names.insert(0, config.announce.password_env)
+    return list(dict.fromkeys(names))

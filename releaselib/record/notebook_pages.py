@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from releaselib.core.errors import RecordError
+from releaselib.core.secrets import scrubbed
 from releaselib.record.notebooks import VALUE_MIME
 from releaselib.record.readable import strip_ansi, value_html
 from releaselib.record.store import sha256_file, write_atomic
@@ -173,7 +174,7 @@ def notebook_page(record_dir: Path, notebook: str, *, title: str, back: str, css
         "var hidden = document.body.classList.toggle('hide-code');"
         "this.textContent = hidden ? 'Show code' : 'Hide code'; });</script></body></html>\n"
     )
-    write_atomic(page, text.encode("utf-8"))
+    write_atomic(page, scrubbed(text).encode("utf-8"))
     page.chmod(0o644)
     if manifest is not None:
         manifest[notebook] = [digest, RENDERER, stamp]
@@ -237,6 +238,6 @@ def log_page(record_dir: Path, log: str) -> str | None:
         f'<nav><a href="{up}report.html#matrix">← back to the report</a> · {html.escape(log)} · '
         f'<a href="{up}{html.escape(log)}">the log as written</a></nav><pre>{html.escape(text)}</pre></body></html>\n'
     )
-    write_atomic(page, body.encode("utf-8"))
+    write_atomic(page, scrubbed(body).encode("utf-8"))
     page.chmod(0o644)
     return relative

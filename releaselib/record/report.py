@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from releaselib.core.errors import RecordError, UsageError
-from releaselib.core.secrets import strip_userinfo
+from releaselib.core.secrets import scrubbed, strip_userinfo
 from releaselib.record.charts import ReleaseRow, history_html, matrix_svg, timeline_html
 from releaselib.record.notebook_pages import FILES_DIR, log_page, notebook_page, page_manifest, render_notebook
 from releaselib.record.readable import strip_ansi, value_html
@@ -75,7 +75,7 @@ def _page(title: str, body: str, *, toolbar: str = "", script: str = "") -> str:
 
 
 def _write_page(path: Path, text: str) -> None:
-    write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, scrubbed(text).encode("utf-8"))
     path.chmod(0o644)  # a page is for reading: not the private mode of the temporary file
 
 

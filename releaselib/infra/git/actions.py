@@ -17,22 +17,8 @@ from releaselib.infra.git.repository import (
     _ref_sha,
     _require_remote,
     _run_network,
-    check_branch,
-    check_clean,
-    check_in_sync,
-    check_tag_free,
     commit_of,
-    commit_with_message,
-    current_branch,
-    head_commit,
-    network_env,
-    open_repo,
-    remote_branch_commit,
-    remote_tag_commit,
-    remote_tag_object,
-    remote_url,
     short,
-    tag_message,
     user_identity,
 )
 
@@ -298,26 +284,4 @@ class PushAction(Action):
         return problems
 
 
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "CommitAction",
-    "PushAction",
-    "TagAction",
-    "check_branch",
-    "check_clean",
-    "check_in_sync",
-    "check_tag_free",
-    "commit_of",
-    "commit_with_message",
-    "current_branch",
-    "head_commit",
-    "network_env",
-    "open_repo",
-    "remote_branch_commit",
-    "remote_tag_commit",
-    "remote_tag_object",
-    "remote_url",
-    "short",
-    "tag_message",
-    "user_identity",
-]
+__all__ = ["CommitAction", "PushAction", "TagAction"]
