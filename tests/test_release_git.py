@@ -161,6 +161,17 @@ def test_runbook_runs_top_to_bottom_with_only_version_edited(sandbox, tmp_path, 
     # Preflight on its own checks every phase, the upload's credentials included (kernels see the env).
     monkeypatch.setenv("TWINE_USERNAME", "releaser")
     monkeypatch.setenv("TWINE_PASSWORD", "not-a-real-password")
+    # ...and the docs and mail settings of 07 and 09, which a configured project has (the sample leaves
+    # them to the demo's local servers).
+    import json
+
+    from releaselib.infra.config import OVERRIDES_ENV
+
+    monkeypatch.setenv(OVERRIDES_ENV, json.dumps({
+        "docs-check": {"url": "http://127.0.0.1:9/bsonlite/"},
+        "announce": {"smtp-host": "127.0.0.1", "sender": "Releaser <releaser@example.org>",
+                     "to": ["announce@example.org"]},
+    }))
 
     from releaselib.core.registry import bundled_runbooks_dir
 
