@@ -31,7 +31,7 @@ from typing import Any
 
 from releaselib.core.errors import GitError
 from releaselib.infra import processes
-from releaselib.infra.git import network_env
+from releaselib.infra.git import network_env, remote_tag_object
 from releaselib.record.store import SUCCEEDED, Record, header_hash
 
 __all__ = [
@@ -118,13 +118,16 @@ def push_anchor(record: Record, repo: Path, remote: str, timeout: float = _TIMEO
     """Write the record's anchor as a note on the release tag and push ``refs/notes/releaselib``.
 
     Returns the tag object the note is on, or None when there is no tag yet
-    (nothing is anchored before 04_commit_tag). The remote's notes are fetched
+    (nothing is anchored before 04_commit_tag), or the remote does not have it. The remote's notes are fetched
     first, so notes of other releases are kept. Raises :class:`GitError` when
     the remote cannot be reached or refuses the push.
     """
     tag = record.value("04_commit_tag", "tag", None)
     target = _tag_object(repo, str(tag)) if tag else None
     if target is None:
+        return None
+    if remote_tag_object(repo, remote, str(tag), timeout) != target:
+        # The release has not reached the remote (a rejected push lands nothing, not even a note).
         return None
     operator = record.data.get("operator") or {}
     signer = f"{operator.get('git_name') or operator.get('os_user') or 'unknown'} <{operator.get('git_email') or ''}>"
