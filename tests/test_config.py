@@ -555,7 +555,21 @@ def test_import_name_falls_back_to_package_name(tmp_path: Path) -> None:
             '[[tool.releaselib.version-files]]\npath = "pyproject.toml"\npattern = \'version = "{version}"\'\n'
         },
     )
-    assert load_config(tmp_path).import_name == "my_lib"
+    # The version file says nothing of the package: the one package folder in src/ does.
+    assert load_config(tmp_path).import_name == "demo"
+    (tmp_path / "src" / "other").mkdir()
+    (tmp_path / "src" / "other" / "__init__.py").write_text("")
+    assert load_config(tmp_path).import_name == "my_lib"  # two candidates: the distribution's name
+
+
+def test_import_name_from_flit_module(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "pyproject.toml": '[project]\nname = "green-tally"\nversion = "1.0"\n\n[tool.flit.module]\nname = "tally"\n\n'
+        '[tool.releaselib]\n[[tool.releaselib.version-files]]\npath = "pyproject.toml"\npattern = \'version = "{version}"\'\n',
+        "tally/__init__.py": "",
+        "tests/__init__.py": "",
+    })
+    assert load_config(tmp_path).import_name == "tally"
 
 
 def test_package_name_from_setup_cfg(tmp_path: Path) -> None:

@@ -70,16 +70,17 @@ def test_a_project_phase_may_not_take_a_bundled_number(sandbox) -> None:
 def test_a_project_phase_runs_resumes_and_is_reviewed_like_a_bundled_one(sandbox, monkeypatch, capsys) -> None:
     outputs = sandbox.root / "outputs"
     common = ["--repo", str(sandbox.repo), "--outputs", str(outputs)]
+    draft = ["-p", "accept_draft=true"]  # the sample's section is drafted from the log
 
     monkeypatch.setenv("FORGE_DOWN", "1")
-    assert main(["run", "1.1", *common, "--phases", PHASES]) != 0
+    assert main(["run", "1.1", *common, "--phases", PHASES, *draft]) != 0
     capsys.readouterr()
     assert main(["status", "1.1", *common]) == 0
     status = capsys.readouterr().out
     assert "10_github_release" in status and "failed" in status
 
     monkeypatch.delenv("FORGE_DOWN")
-    assert main(["run", "1.1", *common, "--phases", PHASES, "--resume"]) == 0
+    assert main(["run", "1.1", *common, "--phases", PHASES, "--resume", *draft]) == 0
     record_dir = outputs / "bsonlite" / "1.1"
     entries = json.loads((record_dir / "record.json").read_text())["entries"]
     ours = [e for e in entries if e["phase"] == "10_github_release"]

@@ -52,7 +52,7 @@ def _freeze(
     if "package" not in values:
         values["package"] = _package_name(root, data)
     if "import_name" not in values:
-        values["import_name"] = _import_name(values.get("version_files", ()), values["package"])
+        values["import_name"] = _import_name(values.get("version_files", ()), values["package"], root, data)
     config = Config(root=root, detected=detected, source=source, detection=detection, **values)
     _check_meaning(config, data)
     return config
@@ -375,12 +375,32 @@ def _package_name_or_none(root: Path, data: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _import_name(version_files: Iterable[VersionFile], package: str) -> str:
+_NOT_PACKAGES = {"tests", "test", "testing", "docs", "doc", "examples", "benchmarks", "build", "dist", "tools", "scripts"}
+
+
+def _import_name(version_files: Iterable[VersionFile], package: str, root: Path | None = None,
+                 data: Mapping[str, Any] | None = None) -> str:
+    """The importable package: from a version file's folder, flit's module name, the distribution
+    name where that folder exists, else the one package folder in ``src/`` or at the root."""
     for vf in version_files:
         parts = Path(vf.path).parts
         top = parts[1] if len(parts) > 2 and parts[0] == "src" else parts[0] if len(parts) > 1 else ""
         if top.isidentifier() and top != "src":
             return top
-    return re.sub(r"[-.]", "_", package)
+    guess = re.sub(r"[-.]", "_", package)
+    flit = ((data or {}).get("tool") or {}).get("flit", {}).get("module", {}).get("name")
+    if isinstance(flit, str) and flit.isidentifier():
+        return flit
+    if root is None:
+        return guess
+    for folder in (root / "src", root):
+        if (folder / guess / "__init__.py").is_file() or (folder / f"{guess}.py").is_file():
+            return guess
+    for folder in (root / "src", root):
+        found = sorted(p.parent.name for p in folder.glob("*/__init__.py")
+                       if p.parent.name.isidentifier() and p.parent.name not in _NOT_PACKAGES)
+        if len(found) == 1:
+            return found[0]
+    return guess
 
 
