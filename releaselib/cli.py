@@ -471,6 +471,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             err_console.print(f"[bold]TIP:[/] {escape(exc.hint)}")
         return exc.exit_code
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM during a run (engine.interrupts)
+        # The kernel client's pending task died with its kernel, as it should: asyncio would print
+        # its traceback ("Task exception was never retrieved") when it is collected at exit.
+        import logging
+
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         err_console.print(
             f"Interrupted ({getattr(exc, 'signal_name', 'SIGINT')}). Every process of the running phase was "
             "ended before this message; its attempt is in the record as `interrupted`. "

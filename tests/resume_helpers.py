@@ -131,6 +131,7 @@ def normalise(value: Any, root: Path) -> Any:
         return [normalise(v, root) for v in value]
     if isinstance(value, str):
         text = value.replace(str(root), "<ROOT>")
+        text = re.sub(r"\S*/site-packages/", "<SITE-PACKAGES>/", text)  # each install test's own venv
         text = re.sub(r"127\.0\.0\.1:\d+", "<HOST>", text)
         text = re.sub(r"\b[0-9a-f]{64}\b", "<SHA256>", text)
         text = re.sub(r"\b[0-9a-f]{40}\b", "<SHA>", text)

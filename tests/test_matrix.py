@@ -245,10 +245,15 @@ def test_an_interrupt_stops_every_running_cell(tmp_path: Path, two_pythons: Inte
             time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGINT)  # what a kernel interrupt delivers
 
+    # A pytest-xdist worker ignores SIGINT; a kernel (and a terminal) raises KeyboardInterrupt.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=interrupt_when_both_cells_sleep, daemon=True).start()
     started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        run_matrix(release, jobs=2, interpreters=one, seed_dir=seeds)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_matrix(release, jobs=2, interpreters=one, seed_dir=seeds)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 60
     sleeping = [int(p.name) for p in pids.iterdir()]
     assert len(sleeping) == 2
