@@ -108,3 +108,15 @@ def test_git_side_phases_make_the_commits_a_maintainer_would(name: str, tmp_path
     else:  # nothing to push after the release: the publish phase (not run here) pushes the tag
         assert on_remote == ""
     assert git(repo, "status", "--porcelain") == ""
+
+
+@pytest.mark.e2e
+def test_a_setuptools_scm_project_builds_the_tagged_version(tmp_path: Path, capsys) -> None:
+    """The tag is the version: the clean export has no .git, and the build must still make 1.5.0, checked."""
+    repo = make_repo("layout_scm", tmp_path)
+    outputs = tmp_path / "out"
+    code = main(["run", "1.5.0", "--repo", str(repo), "--outputs", str(outputs), "--phases", "commit_tag,build"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    built = sorted(p.name for p in (outputs / "cinder" / "1.5.0").rglob("cinder-1.5.0*") if p.parent.name == "dist")
+    assert "cinder-1.5.0.tar.gz" in built and any(name.endswith(".whl") for name in built), built

@@ -162,6 +162,11 @@ def build_release(release: Release, *, interpreters: Sequence[InterpreterLike] |
     dist.mkdir(parents=True)
     drop = [matrix.no_extension_env] if matrix.no_extension_env else []
     build_env = _clean_env(drop=drop)
+    if config.version_source == "scm":
+        # The tag is the version, but the clean export has no .git to read it from: tell
+        # setuptools-scm (and hatch-vcs, which uses it) the tag's version; _check_version
+        # below proves every file was built as that version.
+        build_env["SETUPTOOLS_SCM_PRETEND_VERSION"] = release.version
     ref = _release_ref(release)
     epoch = _commit_time(Path(release.repo), ref)
     if epoch:
