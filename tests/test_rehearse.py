@@ -45,8 +45,8 @@ def test_rehearsal_records_every_phase_and_changes_nothing_real(tmp_path, capsys
     publish = next(e for e in record["entries"] if e["phase"] == "06_publish")
     assert any(f["filename"].endswith(".whl") for f in publish["values"]["files"])
     # The throwaway clone and the remote's copy are gone; the record stays.
-    # (The dependencies the local index served are listed beside it.)
-    assert sorted(p.name for p in workdir.iterdir() if not p.name.startswith("dependencies")) == ["outputs"]
+    # (Beside it: what `rehearse --resume` needs, and the dependencies the local index served.)
+    assert sorted(p.name for p in workdir.iterdir() if not p.name.startswith("dependencies")) == ["outputs", "rehearsal.json"]
 
 
 @pytest.mark.timeout(1800)
