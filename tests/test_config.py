@@ -731,6 +731,27 @@ def test_detect_legacy_setup_py_project(tmp_path: Path) -> None:
     assert load_config(tmp_path).source == "releaselib.toml"
 
 
+@pytest.mark.parametrize(("setup_args", "classifiers", "expected"), [
+    ('python_requires=">=3.11",', "", ("3.11", "3.12", "3.13", "3.14")),
+    ('python_requires=">=3.10, <3.13",', "", ("3.10", "3.11", "3.12")),
+    # The classifiers name what is supported; requires-python takes out what cannot install.
+    ('python_requires=">=3.12",', '"Programming Language :: Python :: 3.11", "Programming Language :: Python :: 3.12",',
+     ("3.12",)),
+    ("", '"Programming Language :: Python :: 3.10",', ("3.10",)),
+])
+def test_detected_pythons_follow_requires_python_and_the_classifiers(tmp_path: Path, setup_args, classifiers,
+                                                                      expected) -> None:
+    write(tmp_path, {
+        "setup.py": 'from setuptools import setup\n\nsetup(\n    name="delta",\n    version="1.2.dev0",\n'
+                    f'    packages=["delta"],\n    {setup_args}\n    classifiers=[{classifiers}],\n)\n',
+        "delta/__init__.py": '__version__ = "1.2.dev0"\n',
+        "CHANGELOG.rst": "Changelog\n=========\n",
+    })
+    config = detect_config(tmp_path)
+    assert config.matrix.python == expected
+    assert config.matrix.allow_missing == expected  # what this machine lacks is skipped, not failed
+
+
 def test_load_without_table_autodetects(tmp_path: Path) -> None:
     make_project(tmp_path, None)
     config = load_config(tmp_path)

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from releaselib.core.config_types import Config, VersionFile
 from releaselib.core.errors import ConfigError
 from releaselib.infra import processes
@@ -421,6 +423,31 @@ def _current_branch(root: Path) -> str | None:
     return lines[0].strip() if lines and lines[0].strip() else None
 
 
+#: The CPython versions a project may test on today, for a requires-python without classifiers.
+_CURRENT_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
+_PYTHON_REQUIRES_RE = re.compile(r"""python_requires\s*=\s*['"]([^'"]+)['"]""")
+
+
+def _requires_python(project: Mapping[str, Any], setup_py: str | None, root: Path) -> SpecifierSet | None:
+    """``requires-python`` of [project], else ``python_requires`` of setup.py / setup.cfg; None when absent or unreadable."""
+    text = project.get("requires-python")
+    if not isinstance(text, str):
+        sources = [setup_py or ""]
+        if (root / "setup.cfg").is_file():
+            sources.append(_safe_text(root / "setup.cfg") or "")
+        found = next((m.group(1) for m in map(_PYTHON_REQUIRES_RE.search, sources) if m), None)
+        if found is None:
+            cfg = re.search(r"^python_requires\s*=\s*(\S.*)$", sources[-1], flags=re.M) if len(sources) > 1 else None
+            found = cfg.group(1).strip() if cfg else None
+        text = found
+    if not text:
+        return None
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        return None
+
+
 def _matrix(root: Path, data: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
     """The extension switch a setup.py reads, and the Pythons the classifiers name."""
     matrix: dict[str, Any] = {}
@@ -436,6 +463,17 @@ def _matrix(root: Path, data: Mapping[str, Any], notes: list[str]) -> dict[str, 
     if not classifiers:
         classifiers = (setup_py or "") + (_safe_text(root / "setup.cfg") or "" if (root / "setup.cfg").is_file() else "")
     pythons = sorted(set(_CLASSIFIER_RE.findall(classifiers)), key=lambda v: tuple(map(int, v.split("."))))
+    requires = _requires_python(project, setup_py, root)
+    if requires is not None:
+        allowed = [v for v in (pythons or _CURRENT_PYTHONS) if requires.contains(f"{v}.0", prereleases=True)]
+        if allowed != pythons:
+            source = "the classifiers within requires-python" if pythons else "requires-python"
+            pythons = allowed
+            if pythons:
+                matrix["python"] = tuple(pythons)
+                matrix["allow_missing"] = tuple(pythons)
+                notes.append(f"Pythons: {', '.join(pythons)} (from {source} {requires}; missing ones are skipped)")
+                return matrix
     if pythons:
         matrix["python"] = tuple(pythons)
         # The classifiers say what the project supports, not what this machine has.
