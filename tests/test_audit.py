@@ -158,7 +158,10 @@ def test_a_secret_in_a_log_is_named(record, monkeypatch):
     # A secret passed in is looked for too, wherever it is.
     (logs / "build.log").unlink()
     (record.directory / "notes.txt").write_text("token: abcd-1234-efgh\n")
-    assert verify(record, secrets={"MY_TOKEN": "abcd-1234-efgh"}) == ["notes.txt: contains the value of MY_TOKEN"]
+    assert verify(record, secrets={"MY_TOKEN": "abcd-1234-efgh"}) == [
+        "notes.txt: a file no entry of the record accounts for",
+        "notes.txt: contains the value of MY_TOKEN",
+    ]
 
 
 def test_a_failed_attempt_is_not_checked_for_completion_but_a_successful_one_without_notebook_is(record):
@@ -335,3 +338,16 @@ def test_diff_puts_two_releases_side_by_side(record, capsys):
     assert "Python 3.11 (3.11.7), with extension" in text
     assert cli(record, "diff", "1.1", "1.2") == 0
     assert capsys.readouterr().out == text
+
+
+def test_a_file_no_entry_accounts_for_is_named(record):
+    assert verify(record, anchor=False) == []
+    (record.directory / "notes-from-someone.txt").write_text("edited by hand\n")
+    (record.directory / "extra").mkdir()
+    (record.directory / "dist").mkdir(exist_ok=True)
+    (record.directory / "dist" / "bsonlite-1.1-py3-none-any.whl").write_bytes(b"planted")
+    assert verify(record, anchor=False) == [
+        "dist/bsonlite-1.1-py3-none-any.whl: a file no entry of the record lists (planted, or left over?)",
+        "extra/: a folder no entry of the record accounts for",
+        "notes-from-someone.txt: a file no entry of the record accounts for",
+    ]

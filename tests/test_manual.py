@@ -273,7 +273,10 @@ def test_archive_refuses_when_a_secret_the_phase_may_hold_cannot_be_scanned_for(
     outputs = tmp_path / "outputs"
     password_env = load_config(sandbox.repo).publish.password_env
     monkeypatch.delenv(password_env, raising=False)
-    prepare_manual("publish", VERSION, repo=sandbox.repo, outputs=outputs)
+    working = prepare_manual("publish", VERSION, repo=sandbox.repo, outputs=outputs)
+    nb = nbformat.read(working, as_version=4)
+    next(c for c in nb.cells if c.cell_type == "code").execution_count = 1  # the maintainer ran a cell
+    nbformat.write(nb, working)
     with pytest.raises(UsageError, match=password_env) as info:
         archive_manual("publish", VERSION, repo=sandbox.repo, outputs=outputs)
     assert "Nothing was archived" in info.value.message

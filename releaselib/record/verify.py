@@ -27,11 +27,15 @@ from typing import Any
 
 from releaselib.core import secrets as secret_scan
 from releaselib.core.errors import GitError, PublishError, RecordError, ReleaseError
+from releaselib.infra.config.load import PINNED_NAME
 from releaselib.record import anchor as anchors
 from releaselib.record.audit import _short, recorded_files, release_dir
+from releaselib.record.journal import JOURNAL_NAME
+from releaselib.record.notebook_pages import FILES_DIR
 from releaselib.record.notebooks import VALUE_MIME, read_notebook, unfinished_cells
 from releaselib.record.notebooks import values_from_notebook as notebook_values
 from releaselib.record.store import RECORD_NAME, SUCCEEDED, Record, sha256_file
+from releaselib.record.summary import ANNOUNCEMENT_NAME
 
 __all__ = ["VALUE_MIME", "Verification", "notebook_values", "verify_record", "verify_release"]
 
@@ -238,6 +242,30 @@ def _orphan_problems(record: Record) -> list[str]:
         for path in sorted(record.directory.rglob(".ipynb_checkpoints/*"))
         if path.is_file()
     ]
+    return problems + _stray_files(record)
+
+
+#: What a record folder holds besides its notebooks: the record itself, the announcement's journal,
+#: copy and marker, the detection pinned for the release, and what is derived from the record (the
+#: report) or written beside it by its phases (logs/, and dist/ for the files the record lists).
+_RECORD_FILES = {"record.json", JOURNAL_NAME, ANNOUNCEMENT_NAME, "announcement-sent.json", PINNED_NAME, "report.html"}
+_RECORD_FOLDERS = {"logs", FILES_DIR, ".ipynb_checkpoints"}
+
+
+def _stray_files(record: Record) -> list[str]:
+    """Files no entry accounts for: anything unknown at the top, and a file in dist/ no entry lists."""
+    listed = {str(item.get("filename")) for entry in record.entries
+              for item in ((entry.get("values") or {}).get("files") or []) if isinstance(item, dict)}
+    problems = []
+    for path in sorted(record.directory.iterdir()):
+        if path.is_dir():
+            if path.name == "dist":
+                problems += [f"dist/{file.name}: a file no entry of the record lists (planted, or left over?)"
+                             for file in sorted(path.iterdir()) if file.name not in listed]
+            elif path.name not in _RECORD_FOLDERS:
+                problems.append(f"{path.name}/: a folder no entry of the record accounts for")
+        elif path.suffix != ".ipynb" and path.name not in _RECORD_FILES and not path.name.startswith("."):
+            problems.append(f"{path.name}: a file no entry of the record accounts for")
     return problems
 
 
