@@ -351,3 +351,13 @@ def test_a_file_no_entry_accounts_for_is_named(record):
         "extra/: a folder no entry of the record accounts for",
         "notes-from-someone.txt: a file no entry of the record accounts for",
     ]
+
+
+def test_verify_from_inside_another_repository_checks_the_released_one(record, tmp_path, monkeypatch):
+    """`--repo` defaults to the current folder: another project's repository there is not the release's."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    subprocess.run(["git", "init", "-q", str(elsewhere)], check=True)
+    subprocess.run(["git", "-C", str(elsewhere), "remote", "add", "origin", str(tmp_path / "nowhere.git")], check=True)
+    monkeypatch.chdir(elsewhere)
+    assert cli(record, "verify", "1.1") == 0

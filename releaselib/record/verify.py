@@ -54,6 +54,22 @@ class Verification:
         return not self.problems
 
 
+def _released_repo(record: Record, repo: Path | None) -> Path | None:
+    """``repo`` when it is the project the record released; else None (the record's own path is used).
+
+    ``verify`` run from another repository (``--repo`` defaults to the current folder) must not
+    look for the anchor on that repository's remote.
+    """
+    if repo is None:
+        return None
+    from releaselib.infra.config import load_config
+
+    try:
+        return repo if load_config(Path(repo).resolve()).package == record.data.get("package") else None
+    except (ReleaseError, OSError):
+        return None
+
+
 def _project_config(record: Record, repo: Path | None) -> Any:
     """The project's configuration, from ``repo`` or the repository the record names; None if unreadable."""
     from releaselib.infra.config import load_config
@@ -139,6 +155,7 @@ def verify_record(
     problems += _notebook_problems(record)
     problems += _orphan_problems(record)
 
+    repo = _released_repo(record, repo)
     config = _project_config(record, repo)
     names = _secret_names(config)
     remote_url = _remote_url(record, config, repo)
