@@ -358,6 +358,8 @@ def test_verify_from_inside_another_repository_checks_the_released_one(record, t
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     subprocess.run(["git", "init", "-q", str(elsewhere)], check=True)
-    subprocess.run(["git", "-C", str(elsewhere), "remote", "add", "origin", str(tmp_path / "nowhere.git")], check=True)
+    # Its origin is a real remote, reachable and without this release's anchor.
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "theirs.git")], check=True)
+    subprocess.run(["git", "-C", str(elsewhere), "remote", "add", "origin", str(tmp_path / "theirs.git")], check=True)
     monkeypatch.chdir(elsewhere)
     assert cli(record, "verify", "1.1") == 0
