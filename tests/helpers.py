@@ -19,9 +19,14 @@ GIT_ENV = {
 }
 
 
-def git(cwd: Path, *args: str) -> str:
-    """Run git in ``cwd`` and return its stripped stdout; fail the test on error."""
-    result = subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, timeout=60)
+def git(cwd: Path, *args: str, identity: bool = True) -> str:
+    """Run git in ``cwd`` and return its stripped stdout; fail the test on error.
+
+    With ``identity=False`` commits take the repository's own ``user.name`` and ``user.email``
+    (for tests of how releaselib reads them).
+    """
+    env = GIT_ENV if identity else {k: v for k, v in GIT_ENV.items() if not k.startswith(("GIT_AUTHOR", "GIT_COMMITTER"))}
+    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, f"git {' '.join(args)} failed: {result.stderr}"
     return result.stdout.strip()
 

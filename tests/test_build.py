@@ -9,12 +9,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from releaselib.core.errors import BuildError
+from releaselib.engine.context import Release
+from releaselib.infra.config import load_config
+from releaselib.infra.interpreters import find_interpreters
+from releaselib.local.sandbox import create_sandbox
 from releaselib.phases.build import (
     Artifact,
     _CurrentPython,
@@ -26,17 +30,12 @@ from releaselib.phases.build import (
     twine_check,
     wheelhouse_coverage,
 )
-from releaselib.infra.config import load_config
-from releaselib.engine.context import Release
-from releaselib.core.errors import BuildError
-from releaselib.infra.interpreters import find_interpreters
-from releaselib.local.sandbox import create_sandbox
+
+from .helpers import git
 
 WANTED = ("3.9", "3.12")
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
 
 
 def sha256(path: Path) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from releaselib.core.config_types import Config
+from releaselib.core.errors import ChangelogError
+from releaselib.core.plan import ALREADY_DONE, DONE, WOULD_DO
+from releaselib.engine.context import Release
 from releaselib.phases.changelog import (
     ChangelogSection,
     check_changelog,
@@ -24,10 +26,8 @@ from releaselib.phases.changelog import (
     version_in_title,
     version_sections,
 )
-from releaselib.core.config_types import Config
-from releaselib.engine.context import Release
-from releaselib.core.errors import ChangelogError
-from releaselib.core.plan import ALREADY_DONE, DONE, WOULD_DO
+
+from .helpers import git
 
 TODAY = datetime.date(2024, 5, 17)
 
@@ -70,19 +70,6 @@ All notable changes to this project.
 # -- helpers ---------------------------------------------------------------
 
 
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "T",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "T",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_SYSTEM": os.devnull,
-    }
-    return subprocess.run(
-        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True, timeout=30
-    ).stdout
 
 
 def commit(repo: Path, subject: str) -> None:

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from releaselib.infra.config import (
-    detect_config,
-    load_config,
-    pattern_regex,
-    render_table,
-    suggest,
-    write_init,
-)
 from releaselib.core.config_types import (
     AnnounceConfig,
     Config,
@@ -27,6 +18,16 @@ from releaselib.core.config_types import (
     VersionFile,
 )
 from releaselib.core.errors import ConfigError
+from releaselib.infra.config import (
+    detect_config,
+    load_config,
+    pattern_regex,
+    render_table,
+    suggest,
+    write_init,
+)
+
+from .helpers import git
 
 SAMPLE = Path(__file__).resolve().parents[1] / "releaselib" / "local" / "sample"
 
@@ -75,12 +76,6 @@ def make_project(root: Path, table: str | None, extra: dict[str, str] | None = N
     return root
 
 
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=root, check=True, capture_output=True, text=True,
-        env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-             "GIT_COMMITTER_EMAIL": "t@example.org", "HOME": str(root), "PATH": "/usr/bin:/bin:/usr/local/bin"},
-    ).stdout
 
 
 def expect_error(root: Path, *phrases: str) -> ConfigError:

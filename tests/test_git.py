@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from releaselib.infra import git as rgit
 from releaselib.core.errors import GitError, ReleaseError, RepoStateError
 from releaselib.core.plan import Plan
+from releaselib.infra import git as rgit
+
+from .helpers import git as shared_git
 
 IDENTITY = ("Rel Ease", "rel@example.com")
 
@@ -35,11 +37,8 @@ def isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
-    return done.stdout.strip()
+    """The shared helper, with commits by the identity each repository configures (set_identity)."""
+    return shared_git(cwd, *args, identity=False)
 
 
 def set_identity(repo: Path) -> None:

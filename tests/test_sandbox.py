@@ -21,6 +21,8 @@ from releaselib.local.sandbox import (
     set_project_config,
 )
 
+from .helpers import git
+
 SINCE_RELEASE = [
     "Document the C extension switch",
     "Fix int32 overflow check",
@@ -30,12 +32,6 @@ SINCE_RELEASE = [
 VERSION_FILE = "src/bsonlite/__init__.py"
 
 
-def git(cwd: Path, *args: str, check: bool = True) -> str:
-    env = dict(os.environ, GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0")
-    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed: {result.stderr}")
-    return result.stdout.strip()
 
 
 def origin_git(sandbox: Sandbox, *args: str) -> str:
