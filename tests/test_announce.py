@@ -26,6 +26,7 @@ from releaselib.core.errors import AnnounceError, SecretLeak
 from releaselib.core.plan import ALREADY_DONE, DONE, WOULD_DO
 from releaselib.record.store import FAILED, Record
 from releaselib.local.servers import MailCatcher, free_port
+from releaselib.record.journal import SENDING, SENT, append_event, step_state
 
 CANARY = "canary-Pw-7f3e9b1c"
 PASSWORD_ENV = "TEST_ANNOUNCE_SMTP_PASSWORD"
@@ -207,6 +208,39 @@ def test_a_resume_after_a_failed_attempt_that_sent_does_not_send_again(
     resumed = make_release(tmp_path, port=catcher.port)
     plan = resumed.execute(plan_announcement(resumed))
     assert plan.outcomes == [ALREADY_DONE]
+    assert sent_nothing(catcher)
+
+
+def test_an_interrupted_send_is_settled_by_the_maintainer_who_checked_the_archive(
+    tmp_path: Path, password: str, catcher: MailCatcher
+) -> None:
+    """A kill while sending leaves "sending": the resume stops; ``delivered`` or ``resend`` settles it."""
+    release = make_release(tmp_path, port=catcher.port)
+    announcement = render_announcement(release)
+    append_event(release.record_dir, SENDING, announcement.message_id, phase="09_announce")
+
+    with pytest.raises(AnnounceError) as stopped:
+        release.execute(plan_announcement(release, announcement))
+    assert "-p delivered=true" in stopped.value.hint and "-p resend=true" in stopped.value.hint
+    with pytest.raises(AnnounceError, match="not both"):
+        plan_announcement(release, announcement, resend=True, delivered=True)
+
+    # The archive shows it: nothing is sent, and the journal says who settled it.
+    confirmed = make_release(tmp_path, port=catcher.port)
+    assert confirmed.execute(plan_announcement(confirmed, announcement, delivered=True)).outcomes == [ALREADY_DONE]
+    assert sent_nothing(catcher)
+    state = step_state(release.record_dir, announcement.message_id)
+    assert state["event"] == SENT and "delivered=true" in state["detail"]
+    # From then on it is simply sent: a plain resume does nothing either.
+    again = make_release(tmp_path, port=catcher.port)
+    assert again.execute(plan_announcement(again, announcement)).outcomes == [ALREADY_DONE]
+    assert sent_nothing(catcher)
+
+
+def test_delivered_without_an_interrupted_send_is_refused(tmp_path: Path, password: str, catcher: MailCatcher) -> None:
+    release = make_release(tmp_path, port=catcher.port)
+    with pytest.raises(AnnounceError, match="no attempt was interrupted while sending"):
+        release.execute(plan_announcement(release, delivered=True))
     assert sent_nothing(catcher)
 
 

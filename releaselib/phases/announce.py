@@ -48,6 +48,7 @@ from releaselib.record.journal import (
     SENDING,
     SENT,
     UNCERTAIN,
+    append_event,
     irreversible_step,
     step_state,
 )
@@ -312,11 +313,13 @@ def _refuse_secrets(release: Release, text: str, where: str) -> None:
 class SendAnnouncement(Action):
     """Send the announcement once: done when the record says its Message-ID was sent."""
 
-    def __init__(self, release: Release, announcement: Announcement, *, resend: bool = False) -> None:
+    def __init__(self, release: Release, announcement: Announcement, *, resend: bool = False,
+                 delivered: bool = False) -> None:
         self.release = release
         self.announcement = announcement
         self.settings = release.config.announce
         self.resend = resend
+        self.delivered = delivered
 
     @property
     def server(self) -> str:
@@ -339,8 +342,9 @@ class SendAnnouncement(Action):
 
         Raises :class:`AnnounceError` when the journal shows an earlier attempt
         was interrupted *while* sending (its last word is "sending"): whether
-        the list got the mail cannot be known from here, so a human decides,
-        unless this action was made with ``resend=True``.
+        the list got the mail cannot be known from here, so a human looks and
+        says which: ``resend=True`` (it did not arrive: send it) or
+        ``delivered=True`` (it arrived: journal it as sent, send nothing).
         """
         message_id = self.announcement.message_id
         if message_id in sent_message_ids(self.release):
@@ -349,17 +353,30 @@ class SendAnnouncement(Action):
         event = state.get("event") if state else None
         if event == SENT:
             return True
-        if state is not None and event in (SENDING, UNCERTAIN) and not self.resend:
-            detail = f" ({state['detail']})" if state.get("detail") else ""
+        interrupted = state is not None and event in (SENDING, UNCERTAIN)
+        if self.delivered and not interrupted:
             raise AnnounceError(
-                f"An earlier attempt was interrupted while sending {message_id} at {state.get('time')} "
-                f"(pid {state.get('pid')} on {state.get('host')}){detail}; it may or may not have reached "
-                f"{', '.join(self.announcement.to)}.",
-                hint="Check the list archive for that Message-ID. If it arrived, nothing is left to do for "
-                "this phase; if it did not, run "
-                f"`releaselib run {self.release.version} --resume -p resend=true`.",
+                f"delivered=true says an interrupted attempt reached the list, but no attempt was "
+                f"interrupted while sending {message_id}.",
+                hint=f"Run `releaselib run {self.release.version} --resume` without -p delivered=true.",
             )
-        return False
+        if not interrupted or self.resend:
+            return False
+        if self.delivered:
+            if not self.release.dry_run:
+                append_event(self.release.record_dir, SENT, message_id, phase=PHASE,
+                             detail=f"delivered=true: the maintainer found it in the list archive "
+                             f"(the attempt of {state.get('time')} was interrupted while sending)")
+            return True
+        detail = f" ({state['detail']})" if state.get("detail") else ""
+        raise AnnounceError(
+            f"An earlier attempt was interrupted while sending {message_id} at {state.get('time')} "
+            f"(pid {state.get('pid')} on {state.get('host')}){detail}; it may or may not have reached "
+            f"{', '.join(self.announcement.to)}.",
+            hint="Check the list archive for that Message-ID. If it arrived, run "
+            f"`releaselib run {self.release.version} --resume -p delivered=true` (nothing is sent again); "
+            f"if it did not, run `releaselib run {self.release.version} --resume -p resend=true`.",
+        )
 
     def _password(self) -> str | None:
         if not self.settings.user:
@@ -480,13 +497,22 @@ def _reply(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
-def plan_announcement(release: Release, announcement: Announcement | None = None, *, resend: bool = False) -> Plan:
+def plan_announcement(release: Release, announcement: Announcement | None = None, *, resend: bool = False,
+                      delivered: bool = False) -> Plan:
     """The announce step: one :class:`SendAnnouncement`, already done if the record says it was sent.
 
-    Renders the announcement when none is given. ``resend=True`` sends again
-    after an attempt that was interrupted while sending (see :meth:`SendAnnouncement.is_done`). Raises :class:`AnnounceError`
-    when no SMTP host is configured (and whatever :func:`render_announcement` raises).
+    Renders the announcement when none is given. After an attempt that was
+    interrupted while sending, ``resend=True`` sends again and
+    ``delivered=True`` records it as sent (see :meth:`SendAnnouncement.is_done`).
+    Raises :class:`AnnounceError` when both are given, or when no SMTP host
+    is configured (and whatever :func:`render_announcement` raises).
     """
+    if resend and delivered:
+        raise AnnounceError(
+            "resend=true and delivered=true were both given: the mail either arrived or it did not, not both.",
+            hint=f"Check the list archive, then run `releaselib run {release.version} --resume` "
+            "with only the one that is true.",
+        )
     if not release.config.announce.smtp_host:
         raise AnnounceError(
             "No SMTP server is configured for the announcement.",
@@ -495,7 +521,7 @@ def plan_announcement(release: Release, announcement: Announcement | None = None
         )
     announcement = announcement if announcement is not None else render_announcement(release)
     plan = Plan(title=f"Announce {release.config.package} {release.version}")
-    plan.add(SendAnnouncement(release, announcement, resend=resend))
+    plan.add(SendAnnouncement(release, announcement, resend=resend, delivered=delivered))
     return plan
 
 
