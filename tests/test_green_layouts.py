@@ -143,6 +143,30 @@ def test_src_layout_with_a_config_setting_switch_rehearses_green(tmp_path, capsy
     assert "srcset._fast" not in cells[False]["imported"]
 
 
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_a_global_option_switch_builds_the_without_cells_pure(tmp_path, capsys, monkeypatch, installer):
+    """`--global-option` (pip's legacy build switch; uv and pip >= 25.3 have none) reaches setup.py either way."""
+    monkeypatch.setenv("RELEASELIB_INSTALLER", installer)
+    project = green_project("src_setting", tmp_path)
+    project.edit("pyproject.toml", 'no-extension-config-settings = ["--build-option=--without-ext"]',
+                 'no-extension-global-option = ["--without-ext"]')
+    project.commit("Switch the extension off with a global option")
+
+    code = main(["run", "0.5", "--repo", str(project.repo), "--outputs", str(tmp_path / "outputs"),
+                 "--phases", "test"])
+
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    cells = cells_by_state(record_of(tmp_path, "green-srcset", "0.5"))
+    assert (cells[True]["tests_passed"], cells[False]["tests_passed"]) == (2, 1)
+    assert_installed_imports(cells[True], "srcset", "srcset._fast")
+    assert "srcset._fast" not in cells[False]["imported"]
+    # The phase says how the option reached the build.
+    notebook = next((tmp_path / "outputs").rglob("01_test.ipynb")).read_text()
+    assert "--global-option --without-ext" in notebook
+    assert "as the config setting --global-option=--without-ext" in notebook
+
+
 def test_a_project_testing_both_implementations_gets_one_cell_per_python(tmp_path, capsys):
     project = green_project("self_tested", tmp_path)
     workdir = tmp_path / "rehearsal"
@@ -163,6 +187,7 @@ def test_a_project_testing_both_implementations_gets_one_cell_per_python(tmp_pat
     ("two_packages", "2.0", "green-alphabeta", "alpha/_core.c", "2 * v", "3 * v"),
     ("src_setting", "0.5", "green-srcset", "src/srcset/_fast.c", "PySet_Size(set)", "PySet_Size(set) + 1"),
     ("self_tested", "3.1", "green-both", "both/_fast.c", "if (v > hi) v = hi;", ""),
+    ("cython", "0.9", "green-cyt", "cyt/_fast.pyx", "total += i", "total += i + 1"),
 ])
 def test_a_broken_compiled_module_fails_only_the_with_cells(tmp_path, name, version, package, source, old, new):
     project = green_project(name, tmp_path)
@@ -174,6 +199,8 @@ def test_a_broken_compiled_module_fails_only_the_with_cells(tmp_path, name, vers
 
     assert code != 0
     cells = cells_by_state(record_of(tmp_path, package, version))
+    # One cell per Python where the project's tests cover both implementations themselves.
+    assert set(cells) == ({True} if name == "self_tested" else {True, False})
     assert cells[True]["result"] == "failed" and cells[True]["tests_failed"] >= 1, cells[True]
     if False in cells:
         assert cells[False]["result"] == "passed", cells[False]

@@ -41,9 +41,11 @@ class MatrixConfig:
     wheelhouse: str | None = None  # folder of wheels built elsewhere (CI runners)
     # Other ways to switch the extension off than an environment variable:
     # PEP 517 config settings ("KEY=VALUE", e.g. "--build-option=--without-speedups")
-    # given to pip for the "without" cells, or the project's own tests exercise
-    # both implementations (one cell per Python).
+    # given to pip for the "without" cells, setup.py global options (pip's legacy
+    # --global-option, e.g. "--without-speedups"), or the project's own tests
+    # exercise both implementations (one cell per Python).
     no_extension_config_settings: tuple[str, ...] = ()
+    no_extension_global_option: tuple[str, ...] = ()
     tests_both_implementations: bool = False
     pre_build: str | None = None  # shell command run in the clean export before building (e.g. cythonize)
     twine_strict: bool = True  # false: twine check warnings are shown and recorded, not fatal

@@ -126,13 +126,19 @@ def install(
     no_cache: bool = False,
     no_build_isolation: bool = False,
     compile_bytecode: bool = False,
+    config_settings: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     scope: processes.Scope | None = None,
 ) -> processes.Completed:
     """``pip install ARGS`` into ``venv``: ``uv pip install`` where uv is available, else the venv's pip.
 
-    ``no_cache`` for the project itself (the cache never holds it). ``env``
+    ``no_cache`` for the project itself (the cache never holds it).
+    ``config_settings`` (``KEY=VALUE``) reach the PEP 517 backend of what is
+    built: each as ``-CKEY=VALUE`` (attached, so a value starting with ``--``
+    stays a value), which both installers read; pip also gets
+    ``--use-pep517``, since it ignores config settings when it builds a
+    project without ``[build-system]`` through legacy ``setup.py``. ``env``
     defaults to :meth:`VirtualEnv.env`. A non-zero exit is returned, not
     raised; raises :class:`processes.CommandTimeout` past ``timeout``.
     """
@@ -149,6 +155,8 @@ def install(
         command = [venv.python, "-m", "pip", "install", "--progress-bar", "off"]
         options += ["--no-cache-dir"] if no_cache else []
         options += ["--no-build-isolation"] if no_build_isolation else []
+        options += ["--use-pep517"] if config_settings else []
+    options += [f"-C{setting}" for setting in config_settings]
     return processes.run([*command, *options, *args], log=log, timeout=timeout, title=title, env=env, cwd=cwd,
                          scope=scope)  # fmt: skip
 

@@ -258,6 +258,7 @@ def _check_extension_switch(matrix: MatrixConfig, where: str) -> None:
     switches = [key for key, on in (
         ("no-extension-env", matrix.no_extension_env is not None),
         ("no-extension-config-settings", bool(matrix.no_extension_config_settings)),
+        ("no-extension-global-option", bool(matrix.no_extension_global_option)),
         ("tests-both-implementations", matrix.tests_both_implementations),
     ) if on]
     if len(switches) > 1:
@@ -266,6 +267,12 @@ def _check_extension_switch(matrix: MatrixConfig, where: str) -> None:
             "choose one.",
             hint="Keep the one your build reads; remove the others.",
         )
+    for option in matrix.no_extension_global_option:
+        if not option.startswith("-") or option != option.strip():
+            raise ConfigError(
+                f"`no-extension-global-option` in {where} holds {option!r}, not a setup.py option.",
+                hint='Write e.g. no-extension-global-option = ["--without-speedups"].',
+            )
     for setting in matrix.no_extension_config_settings:
         if "=" not in setting:
             raise ConfigError(

@@ -59,12 +59,28 @@ def _cells(interpreters: InterpreterSet, with_extension_toggle: bool, self_teste
 
 def _has_switch(matrix: Any) -> bool:
     """Whether the matrix has "with" and "without" cells (a switch the build reads)."""
-    return bool(matrix.no_extension_env or matrix.no_extension_config_settings)
+    return bool(matrix.no_extension_env or matrix.no_extension_config_settings or matrix.no_extension_global_option)
+
+
+def _without_settings(matrix: Any) -> list[str]:
+    """The PEP 517 config settings of a "without" cell.
+
+    A setup.py global option travels as the config setting ``--global-option``:
+    uv has no ``--global-option`` and pip dropped it (25.3), and setuptools'
+    backend puts these values before the setup.py command, as pip's option did.
+    """
+    return [*matrix.no_extension_config_settings,
+            *(f"--global-option={option}" for option in matrix.no_extension_global_option)]
 
 
 def _switch_text(matrix: Any) -> str:
+    """How the "without" cells switch the extension off, as the matrix table shows it."""
     if matrix.no_extension_env:
         return f"{matrix.no_extension_env}=1"
+    if matrix.no_extension_global_option:
+        options = " ".join(matrix.no_extension_global_option)
+        settings = " ".join(f"--global-option={option}" for option in matrix.no_extension_global_option)
+        return f"--global-option {options}, given to the build as the config setting {settings}"
     return "--config-settings " + " ".join(matrix.no_extension_config_settings)
 
 
@@ -148,13 +164,12 @@ def _run_cell(
             if pre.returncode != 0:
                 result, reason = FAILED, f"the pre-build step failed (exit {pre.returncode})"
                 return finish()
-        settings: list[str] = []
-        if cell.extension is False:
-            for setting in matrix.no_extension_config_settings:
-                settings.append(f"-C{setting}")  # attached: pip and uv both read it, even when it starts with --
+        settings = _without_settings(matrix) if cell.extension is False else []
+        if settings:
+            run.note(f"config settings for the build: {' '.join(settings)}")
         # The project never comes from a cache (a wheel built with the extension for a cell without it).
-        install = run.install("install", VirtualEnv(venv), [*settings, "."], src, no_cache=True,
-                              no_build_isolation=True)
+        install = run.install("install", VirtualEnv(venv), ["."], src, no_cache=True,
+                              no_build_isolation=True, config_settings=settings)
         if install.returncode != 0:
             # A project that cannot be installed is the project's failure, not the harness's.
             result = FAILED
@@ -318,6 +333,7 @@ def run_matrix(
     outcome = MatrixResult(
         cells=results, skipped=list(interpreters.skipped), commit=commit, duration=round(time.monotonic() - started, 2),
         self_tested=bool(matrix.tests_both_implementations),
+        switch=_switch_text(matrix) if _has_switch(matrix) else "",
     )
     if record and hasattr(release, "record"):
         release.record("matrix", outcome.as_record())

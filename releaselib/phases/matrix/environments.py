@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from releaselib.core.errors import GitError, MatrixError
 from releaselib.infra import export, processes, venv
@@ -62,7 +63,8 @@ class _CellRun:
             argv, cwd=cwd, env=self.env, shell=shell, timeout=remaining, log=self.log_path, title=step,
             scope=self.running))  # fmt: skip
 
-    def install(self, step: str, environment: venv.VirtualEnv, args: Sequence[str], cwd: Path, **options: bool) -> _Step:
+    def install(self, step: str, environment: venv.VirtualEnv, args: Sequence[str], cwd: Path,
+                **options: Any) -> _Step:
         """``pip install ARGS`` into ``environment`` through the one installer (uv, else pip), under the deadline."""
         return self._finish(step, lambda remaining: venv.install(
             environment, args, cwd=cwd, env=self.env, timeout=remaining, log=self.log_path, title=step,

@@ -91,6 +91,7 @@ class MatrixResult:
     commit: str = ""
     duration: float = 0.0
     self_tested: bool = False  # the project's own tests exercise both implementations in every cell
+    switch: str = ""  # how the "without" cells switched the extension off (FOO_NO_EXT=1, --config-settings ...)
 
     @property
     def ok(self) -> bool:
@@ -150,6 +151,8 @@ class MatrixResult:
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         lines = [f"Test matrix at {self.commit[:12] or '?'}: {'PASSED' if self.ok else 'FAILED'}"]
         lines += ["  ".join(text.ljust(widths[i]) for i, text in enumerate(r)).rstrip() for r in rows]
+        if self.switch and False in states:
+            lines.append(f"Without the extension: {self.switch}")
         for cell in self.failures():
             lines.append(f"  {cell.python} {cell.extension_label}: {cell.reason}")
         return "\n".join(lines)
@@ -186,6 +189,8 @@ class MatrixResult:
             f"<p><strong>Test matrix</strong> at <code>{html.escape(self.commit[:12])}</code>: {verdict}"
             f" ({len(self.cells)} cells, {self.duration:.1f}s)</p>"
             f"<table><thead><tr><th>Python</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            + (f"<p>Without the extension: <code>{html.escape(self.switch)}</code></p>"
+               if self.switch and False in states else "")
         )
 
 
