@@ -300,6 +300,19 @@ BAD_CONFIGS = [
         id="allow-missing-not-in-python",
     ),
     pytest.param(
+        BASE_TABLE + VERSION_FILE + '[tool.releaselib.matrix]\nno-extension-env = "X_NO_EXT"\n'
+        'no-extension-global-option = ["--without-ext"]\n',
+        {},
+        ["`no-extension-env` and `no-extension-global-option`", "choose one"],
+        id="two-extension-switches",
+    ),
+    pytest.param(
+        BASE_TABLE + VERSION_FILE + '[tool.releaselib.matrix]\nno-extension-global-option = ["without-ext"]\n',
+        {},
+        ["`no-extension-global-option`", "'without-ext'", "not a setup.py option"],
+        id="global-option-not-an-option",
+    ),
+    pytest.param(
         BASE_TABLE + VERSION_FILE + "[tool.releaselib.announce]\nsmtp-port = 70000\n",
         {},
         ["`smtp-port`", "70000"],

@@ -40,6 +40,17 @@ def assert_installed_imports(cell_or_test, *names):
         assert "site-packages" in where, (name, where)
 
 
+def assert_install_tests_import_installed(record, *names, compiled=()):
+    """05_build installed every built file and imported each name (and each wheel's compiled module) from it."""
+    tests = phase_values(record, "05_build")["build"]["install_tests"]
+    assert {t["filename"].endswith(".whl") for t in tests} == {True, False}, tests  # the sdist and the wheel
+    for test in tests:
+        assert test["passed"], test
+        assert_installed_imports(test, *names)
+        if test["filename"].endswith(".whl"):
+            assert_installed_imports(test, *compiled)
+
+
 def test_flat_layout_with_env_switch_rehearses_green_and_tests_the_installed_extension(tmp_path, capsys):
     project = green_project("flat_c", tmp_path)
     workdir = tmp_path / "rehearsal"
@@ -57,9 +68,8 @@ def test_flat_layout_with_env_switch_rehearses_green_and_tests_the_installed_ext
     assert_installed_imports(with_ext, "flatc", "flatc._fast")
     assert_installed_imports(without, "flatc")
     assert "flatc._fast" not in without["imported"]
-    build = phase_values(record, "05_build")["build"]
-    wheel_tests = [t for t in build["install_tests"] if t["filename"].endswith(".whl")]
-    assert wheel_tests and all("site-packages" in t["imported"]["flatc._fast"] for t in wheel_tests)
+    # test-command is `cd tests && ...`: a shell command in both phases.
+    assert_install_tests_import_installed(record, "flatc", compiled=["flatc._fast"])
 
 
 def test_flat_layout_broken_compiled_module_fails_only_the_with_cells(tmp_path, capsys):
@@ -89,6 +99,7 @@ def test_pure_python_with_the_version_only_in_pyproject_rehearses_green(tmp_path
     [cell] = phase_values(record, "01_test")["matrix"]
     assert cell["extension"] is None and cell["result"] == "passed" and cell["tests_passed"] == 2
     assert_installed_imports(cell, "tally")
+    assert_install_tests_import_installed(record, "tally")
     verify = phase_values(record, "06_publish")["verified"]
     assert verify["installed_version"] == "0.3" and verify["imported_version"] == ""  # no __version__
     docs = phase_values(record, "07_docs")["docs"]
@@ -105,6 +116,14 @@ def test_a_runtime_dependency_is_served_by_the_rehearsal_index(tmp_path, capsys)
     assert code == 0, out.out + out.err
     assert "Runtime dependencies served by the local index: six-" in " ".join(out.out.split())
     record = record_of(workdir, "green-greeting", "1.0")
+    [cell] = phase_values(record, "01_test")["matrix"]
+    assert cell["extension"] is None and cell["result"] == "passed" and cell["tests_passed"] == 1
+    assert_installed_imports(cell, "greeting")
+    assert_install_tests_import_installed(record, "greeting")
+    # twine-strict = false: twine's warning is in the record and in the archived 05_build notebook.
+    warnings = phase_values(record, "05_build")["build"]["twine_warnings"]
+    assert warnings and all("long_description" in w for w in warnings), warnings
+    assert "twine check warning (twine-strict = false)" in next((workdir / "outputs").rglob("05_build.ipynb")).read_text()
     verify = phase_values(record, "06_publish")["verified"]
     # The release's own file came from the local index, the same bytes as built.
     assert verify["sha256"] == verify["expected_sha256"] and verify["ok"]
@@ -124,9 +143,7 @@ def test_two_top_level_packages_both_import_from_the_installed_distribution(tmp_
     for cell in cells.values():
         assert_installed_imports(cell, "alpha", "beta")
     assert_installed_imports(cells[True], "alpha._core")
-    build = phase_values(record, "05_build")["build"]
-    for test in build["install_tests"]:
-        assert_installed_imports(test, "alpha", "beta")
+    assert_install_tests_import_installed(record, "alpha", "beta", compiled=["alpha._core"])
 
 
 def test_src_layout_with_a_config_setting_switch_rehearses_green(tmp_path, capsys):
@@ -137,10 +154,14 @@ def test_src_layout_with_a_config_setting_switch_rehearses_green(tmp_path, capsy
 
     out = capsys.readouterr()
     assert code == 0, out.out + out.err
-    cells = cells_by_state(record_of(workdir, "green-srcset", "0.5"))
+    record = record_of(workdir, "green-srcset", "0.5")
+    cells = cells_by_state(record)
+    assert cells[True]["result"] == cells[False]["result"] == "passed"
     assert (cells[True]["tests_passed"], cells[False]["tests_passed"]) == (2, 1)
     assert_installed_imports(cells[True], "srcset", "srcset._fast")
+    assert_installed_imports(cells[False], "srcset")
     assert "srcset._fast" not in cells[False]["imported"]
+    assert_install_tests_import_installed(record, "srcset", compiled=["srcset._fast"])
 
 
 @pytest.mark.parametrize("installer", ["uv", "pip"])
@@ -178,9 +199,12 @@ def test_a_project_testing_both_implementations_gets_one_cell_per_python(tmp_pat
     # The matrix table in the archived notebook says what the one cell per Python covers.
     notebook = next((workdir / "outputs").rglob("01_test.ipynb")).read_text()
     assert "the project's tests cover both" in notebook
-    [cell] = phase_values(record_of(workdir, "green-both", "3.1"), "01_test")["matrix"]
-    assert cell["extension"] is True and cell["tests_passed"] == 4
+    record = record_of(workdir, "green-both", "3.1")
+    [cell] = phase_values(record, "01_test")["matrix"]
+    # Each test runs on both implementations: twice the tests of either one.
+    assert cell["extension"] is True and cell["result"] == "passed" and cell["tests_passed"] == 4
     assert_installed_imports(cell, "both", "both._fast")
+    assert_install_tests_import_installed(record, "both", compiled=["both._fast"])
 
 
 @pytest.mark.parametrize(("name", "version", "package", "source", "old", "new"), [
@@ -217,8 +241,11 @@ def test_a_cython_extension_generated_by_the_pre_build_step_rehearses_green(tmp_
     assert code == 0, out.out + out.err
     record = record_of(workdir, "green-cyt", "0.9")
     cells = cells_by_state(record)
+    assert cells[True]["result"] == cells[False]["result"] == "passed"
     assert (cells[True]["tests_passed"], cells[False]["tests_passed"]) == (2, 1)
-    assert_installed_imports(cells[True], "cyt._fast")
+    assert_installed_imports(cells[True], "cyt", "cyt._fast")
+    assert "cyt._fast" not in cells[False]["imported"]
+    assert_install_tests_import_installed(record, "cyt", compiled=["cyt._fast"])
     build = phase_values(record, "05_build")["build"]
     assert build["pre_build"] == "cython -3 cyt/_fast.pyx"
     assert (workdir / "outputs" / "green-cyt" / "0.9" / "logs" / "pre-build.log").is_file()
