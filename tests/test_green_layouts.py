@@ -186,6 +186,7 @@ def test_a_global_option_switch_builds_the_without_cells_pure(tmp_path, capsys, 
     notebook = next((tmp_path / "outputs").rglob("01_test.ipynb")).read_text()
     assert "--global-option --without-ext" in notebook
     assert "as the config setting --global-option=--without-ext" in notebook
+    assert {"uv": "given to uv as", "pip": "given to pip (with --use-pep517) as"}[installer] in notebook
 
 
 def test_a_project_testing_both_implementations_gets_one_cell_per_python(tmp_path, capsys):

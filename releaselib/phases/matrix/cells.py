@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from releaselib.core.errors import MatrixError
 from releaselib.infra.interpreters import InterpreterSet, find_interpreters
-from releaselib.infra.venv import VirtualEnv
+from releaselib.infra.venv import VirtualEnv, uv_binary
 from releaselib.phases.installed import installed_distribution, probe_argv, read_probe, shell_argv, tests_copy
 from releaselib.phases.matrix.environments import (
     _CellRun,
@@ -74,14 +74,24 @@ def _without_settings(matrix: Any) -> list[str]:
 
 
 def _switch_text(matrix: Any) -> str:
-    """How the "without" cells switch the extension off, as the matrix table shows it."""
+    """How the "without" cells switch the extension off, as configured."""
     if matrix.no_extension_env:
         return f"{matrix.no_extension_env}=1"
     if matrix.no_extension_global_option:
-        options = " ".join(matrix.no_extension_global_option)
-        settings = " ".join(f"--global-option={option}" for option in matrix.no_extension_global_option)
-        return f"--global-option {options}, given to the build as the config setting {settings}"
+        return "--global-option " + " ".join(matrix.no_extension_global_option)
     return "--config-settings " + " ".join(matrix.no_extension_config_settings)
+
+
+def _switch_note(matrix: Any) -> str:
+    """How a switch that is not an environment variable reached the build, for the matrix table."""
+    if not (matrix.no_extension_global_option or matrix.no_extension_config_settings):
+        return ""
+    installer = "pip (with --use-pep517)" if uv_binary() is None else "uv"
+    settings = " ".join(_without_settings(matrix))
+    if matrix.no_extension_global_option:
+        return (f"given to {installer} as the config setting {settings}, which setuptools puts before the "
+                "setup.py command as pip's --global-option did; uv has no --global-option and pip 25.3 dropped it")
+    return f"given to {installer} as -C{' -C'.join(_without_settings(matrix))}"
 
 
 def _run_cell(
@@ -334,6 +344,7 @@ def run_matrix(
         cells=results, skipped=list(interpreters.skipped), commit=commit, duration=round(time.monotonic() - started, 2),
         self_tested=bool(matrix.tests_both_implementations),
         switch=_switch_text(matrix) if _has_switch(matrix) else "",
+        switch_note=_switch_note(matrix),
     )
     if record and hasattr(release, "record"):
         release.record("matrix", outcome.as_record())

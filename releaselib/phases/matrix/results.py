@@ -92,6 +92,7 @@ class MatrixResult:
     duration: float = 0.0
     self_tested: bool = False  # the project's own tests exercise both implementations in every cell
     switch: str = ""  # how the "without" cells switched the extension off (FOO_NO_EXT=1, --config-settings ...)
+    switch_note: str = ""  # how that switch reached the build (which installer, as which config setting)
 
     @property
     def ok(self) -> bool:
@@ -152,7 +153,7 @@ class MatrixResult:
         lines = [f"Test matrix at {self.commit[:12] or '?'}: {'PASSED' if self.ok else 'FAILED'}"]
         lines += ["  ".join(text.ljust(widths[i]) for i, text in enumerate(r)).rstrip() for r in rows]
         if self.switch and False in states:
-            lines.append(f"Without the extension: {self.switch}")
+            lines.append(f"Without the extension: {self.switch}" + (f" ({self.switch_note})" if self.switch_note else ""))
         for cell in self.failures():
             lines.append(f"  {cell.python} {cell.extension_label}: {cell.reason}")
         return "\n".join(lines)
@@ -189,7 +190,8 @@ class MatrixResult:
             f"<p><strong>Test matrix</strong> at <code>{html.escape(self.commit[:12])}</code>: {verdict}"
             f" ({len(self.cells)} cells, {self.duration:.1f}s)</p>"
             f"<table><thead><tr><th>Python</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-            + (f"<p>Without the extension: <code>{html.escape(self.switch)}</code></p>"
+            + (f"<p>Without the extension: <code>{html.escape(self.switch)}</code>"
+               + (f" ({html.escape(self.switch_note)})" if self.switch_note else "") + "</p>"
                if self.switch and False in states else "")
         )
 
