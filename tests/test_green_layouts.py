@@ -116,10 +116,13 @@ def test_a_runtime_dependency_is_served_by_the_rehearsal_index(tmp_path, capsys)
     assert code == 0, out.out + out.err
     assert "Runtime dependencies served by the local index: six-" in " ".join(out.out.split())
     record = record_of(workdir, "green-greeting", "1.0")
-    [cell] = phase_values(record, "01_test")["matrix"]
-    assert cell["extension"] is None and cell["result"] == "passed" and cell["tests_passed"] == 1
-    assert_installed_imports(cell, "greeting")
-    assert_install_tests_import_installed(record, "greeting")
+    cells = cells_by_state(record)
+    assert cells[True]["result"] == cells[False]["result"] == "passed"
+    assert (cells[True]["tests_passed"], cells[False]["tests_passed"]) == (3, 2)
+    assert_installed_imports(cells[True], "greeting", "greeting._speed")
+    assert_installed_imports(cells[False], "greeting")
+    assert "greeting._speed" not in cells[False]["imported"]
+    assert_install_tests_import_installed(record, "greeting", compiled=["greeting._speed"])
     # twine-strict = false: twine's warning is in the record and in the archived 05_build notebook.
     warnings = phase_values(record, "05_build")["build"]["twine_warnings"]
     assert warnings and all("long_description" in w for w in warnings), warnings
@@ -213,6 +216,7 @@ def test_a_project_testing_both_implementations_gets_one_cell_per_python(tmp_pat
     ("src_setting", "0.5", "green-srcset", "src/srcset/_fast.c", "PySet_Size(set)", "PySet_Size(set) + 1"),
     ("self_tested", "3.1", "green-both", "both/_fast.c", "if (v > hi) v = hi;", ""),
     ("cython", "0.9", "green-cyt", "cyt/_fast.pyx", "total += i", "total += i + 1"),
+    ("with_dep", "1.0", "green-greeting", "src/greeting/_speed.c", '"%U!"', '"%U?"'),
 ])
 def test_a_broken_compiled_module_fails_only_the_with_cells(tmp_path, name, version, package, source, old, new):
     project = green_project(name, tmp_path)
