@@ -254,3 +254,44 @@ def test_a_cython_extension_generated_by_the_pre_build_step_rehearses_green(tmp_
     build = phase_values(record, "05_build")["build"]
     assert build["pre_build"] == "cython -3 cyt/_fast.pyx"
     assert (workdir / "outputs" / "green-cyt" / "0.9" / "logs" / "pre-build.log").is_file()
+
+
+CYTHONIZE_SETUP = """\
+import os
+
+from setuptools import Extension, setup
+
+# The build itself turns cyt/_fast.pyx into C: Cython is a build requirement.
+if os.environ.get("CYT_NO_EXT") == "1":
+    ext_modules = []
+else:
+    from Cython.Build import cythonize
+
+    ext_modules = cythonize([Extension("cyt._fast", ["cyt/_fast.pyx"])], language_level=3)
+setup(ext_modules=ext_modules)
+"""
+
+
+def test_a_cython_extension_built_from_the_pyx_by_the_build_rehearses_green(tmp_path, capsys):
+    """No pre-build step: setup.py cythonizes, with Cython from [build-system] requires."""
+    project = green_project("cython", tmp_path)
+    (project.repo / "setup.py").write_text(CYTHONIZE_SETUP)
+    # The sdist must carry the .pyx the wheel is built from (setuptools ships only the generated .c):
+    # a project duty, as in any library that cythonizes in setup.py.
+    (project.repo / "MANIFEST.in").write_text("include cyt/*.pyx\n")
+    project.edit("pyproject.toml", 'pre-build = "cython -3 cyt/_fast.pyx"\n', "")
+    project.commit("Cythonize in setup.py")
+    workdir = tmp_path / "rehearsal"
+
+    code = rehearse(project, workdir, "0.9")
+
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    record = record_of(workdir, "green-cyt", "0.9")
+    cells = cells_by_state(record)
+    assert (cells[True]["tests_passed"], cells[False]["tests_passed"]) == (2, 1)
+    assert_installed_imports(cells[True], "cyt", "cyt._fast")
+    assert "cyt._fast" not in cells[False]["imported"]
+    # The sdist carries the .pyx, and the wheel built from it compiles.
+    assert_install_tests_import_installed(record, "cyt", compiled=["cyt._fast"])
+    assert phase_values(record, "05_build")["build"]["pre_build"] is None
