@@ -201,3 +201,33 @@ def test_a_kernel_started_ahead_that_died_is_replaced(tmp_path):
 
         assert run_sync(second.is_alive)()
     assert kernels_of_this_process() == []
+
+
+def test_a_kernel_that_dies_while_booting_is_replaced(tmp_path):
+    """A kernel's ports are picked before it binds them; one taken meanwhile kills the kernel as it boots.
+
+    Seen in a rehearsal on a busy machine: `Kernel died before replying to kernel_info`
+    (ZMQError: Address already in use), the phase failed though nothing in it had run.
+    """
+    import socket
+
+    from jupyter_core.utils import run_sync
+
+    with KernelPool("python3", cwd=tmp_path) as pool:
+        pool.start_ahead()
+        ahead = pool._ahead
+        assert ahead is not None
+        if ahead.transport != "tcp":
+            pytest.skip("IPC sockets here: no port to take")
+        with socket.socket() as taken:  # ipykernel takes a second to import: the port is still free
+            taken.bind((ahead.ip, ahead.shell_port))
+            taken.listen()
+            km = pool.take()
+            kc = km.client()
+            kc.start_channels()
+            try:
+                run_sync(kc.wait_for_ready)(timeout=60)
+            finally:
+                kc.stop_channels()
+        assert km is not ahead
+    assert kernels_of_this_process() == []

@@ -35,6 +35,10 @@ __all__ = ["KernelPool", "quiet_kernel_manager"]
 
 #: What nbclient adds to a kernel it starts itself: no IPython history database.
 HISTORY_ARGUMENTS = ("--HistoryManager.hist_file=:memory:",)
+#: Kernels started for one phase before it fails for want of one (each died before answering).
+_START_ATTEMPTS = 3
+#: Seconds a kernel may take to answer its first request (papermill's own start-up timeout).
+_READY_TIMEOUT = 60.0
 
 
 def _supports_curve(km: Any) -> bool:
@@ -120,10 +124,19 @@ class KernelPool:
         """
         km = self._ahead
         self._ahead = None
-        if km is None or not self._alive(km):
-            if km is not None:
-                self.release(km)
-            km = self._start()
+        # A kernel binds the ports it was given only once it has booted; on a busy machine another
+        # process can take one meanwhile, and the kernel dies before it answers. A phase must not
+        # fail for that: the kernel has to answer before the phase gets it, else a new one starts.
+        for attempt in range(_START_ATTEMPTS):
+            if km is None or not self._alive(km):
+                if km is not None:
+                    self.release(km)
+                km = self._start()
+            if self._ready(km) or attempt == _START_ATTEMPTS - 1:
+                break  # the last one goes to the phase, which reports what it does
+            self.release(km)
+            km = None
+        assert km is not None
         if ahead:
             self.start_ahead()
         return km
@@ -172,6 +185,20 @@ class KernelPool:
             self.release(km)
             raise
         return km
+
+    @staticmethod
+    def _ready(km: AsyncKernelManager) -> bool:
+        """Whether ``km``'s kernel answers (``kernel_info``); False when it died first. Never raises."""
+        kc = km.client()
+        try:
+            kc.start_channels()
+            run_sync(kc.wait_for_ready)(timeout=_READY_TIMEOUT)
+            return True
+        except Exception:  # noqa: BLE001 - died, or never answered: either way not this phase's kernel
+            return False
+        finally:
+            with suppress(Exception):
+                kc.stop_channels()
 
     @staticmethod
     def _alive(km: AsyncKernelManager) -> bool:
