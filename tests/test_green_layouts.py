@@ -295,3 +295,16 @@ def test_a_cython_extension_built_from_the_pyx_by_the_build_rehearses_green(tmp_
     # The sdist carries the .pyx, and the wheel built from it compiles.
     assert_install_tests_import_installed(record, "cyt", compiled=["cyt._fast"])
     assert phase_values(record, "05_build")["build"]["pre_build"] is None
+
+
+@pytest.mark.parametrize(("name", "version", "said"), [
+    ("flat_c", "0.2", "each again with FLATC_NO_EXT=1"),
+    ("src_setting", "0.5", "each again with --config-settings --build-option=--without-ext"),
+    ("self_tested", "3.1", "(the project's tests cover both implementations)"),
+])
+def test_the_plan_says_how_the_matrix_switches_the_extension(tmp_path, capsys, name, version, said):
+    project = green_project(name, tmp_path)
+
+    main(["plan", version, "--repo", str(project.repo)])
+
+    assert said in " ".join(capsys.readouterr().out.split())

@@ -26,6 +26,7 @@ from releaselib.core.registry import (
 )
 
 if TYPE_CHECKING:
+    from releaselib.core.config_types import MatrixConfig
     from releaselib.engine.context import Release
 
 __all__ = ["configuration_lines", "phase_overview", "phase_settings_checks"]
@@ -126,6 +127,19 @@ def configuration_lines(release: Release) -> list[str]:
     return lines
 
 
+def _extension_cells(matrix: MatrixConfig) -> str:
+    """What the plan adds to 01_test's line for the C extension's switch."""
+    if matrix.no_extension_env:
+        return f", and each again with {matrix.no_extension_env}=1"
+    if matrix.no_extension_global_option:
+        return f", and each again with --global-option {' '.join(matrix.no_extension_global_option)}"
+    if matrix.no_extension_config_settings:
+        return f", and each again with --config-settings {' '.join(matrix.no_extension_config_settings)}"
+    if matrix.tests_both_implementations:
+        return " (the project's tests cover both implementations)"
+    return ""
+
+
 def phase_overview(release: Release, wanted: set[str]) -> list[str]:
     """One or two lines per phase of the run: what it would do, from the configuration alone."""
     from releaselib.phases.bump import nothing_to_write
@@ -133,7 +147,7 @@ def phase_overview(release: Release, wanted: set[str]) -> list[str]:
     config = release.config
     lines: list[str] = []
     pythons = ", ".join(config.matrix.python) or "(none configured)"
-    ext = f", and each again with {config.matrix.no_extension_env}=1" if config.matrix.no_extension_env else ""
+    ext = _extension_cells(config.matrix)
     if TEST in wanted:
         lines.append(f"01_test       `{config.matrix.test_command}` on Python {pythons}{ext}")
     if CHANGELOG in wanted:
