@@ -91,7 +91,7 @@ def _switch_note(matrix: Any) -> str:
     if matrix.no_extension_global_option:
         return (f"given to {installer} as the config setting {settings}, which setuptools puts before the "
                 "setup.py command as pip's --global-option did; uv has no --global-option and pip 25.3 dropped it")
-    return f"given to {installer} as -C{' -C'.join(_without_settings(matrix))}"
+    return f"given to {installer} as " + " ".join(f"-C{setting}" for setting in _without_settings(matrix))
 
 
 def _run_cell(
