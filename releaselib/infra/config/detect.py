@@ -365,9 +365,15 @@ def _marker_style(current: str, root: Path, notes: list[str]) -> dict[str, Any]:
     """The development scheme and plus label the version held now is written in."""
     from releaselib.core.versions import build_backend
 
-    if "+" not in current and re.search(r"\.?dev\d*$", current):
-        notes.append(f"development marker: {current} (.devN)")
-        return {"dev_scheme": "dev"}
+    from releaselib.core.versions import dev_suffix_of
+
+    suffix = dev_suffix_of(current)
+    if suffix is not None:
+        if not re.search(r"\d$", suffix):
+            notes.append(f"development marker: {current} ({suffix}, no number: kept)")
+        else:
+            notes.append(f"development marker: {current} (.devN)")
+        return {"dev_scheme": "dev", "dev_suffix": suffix}
     if "+" in current:
         label = current.partition("+")[2]
         if label and _LOCAL_LABEL_RE.match(label):

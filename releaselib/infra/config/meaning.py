@@ -87,6 +87,12 @@ def _check_meaning(config: Config, data: Mapping[str, Any]) -> None:
             f"got {config.plus_label!r}.",
             hint='Use plus-label = "dev" (2.1+dev), or "" for the literal 2.1+ of a legacy setup.py project.',
         )
+    if not re.fullmatch(r"\.?dev\d*", config.dev_suffix):
+        raise ConfigError(
+            f"`dev-suffix` in {where} must be the development marker as the project writes it "
+            f"(\".dev0\", \".dev\" or \"dev0\"), got {config.dev_suffix!r}.",
+            hint='Use dev-suffix = ".dev0" (2.3.dev0) or ".dev" (2.3.dev, no number), or remove the key.',
+        )
     from releaselib.core.versions import check_buildable
 
     check_buildable(config)
