@@ -45,6 +45,7 @@ from releaselib.phases.version_files import (
     marker_regex,
     pattern_placeholder,
     read_current_version,
+    reading_file,
 )
 
 # -- plans ------------------------------------------------------------------
@@ -334,8 +335,7 @@ def version_before_bump(release: Release) -> str:
         return last_release(release) or "(none)"
     if not config.version_files:
         return read_current_version(config)
-    string_files = [vf for vf in config.version_files if pattern_placeholder(vf) == VERSION]
-    vf = string_files[0] if string_files else config.version_files[0]
+    vf = reading_file(config)
     text = _head_text(config, vf.path)
     if text is None:
         return read_current_version(config)

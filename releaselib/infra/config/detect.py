@@ -30,6 +30,7 @@ from releaselib.infra.config.schema import (
     PYPROJECT,
     TABLE,
     VERSION,
+    VERSION_SHORT,
     VERSION_TUPLE,
     _read_text,
     _read_toml,
@@ -224,11 +225,18 @@ def _detect_version_files(
         text = _safe_text(root / conf) if (root / conf).is_file() else None
         if not text:
             continue
-        for match in _SPHINX_VERSION_RE.finditer(text):
+        # release (the full version) before version (often its short X.Y form).
+        matches = sorted(_SPHINX_VERSION_RE.finditer(text), key=lambda m: not m.group(1).startswith("release"))
+        for match in matches:
             name = match.group(1).split("=")[0].strip()
             pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
             if current is not None and match.group(3) != current:
-                notes.append(f"{conf}: {name} = {match.group(3)!r} differs from {current!r}; left alone")
+                short = f"{match.group(1)}{match.group(2)}{VERSION_SHORT}{match.group(2)}"
+                if name == "version" and _is_short_form(match.group(3), current) and _matches_once(text, short):
+                    found.append(VersionFile(conf, short))
+                    notes.append(f"version: {match.group(3)} in {conf} (version, the short form: kept short)")
+                else:
+                    notes.append(f"{conf}: {name} = {match.group(3)!r} differs from {current!r}; left alone")
                 continue
             if _matches_once(text, pattern):
                 found.append(VersionFile(conf, pattern))
@@ -236,6 +244,15 @@ def _detect_version_files(
                 notes.append(f"version: {match.group(3)} in {conf} ({name})")
         break
     return found, current
+
+
+def _is_short_form(value: str, current: str) -> bool:
+    """True when ``value`` is the leading release numbers of ``current``: ``1.4`` of ``1.4.2`` or ``1.4.dev0``."""
+    numbers = re.match(r"\d+(?:\.\d+)*", current)
+    if not re.fullmatch(r"\d+(?:\.\d+)*", value) or numbers is None:
+        return False
+    parts, held = value.split("."), numbers.group(0).split(".")
+    return len(parts) <= len(held) and held[: len(parts)] == parts
 
 
 def _tuple_version(literal: str) -> str | None:

@@ -219,8 +219,8 @@ def _check_version_files(config: Config) -> None:
         if not matches:
             raise ConfigError(
                 f"The pattern {vf.pattern!r} matches nothing in {vf.path}.",
-                hint="The pattern must match the line exactly (spaces included), with {version} "
-                "or {version_tuple} where the version stands.",
+                hint="The pattern must match the line exactly (spaces included), with {version}, "
+                "{version_tuple} or {version_short} where the version stands.",
             )
         if len(matches) > 1:
             lines = sorted({text.count("\n", 0, m.start()) + 1 for m in matches})
