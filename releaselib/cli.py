@@ -198,7 +198,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     what = "a [tool.releaselib] table into" if path.name == "pyproject.toml" else "the detected configuration to"
     console.print(
         f"Wrote {what} {path}. Read it, fill in the commented tables for the phases you run, "
-        f"then `releaselib plan VERSION`{' --config ' + str(path) if args.config else ''}.",
+        f"then `releaselib plan VERSION{' --config ' + str(path) if args.config else ''}`.",
         markup=False,
     )
     return 0

@@ -24,6 +24,7 @@ from releaselib.core.registry import (
     PUBLISH,
     TEST,
 )
+from releaselib.infra.config.render import PLACEHOLDER
 
 if TYPE_CHECKING:
     from releaselib.engine.context import Release
@@ -37,6 +38,27 @@ def _missing(table: str, keys: str, phase: str) -> ConfigError:
     return ConfigError(
         f"Phase {phase} runs, but {keys} {'is' if ',' not in keys else 'are'} not set in [{table}].",
         hint=f"Fill in [{table}] in {_WHERE} (`releaselib init` writes it commented out), "
+        f"or leave the phase out: --phases without {phase[3:]}.",
+    )
+
+
+def _placeholders(table: str, settings: object, phase: str) -> ConfigError | None:
+    """The error for the keys of ``settings`` that still hold init's placeholder, or None."""
+    import dataclasses
+
+    held = []
+    for f in dataclasses.fields(settings):  # type: ignore[arg-type]
+        value = getattr(settings, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(v, str) and PLACEHOLDER in v for v in values):
+            held.append(f.name.replace("_", "-"))
+    if not held:
+        return None
+    keys = ", ".join(held)
+    return ConfigError(
+        f"Phase {phase} runs, but {keys} in [{table}] still {'holds' if len(held) == 1 else 'hold'} "
+        f"the {PLACEHOLDER} placeholder `releaselib init` wrote.",
+        hint=f"Write the real {'value' if len(held) == 1 else 'values'} in {_WHERE}, "
         f"or leave the phase out: --phases without {phase[3:]}.",
     )
 
@@ -67,6 +89,9 @@ def phase_settings_checks(release: Release, wanted: set[str]) -> list[tuple[str,
         def docs() -> str:
             if not config.docs_check.url:
                 raise _missing("docs-check", "url", DOCS)
+            unfilled = _placeholders("docs-check", config.docs_check, DOCS)
+            if unfilled:
+                raise unfilled
             return f"watch {config.docs_check.url}"
 
         found.append(("docs page settings", docs))
@@ -80,6 +105,9 @@ def phase_settings_checks(release: Release, wanted: set[str]) -> list[tuple[str,
             ]
             if missing:
                 raise _missing("announce", ", ".join(missing), ANNOUNCE)
+            unfilled = _placeholders("announce", settings, ANNOUNCE)
+            if unfilled:
+                raise unfilled
             return f"{settings.sender} -> {', '.join(settings.to)} via {settings.smtp_host}:{settings.smtp_port}"
 
         found.append(("announcement settings", announce))

@@ -379,10 +379,8 @@ def _bumpversion_files(root: Path, data: Mapping[str, Any], notes: list[str]) ->
 
 
 def _marker_style(current: str, root: Path, notes: list[str]) -> dict[str, Any]:
-    """The development scheme and plus label the version held now is written in."""
-    from releaselib.core.versions import build_backend
-
-    from releaselib.core.versions import dev_suffix_of
+    """The development scheme, plus label and dev suffix the version held now is written in."""
+    from releaselib.core.versions import build_backend, dev_suffix_of
 
     suffix = dev_suffix_of(current)
     if suffix is not None:
