@@ -12,6 +12,7 @@ the expected one, line by line.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from datetime import date
@@ -108,6 +109,28 @@ def test_git_side_phases_make_the_commits_a_maintainer_would(name: str, tmp_path
     else:  # nothing to push after the release: the publish phase (not run here) pushes the tag
         assert on_remote == ""
     assert git(repo, "status", "--porcelain") == ""
+    if "accept_draft=true" in spec.get("params", []):  # a draft released unread says so in the record
+        record = json.loads(next((tmp_path / "out").glob(f"*/{spec['release']}/record.json")).read_text())
+        values = next(e["values"] for e in record["entries"] if e["phase"] == "02_changelog" and e["result"] == "succeeded")
+        assert values["accept_draft"] is True
+
+
+@pytest.mark.e2e
+def test_a_drafted_section_stops_a_headless_run_for_the_maintainer_to_read(tmp_path: Path, capsys) -> None:
+    """No -p accept_draft=true: 02_changelog writes the draft (noise left out), stops, and nothing is committed."""
+    repo = make_repo("layout_hatch", tmp_path)
+    before = git(repo, "rev-parse", "HEAD")
+    code = main(["run", "3.1.0", "--repo", str(repo), "--outputs", str(tmp_path / "out"),
+                 "--phases", "preflight,changelog,bump,commit_tag"])
+    out = capsys.readouterr()
+    assert code != 0
+    assert "has not been read by anyone yet" in out.err and "--resume" in out.err and "accept_draft=true" in out.err
+    assert git(repo, "rev-parse", "HEAD") == before and git(repo, "tag", "--list", "3.1.0") == ""
+    assert git(repo, "status", "--porcelain") == "M CHANGELOG.md"
+    draft = (repo / "CHANGELOG.md").read_text()
+    assert "## 3.1.0 (" in draft and "- Add lumen.shine\n- Make shine brighter\n" in draft
+    assert "Merge pull request" not in draft and "Bump pytest" not in draft
+    assert (repo / "src/lumen/_version.py").read_text() == '__version__ = "3.1.0.dev"\n'  # the bump did not run
 
 
 @pytest.mark.e2e

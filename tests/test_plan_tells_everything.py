@@ -156,3 +156,43 @@ def test_a_failed_detection_tip_never_points_back_at_the_failed_command(tmp_path
     tip = err.partition("TIP:")[2]
     assert "[[version-files]]" in tip and "pattern" in tip and "releaselib.toml" in tip
     assert f"releaselib {command}" not in tip and "releaselib init" not in tip
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [("Back to development", "Back to development"), ("Development of {version} begins", "Development of 3.1.1.dev begins")],
+)
+def test_the_post_release_message_may_omit_the_version_and_shows_what_the_files_will_hold(
+    tmp_path: Path, capsys, monkeypatch, template: str, message: str
+) -> None:
+    from releaselib.engine.context import start
+    from releaselib.infra.git import CommitAction
+    from releaselib.phases import bump, commit
+
+    repo = make_repo("layout_hatch", tmp_path)
+    conf = init_outside(repo, tmp_path, capsys)
+    conf.write_text(f"post-release-message = {template!r}\n" + conf.read_text())
+    code, out, err = plan(repo, conf, "3.1.0", tmp_path, capsys, phases="preflight,post_release")
+    assert code == 0, err
+    assert f"08_post_release set 3.1.1.dev, commit {message!r}, push" in out
+    monkeypatch.setenv(CONFIG_FILE_ENV, str(conf))  # what --config sets for the kernels
+    release = start("plan", "3.1.0", repo=repo, outputs=tmp_path / "out")
+    following = bump.next_version(release)
+    commits = [a for a in commit.plan_post_release_commit(release, following).actions if isinstance(a, CommitAction)]
+    assert following == "3.1.1.dev" and [a.message for a in commits] == [message]
+    # An explicit -p next_version=... is what the files get and what the message shows.
+    chosen = bump.next_version(release, "3.2.0.dev")
+    planned = [a.new_value for a in bump.plan_next_dev(release, chosen).actions]
+    commits = [a for a in commit.plan_post_release_commit(release, chosen).actions if isinstance(a, CommitAction)]
+    assert planned == ["3.2.0.dev"] and [a.message for a in commits] == [message.replace("3.1.1.dev", "3.2.0.dev")]
+
+
+def test_plan_names_a_matrix_python_this_machine_lacks_before_the_test_phase(tmp_path: Path, capsys) -> None:
+    repo = make_repo("layout_tuple_only", tmp_path)
+    conf = init_outside(repo, tmp_path, capsys)
+    conf.write_text(conf.read_text().split("# Fill these in")[0] + '[matrix]\npython = ["3.12", "3.99"]\n')
+    code, out, err = plan(repo, conf, "1.3.0", tmp_path, capsys, phases="preflight,test,changelog,bump")
+    assert code != 0
+    found = problems(err)
+    assert len(found) == 1 and "3.99" in found[0], err
+    assert "01_test       `python -m pytest -q` on Python 3.12, 3.99" in out
