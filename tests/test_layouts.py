@@ -78,6 +78,20 @@ def test_plan_with_no_configuration_shows_what_was_detected(name: str, tmp_path:
     assert "configuration: detected from the layout" in out.out
     for fact in spec.get("detected", []):
         assert fact in out.out, f"{fact!r} not shown by plan:\n{out.out}"
+    # The commits plan announces are the ones the maintainer expects (tests/projects/*/expected).
+    expected = {p.stem: expected_diff(name, p.stem) for p in (PROJECTS / name / "expected").glob("*.diff")}
+    overview = {line.split()[0]: line for line in out.out.splitlines() if re.match(r"  0\d_", line)}
+    if "1_bump" in expected:
+        subject, files = expected["1_bump"][0], sorted(re.findall(r"^diff --git a/(\S+)", "\n".join(expected["1_bump"]), re.MULTILINE))
+        planned = re.search(r"\[planned\] commit (.+) as '(.+)'", out.out)
+        assert planned and sorted(planned.group(1).split(", ")) == files and planned.group(2) == subject, out.out
+    else:  # the tag is the version and the section exists: nothing to commit, the tag goes on HEAD
+        assert "nothing to commit" in overview["04_commit_tag"] and "nothing to commit" in out.out, out.out
+    if "2_post" in expected:
+        following = expected["2_post"][0].removeprefix("BUMP ")
+        assert overview["08_post_release"].endswith(f"set {following}, commit 'BUMP {following}', push"), out.out
+    else:
+        assert " set " not in overview["08_post_release"] and "nothing to write" in out.out, out.out
     assert git(repo, "status", "--porcelain") == ""  # plan changes nothing
 
 

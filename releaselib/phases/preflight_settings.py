@@ -9,7 +9,7 @@ tells everything at once rather than phase 09 failing after the upload.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from releaselib.core.errors import ConfigError, ReleaseError
@@ -27,6 +27,7 @@ from releaselib.core.registry import (
 from releaselib.infra.config.render import PLACEHOLDER
 
 if TYPE_CHECKING:
+    from releaselib.core.plan import Plan
     from releaselib.engine.context import Release
 
 __all__ = ["configuration_lines", "phase_overview", "phase_settings_checks"]
@@ -154,8 +155,12 @@ def configuration_lines(release: Release) -> list[str]:
     return lines
 
 
-def phase_overview(release: Release, wanted: set[str]) -> list[str]:
-    """One or two lines per phase of the run: what it would do, from the configuration alone."""
+def phase_overview(release: Release, wanted: set[str], plans: Sequence[Plan] = ()) -> list[str]:
+    """One or two lines per phase of the run: what it would do, from the configuration and the git-side ``plans``.
+
+    ``plans`` (from :func:`~releaselib.phases.preflight.release_plan`) tell what
+    only the files can: a tag-versioned project with nothing to commit tags HEAD.
+    """
     from releaselib.phases.bump import nothing_to_write
 
     config = release.config
@@ -171,7 +176,14 @@ def phase_overview(release: Release, wanted: set[str]) -> list[str]:
         files = ", ".join(dict.fromkeys(vf.path for vf in config.version_files))
         lines.append(f"03_bump       {reason or 'set ' + release.version + ' in ' + files}")
     if COMMIT_TAG in wanted:
-        lines.append(f"04_commit_tag commit {config.commit_message.format(version=release.version)!r}, tag {release.tag}")
+        from releaselib.infra.git import CommitAction, TagAction
+
+        tags = [a for plan in plans for a in plan.actions if isinstance(a, TagAction)]
+        commits = [a for plan in plans for a in plan.actions if isinstance(a, CommitAction)]
+        if tags and not commits:
+            lines.append(f"04_commit_tag tag {release.tag} on HEAD as it is (nothing to commit)")
+        else:
+            lines.append(f"04_commit_tag commit {config.commit_message.format(version=release.version)!r}, tag {release.tag}")
     if BUILD in wanted:
         lines.append(f"05_build      sdist and one wheel per Python ({pythons}) from {release.tag}")
     if PUBLISH in wanted:
