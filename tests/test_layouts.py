@@ -157,3 +157,16 @@ def test_a_setuptools_scm_project_builds_the_tagged_version(tmp_path: Path, caps
     assert code == 0, out.out + out.err
     built = sorted(p.name for p in (outputs / "cinder" / "1.5.0").rglob("cinder-1.5.0*") if p.parent.name == "dist")
     assert "cinder-1.5.0.tar.gz" in built and any(name.endswith(".whl") for name in built), built
+
+
+@pytest.mark.e2e
+def test_a_build_that_does_not_make_the_tagged_version_is_refused(tmp_path: Path, capsys) -> None:
+    """The check behind "the build must produce the tagged version": a tag on files still holding 3.1.0.dev."""
+    repo = make_repo("layout_hatch", tmp_path)
+    git(repo, "tag", "-a", "3.1.0", "-m", "3.1.0")  # tagged by hand, without the bump
+    outputs = tmp_path / "out"
+    code = main(["run", "3.1.0", "--repo", str(repo), "--outputs", str(outputs), "--phases", "build"])
+    out = capsys.readouterr()
+    assert code != 0
+    assert "The build produced lumen-3.1.0.dev0" in out.err and "but the release is lumen 3.1.0" in out.err, out.err
+    assert not list(outputs.rglob("dist/lumen-*")), "a wrongly versioned file was kept for publishing"
