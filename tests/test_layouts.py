@@ -95,6 +95,31 @@ def test_plan_with_no_configuration_shows_what_was_detected(name: str, tmp_path:
     assert git(repo, "status", "--porcelain") == ""  # plan changes nothing
 
 
+@pytest.mark.parametrize("name", LAYOUTS)
+def test_plan_with_only_inits_output_plans_what_detection_does(name: str, tmp_path: Path, capsys, monkeypatch) -> None:
+    """``init --config FILE`` then ``plan --config FILE``: the same checks and actions as with no configuration."""
+    from releaselib.infra.config.load import CONFIG_FILE_ENV
+
+    monkeypatch.setenv(CONFIG_FILE_ENV, "")  # --config reaches the kernels through it: undone after the test
+    monkeypatch.delenv(CONFIG_FILE_ENV)
+    repo = make_repo(name, tmp_path)
+    release = fixture(name)["release"]
+    args = ["plan", release, "--repo", str(repo), "--outputs", str(tmp_path / "out"), "--phases", GIT_PHASES]
+
+    def planned(*extra: str) -> list[str]:
+        assert main(args + list(extra)) == 0
+        out = capsys.readouterr().out
+        return [line for line in out.splitlines() if re.match(r"\s+(\[|0\d_)", line)]
+
+    detected = planned()
+    assert sum("[planned]" in line for line in detected) >= 3 and sum("0" in line[:4] for line in detected) >= 4, detected
+    conf = tmp_path / "releaselib-conf.toml"
+    assert main(["init", "--repo", str(repo), "--config", str(conf)]) == 0
+    capsys.readouterr()
+    assert planned("--config", str(conf)) == detected
+    assert git(repo, "status", "--porcelain") == ""
+
+
 @pytest.mark.e2e  # five headless phases per project: about two minutes each on a busy machine
 @pytest.mark.parametrize("name", LAYOUTS)
 def test_git_side_phases_make_the_commits_a_maintainer_would(name: str, tmp_path: Path, capsys) -> None:

@@ -196,3 +196,16 @@ def test_plan_names_a_matrix_python_this_machine_lacks_before_the_test_phase(tmp
     found = problems(err)
     assert len(found) == 1 and "3.99" in found[0], err
     assert "01_test       `python -m pytest -q` on Python 3.12, 3.99" in out
+
+
+def test_plan_names_an_index_it_cannot_read(tmp_path: Path, capsys, no_credentials, silent_server: int) -> None:
+    repo = make_repo("layout_tuple_only", tmp_path)
+    conf = init_outside(repo, tmp_path, capsys)
+    url = f"http://127.0.0.1:{silent_server}/simple/"  # accepts the connection, never answers
+    head = conf.read_text().split("# Fill these in")[0]
+    conf.write_text("push-timeout = 3.0  # network waits, the index's included\n" + head + f'[publish]\nindex-url = "{url}"\n')
+    code, out, err = plan(repo, conf, "1.3.0", tmp_path, capsys, phases="preflight,changelog,bump,commit_tag,publish")
+    assert code != 0
+    found = problems(err)
+    assert any(url in p for p in found), err
+    assert len([p for p in found if "TWINE_PASSWORD" in p]) == 1, err
