@@ -155,3 +155,12 @@ def test_the_tag_format_comes_from_the_existing_tags(tmp_path: Path, tags: list[
     for name in tags:
         git(tmp_path, "tag", name)
     assert detect_config(tmp_path).tag == tag
+
+
+def test_a_failed_detection_names_this_projects_file_in_the_keys_to_write(tmp_path: Path) -> None:
+    from releaselib.core.errors import ConfigError
+
+    write(tmp_path, {"setup.py": SETUP, "kite/__init__.py": "__version__ = get_version()\n"})
+    with pytest.raises(ConfigError) as info:
+        detect_config(tmp_path)
+    assert 'path = "kite/__init__.py"' in info.value.hint and "pkg/" not in info.value.hint

@@ -155,6 +155,7 @@ def test_a_failed_detection_tip_never_points_back_at_the_failed_command(tmp_path
     assert "Looked for:" in err and "setup.py" in err
     tip = err.partition("TIP:")[2]
     assert "[[version-files]]" in tip and "pattern" in tip and "releaselib.toml" in tip
+    assert 'path = "setup.py"' in tip  # the exact keys for this project, not a generic pkg/__init__.py
     assert f"releaselib {command}" not in tip and "releaselib init" not in tip
 
 

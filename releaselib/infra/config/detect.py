@@ -95,13 +95,19 @@ def detect_config(repo: Path) -> Config:
         if not version_files:
             version_files, current = _detect_version_files(root, data, package_dir, notes)
         if not version_files:
+            if package_dir is not None:
+                target, pattern = (package_dir / "__init__.py").relative_to(root).as_posix(), '__version__ = "{version}"'
+            elif (root / "setup.py").is_file():
+                target, pattern = "setup.py", 'version="{version}"'
+            else:
+                target, pattern = f"{re.sub(r'[-.]', '_', package)}/__init__.py", '__version__ = "{version}"'
             raise ConfigError(
                 f"Found nothing holding the version of {package} in {root}. Looked for: __version__ = \"...\" or a "
                 "version tuple (version_info = (1, 2, 0)) in <package>/__init__.py and <package>/_version.py, a static "
                 "[project].version, version = \"...\" / VERSION = '...' in setup.py, release = '...' in the Sphinx "
                 "conf.py, a .bumpversion.cfg / [tool.bumpversion] / tbump.toml, and a setuptools-scm/hatch-vcs setup.",
-                hint=f"Write a releaselib.toml at the project root (or a [{TABLE}] table) naming the file: "
-                '[[version-files]] path = "pkg/__init__.py" pattern = \'__version__ = "{version}"\' '
+                hint=f"Write a releaselib.toml at the project root (or a [{TABLE}] table) naming the file that holds "
+                f"the version as a literal: [[version-files]] path = \"{target}\" pattern = '{pattern}' "
                 "(or pattern = \"version_info = {version_tuple}\"); or version-source = \"scm\" when the tag is the version.",
             )
     values["version_files"] = tuple(version_files)
