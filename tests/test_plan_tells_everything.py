@@ -88,6 +88,7 @@ def test_init_writes_every_table_and_its_placeholders_never_pass_plan(tmp_path: 
     found = problems(err)
     assert any("[docs-check]" in p and "FILL-IN" in p for p in found), err
     assert any("[announce]" in p and "FILL-IN" in p for p in found), err
+    assert all(str(conf) in p for p in found if "FILL-IN" in p), err  # the file to edit, by name
     assert git(repo, "status", "--porcelain") == ""
 
 

@@ -43,7 +43,7 @@ def _missing(table: str, keys: str, phase: str) -> ConfigError:
     )
 
 
-def _placeholders(table: str, settings: object, phase: str) -> ConfigError | None:
+def _placeholders(table: str, settings: object, phase: str, where: str = _WHERE) -> ConfigError | None:
     """The error for the keys of ``settings`` that still hold init's placeholder, or None."""
     import dataclasses
 
@@ -59,7 +59,7 @@ def _placeholders(table: str, settings: object, phase: str) -> ConfigError | Non
     return ConfigError(
         f"Phase {phase} runs, but {keys} in [{table}] still {'holds' if len(held) == 1 else 'hold'} "
         f"the {PLACEHOLDER} placeholder `releaselib init` wrote.",
-        hint=f"Write the real {'value' if len(held) == 1 else 'values'} in {_WHERE}, "
+        hint=f"Write the real {'value' if len(held) == 1 else 'values'} in {where}, "
         f"or leave the phase out: --phases without {phase[3:]}.",
     )
 
@@ -90,7 +90,7 @@ def phase_settings_checks(release: Release, wanted: set[str]) -> list[tuple[str,
         def docs() -> str:
             if not config.docs_check.url:
                 raise _missing("docs-check", "url", DOCS)
-            unfilled = _placeholders("docs-check", config.docs_check, DOCS)
+            unfilled = _placeholders("docs-check", config.docs_check, DOCS, config.source or _WHERE)
             if unfilled:
                 raise unfilled
             return f"watch {config.docs_check.url}"
@@ -106,7 +106,7 @@ def phase_settings_checks(release: Release, wanted: set[str]) -> list[tuple[str,
             ]
             if missing:
                 raise _missing("announce", ", ".join(missing), ANNOUNCE)
-            unfilled = _placeholders("announce", settings, ANNOUNCE)
+            unfilled = _placeholders("announce", settings, ANNOUNCE, config.source or _WHERE)
             if unfilled:
                 raise unfilled
             return f"{settings.sender} -> {', '.join(settings.to)} via {settings.smtp_host}:{settings.smtp_port}"
