@@ -39,7 +39,8 @@ from releaselib.infra.config.schema import (
 _DUNDER_VERSION_RE = re.compile(r"^(__version__\s*(?::\s*str\s*)?=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
 # The names a package gives its version tuple, at the start of a line.
 _TUPLE_NAMES = r"(?:__version_info__|__version_tuple__|version_tuple|version_info|VERSION_INFO|VERSION|version|__version__)"
-_VERSION_TUPLE_RE = re.compile(rf"^({_TUPLE_NAMES}\s*(?::[^=\n]*)?=\s*)\(\s*\d[^()]*\)", re.MULTILINE)
+# Numbers or numbers in quotes: (1, 2, 1) and ("2", "4", "0", "rc1").
+_VERSION_TUPLE_RE = re.compile(rf"^({_TUPLE_NAMES}\s*(?::[^=\n]*)?=\s*)\(\s*[\"']?\d[^()]*\)", re.MULTILINE)
 _TOML_VERSION_RE = re.compile(r"^(version\s*=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
 _SETUP_PY_VERSION_RE = re.compile(r"(\b(?:version|VERSION|__version__)\s*=\s*)([\"'])([^\s\"']+)\2")
 _SPHINX_VERSION_RE = re.compile(r"^((?:release|version)\s*=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
@@ -226,6 +227,8 @@ def _detect_version_files(
             continue
         for match in _SPHINX_VERSION_RE.finditer(text):
             name = match.group(1).split("=")[0].strip()
+            if not _LOOKS_LIKE_VERSION.match(match.group(3)):
+                continue  # version = ".".join(version_info[:2]) is code that derives it, not a version to rewrite
             pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
             if current is not None and match.group(3) != current:
                 notes.append(f"{conf}: {name} = {match.group(3)!r} differs from {current!r}; left alone")
