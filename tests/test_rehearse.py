@@ -89,3 +89,20 @@ def test_a_failed_rehearsal_says_the_real_repo_is_unchanged_and_resumes_itself(t
     assert attempts["04_commit_tag"] == ["succeeded"]  # done once, not again on resume
     assert attempts["05_build"] == ["failed", "succeeded"]
     assert attempts["09_announce"] == ["succeeded"]
+
+
+def test_a_project_without_announce_settings_rehearses_its_mail_to_the_local_catcher(tmp_path, capsys):
+    """A new user rehearses before filling in [announce] (init writes it commented out): the rehearsal
+    sends its mail from and to placeholder addresses at the local catcher, and says the real release needs them."""
+    sandbox = create_sandbox(tmp_path / "real")
+    workdir = tmp_path / "rehearsal"
+    code = main(["rehearse", "1.1", "--repo", str(sandbox.repo), "--phases", "preflight,changelog,announce",
+                 "--workdir", str(workdir), "-p", "accept_draft=true"])
+    captured = capsys.readouterr()
+    out = " ".join(captured.out.split())
+    assert code == 0, captured.out + captured.err
+    record_dir = workdir / "outputs" / "bsonlite" / "1.1"
+    sent = next(record_dir.rglob("announcement*.eml"), None) or next(record_dir.rglob("*.eml"))
+    text = sent.read_text()
+    assert "To: announce@rehearsal.invalid" in text and "From: releaselib rehearsal <release@rehearsal.invalid>" in text
+    assert "[announce] sender and to are not set" in out
