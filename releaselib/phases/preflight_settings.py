@@ -133,7 +133,8 @@ def phase_overview(release: Release, wanted: set[str]) -> list[str]:
     config = release.config
     lines: list[str] = []
     pythons = ", ".join(config.matrix.python) or "(none configured)"
-    ext = f", and each again with {config.matrix.no_extension_env}=1" if config.matrix.no_extension_env else ""
+    switch = config.matrix.no_extension_variable
+    ext = f", and each again with {'='.join(switch)}" if switch else ""
     if TEST in wanted:
         lines.append(f"01_test       `{config.matrix.test_command}` on Python {pythons}{ext}")
     if CHANGELOG in wanted:

@@ -50,6 +50,11 @@ _SCM_BACKENDS = ("setuptools_scm", "setuptools-scm", "hatch-vcs", "hatch_vcs", "
 _NO_EXT_ENV_RE = re.compile(
     r"""(?:environ(?:\.get)?\s*[(\[]|getenv\s*\()\s*["']([A-Z0-9_]*(?:NO_?EXT|NO_?CEXT|PURE_?PYTHON|DISABLE_[A-Z_]*SPEEDUPS|NO_?SPEEDUPS|WITHOUT_[A-Z_]*EXT[A-Z_]*)[A-Z0-9_]*)["']"""
 )
+# Variables read the other way round: the extension is built unless they say "false" (WRAPT_INSTALL_EXTENSIONS).
+_ENABLE_EXT_ENV_RE = re.compile(
+    r"""(?:environ(?:\.get)?\s*[(\[]|getenv\s*\()\s*["']([A-Z0-9_]*(?:INSTALL|BUILD|WITH|USE|ENABLE)_[A-Z_]*(?:EXT|EXTENSIONS|CEXT|SPEEDUPS))["']"""
+)
+_FALSE_COMPARISON_RE = re.compile(r"""==\s*["'](false|0|no|off)["']""", re.IGNORECASE)
 _CLASSIFIER_RE = re.compile(r"Programming Language :: Python :: (3\.\d+)\b")
 
 
@@ -457,9 +462,15 @@ def _matrix(root: Path, data: Mapping[str, Any], notes: list[str]) -> dict[str, 
     setup_py = _safe_text(root / "setup.py") if (root / "setup.py").is_file() else None
     if setup_py:
         switch = _NO_EXT_ENV_RE.search(setup_py)
+        enable = _ENABLE_EXT_ENV_RE.search(setup_py)
+        off = _FALSE_COMPARISON_RE.search(setup_py)
         if switch:
             matrix["no_extension_env"] = switch.group(1)
             notes.append(f"extension switch: {switch.group(1)} (read in setup.py)")
+        elif enable and off:
+            # Built unless the variable says so: the "without" cells set the value setup.py compares with.
+            matrix["no_extension_env"] = f"{enable.group(1)}={off.group(1)}"
+            notes.append(f"extension switch: {enable.group(1)}={off.group(1)} (read in setup.py)")
     project = data.get("project") if isinstance(data.get("project"), dict) else {}
     assert isinstance(project, dict)
     classifiers = " ".join(str(c) for c in project.get("classifiers", []))

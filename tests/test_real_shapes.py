@@ -1,0 +1,68 @@
+"""Shapes met in real libraries (issue 10, tried as a new user would), each a small project of our own.
+
+tests/projects/shape_<name>/ is copied into a git repository with a bare
+``origin``; the project has no releaselib configuration, so what is tested
+is what detection and the matrix make of the layout alone.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from releaselib.cli import main
+from releaselib.infra.interpreters import find_interpreter
+
+from .helpers import git
+
+PROJECTS = Path(__file__).parent / "projects"
+
+
+def shape_project(name: str, root: Path) -> Path:
+    repo, origin = root / "real" / name, root / "origin.git"
+    shutil.copytree(PROJECTS / f"shape_{name}", repo, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info",
+                                                                                   "build", "*.so"))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.name", "Release Manager")
+    git(repo, "config", "user.email", "release@example.org")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "The project")
+    git(root, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "-u", "origin", "main")
+    return repo
+
+
+def matrix_cells(outputs: Path, package: str, version: str) -> dict:
+    record = json.loads((outputs / package / version / "record.json").read_text())
+    entry = [e for e in record["entries"] if e["phase"] == "01_test"][-1]
+    return {cell["extension"]: cell for cell in entry["values"]["matrix"]}
+
+
+def test_a_switch_read_the_other_way_round_is_detected_with_its_value(tmp_path, capsys):
+    """wrapt builds its extension unless WRAPT_INSTALL_EXTENSIONS=false; setting it to 1 would build it anyway."""
+    repo = shape_project("enable_switch", tmp_path)
+    code = main(["plan", "0.3", "--repo", str(repo), "--outputs", str(tmp_path / "out"), "--phases", "test"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "extension switch: TALLY_INSTALL_EXTENSIONS=false (read in setup.py)" in out
+    assert "and each again with TALLY_INSTALL_EXTENSIONS=false" in out
+
+
+@pytest.mark.e2e
+def test_a_switch_read_the_other_way_round_gives_cells_without_the_extension(tmp_path, capsys):
+    if find_interpreter("3.12") is None:
+        pytest.skip("Python 3.12 not installed here")
+    repo = shape_project("enable_switch", tmp_path)
+    outputs = tmp_path / "out"
+    code = main(["run", "0.3", "--repo", str(repo), "--outputs", str(outputs), "--phases", "test"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    cells = matrix_cells(outputs, "tally", "0.3")
+    assert set(cells) == {True, False}
+    assert (cells[True]["tests_passed"], cells[False]["tests_passed"]) == (3, 2)
+    assert "site-packages" in cells[True]["imported"]["tally._speed"]
+    assert "tally._speed" not in cells[False]["imported"]
