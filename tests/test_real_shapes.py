@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,23 @@ def test_a_switch_read_the_other_way_round_gives_cells_without_the_extension(tmp
     assert code == 0, out.out + out.err
     cells = matrix_cells(outputs, "tally", "0.3")
     assert set(cells) == {True, False}
-    assert (cells[True]["tests_passed"], cells[False]["tests_passed"]) == (3, 2)
+    assert (cells[True]["tests_passed"], cells[False]["tests_passed"]) == (4, 3)
     assert "site-packages" in cells[True]["imported"]["tally._speed"]
     assert "tally._speed" not in cells[False]["imported"]
+
+
+@pytest.mark.e2e
+def test_the_install_tests_see_the_tools_the_matrix_sees_not_releaselibs_own(tmp_path, capsys, monkeypatch):
+    """wrapt: 05_build's install tests had releaselib's own bin on PATH, so its tests found mypy there and ran
+    35 tests that 01_test had skipped. The project's tests now see the same PATH in both phases."""
+    if find_interpreter("3.12") is None:
+        pytest.skip("Python 3.12 not installed here")
+    monkeypatch.setenv("SHAPE_FORBIDDEN_PATH", str(Path(sys.executable).parent))
+    repo = shape_project("enable_switch", tmp_path)
+    outputs = tmp_path / "out"
+    code = main(["run", "0.3", "--repo", str(repo), "--outputs", str(outputs), "--phases", "test,changelog,bump,commit_tag,build"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    record = json.loads((outputs / "tally" / "0.3" / "record.json").read_text())
+    build = [e for e in record["entries"] if e["phase"] == "05_build"][-1]["values"]["build"]
+    assert {Path(t["filename"]).suffix for t in build["install_tests"]} == {".gz", ".whl"}
