@@ -84,3 +84,26 @@ def test_the_install_tests_see_the_tools_the_matrix_sees_not_releaselibs_own(tmp
     record = json.loads((outputs / "tally" / "0.3" / "record.json").read_text())
     build = [e for e in record["entries"] if e["phase"] == "05_build"][-1]["values"]["build"]
     assert {Path(t["filename"]).suffix for t in build["install_tests"]} == {".gz", ".whl"}
+
+
+@pytest.mark.e2e
+def test_an_in_tree_backend_with_dynamic_build_requirements_gives_both_kinds_of_cells(tmp_path, capsys):
+    """frozenlist: the switch lives in its in-tree backend, and Cython is a dynamic build requirement (asked for by
+    get_requires_for_build_wheel); the matrix installed the seed's static requirements only and the build failed."""
+    if find_interpreter("3.12") is None:
+        pytest.skip("Python 3.12 not installed here")
+    repo = shape_project("inplace_backend", tmp_path)
+    outputs = tmp_path / "out"
+    code = main(["plan", "1.1", "--repo", str(repo), "--outputs", str(outputs), "--phases", "test"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "extension switch: RINGBUF_NO_EXTENSIONS (read in build_backend/inplace_backend.py)" in out
+
+    code = main(["run", "1.1", "--repo", str(repo), "--outputs", str(outputs), "--phases", "test"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    cells = matrix_cells(outputs, "ringbuf", "1.1")
+    assert set(cells) == {True, False}
+    assert (cells[True]["tests_passed"], cells[False]["tests_passed"]) == (3, 2)
+    assert "site-packages" in cells[True]["imported"]["ringbuf._fast"]
+    assert "ringbuf._fast" not in cells[False]["imported"]

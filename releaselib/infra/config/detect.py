@@ -55,6 +55,10 @@ _ENABLE_EXT_ENV_RE = re.compile(
     r"""(?:environ(?:\.get)?\s*[(\[]|getenv\s*\()\s*["']([A-Z0-9_]*(?:INSTALL|BUILD|WITH|USE|ENABLE)_[A-Z_]*(?:EXT|EXTENSIONS|CEXT|SPEEDUPS))["']"""
 )
 _FALSE_COMPARISON_RE = re.compile(r"""==\s*["'](false|0|no|off)["']""", re.IGNORECASE)
+# In an in-tree build backend (frozenlist: PURE_PYTHON_ENV_VAR = 'FROZENLIST_NO_EXTENSIONS'), any string naming one.
+_NO_EXT_NAME_RE = re.compile(
+    r"""["']([A-Z0-9_]*(?:NO_?EXT|NO_?CEXT|PURE_?PYTHON|DISABLE_[A-Z_]*SPEEDUPS|NO_?SPEEDUPS)[A-Z0-9_]*)["']"""
+)
 _CLASSIFIER_RE = re.compile(r"Programming Language :: Python :: (3\.\d+)\b")
 
 
@@ -471,6 +475,11 @@ def _matrix(root: Path, data: Mapping[str, Any], notes: list[str]) -> dict[str, 
             # Built unless the variable says so: the "without" cells set the value setup.py compares with.
             matrix["no_extension_env"] = f"{enable.group(1)}={off.group(1)}"
             notes.append(f"extension switch: {enable.group(1)}={off.group(1)} (read in setup.py)")
+    if "no_extension_env" not in matrix:
+        found = _backend_switch(root, data)
+        if found is not None:
+            matrix["no_extension_env"] = found[0]
+            notes.append(f"extension switch: {found[0]} (read in {found[1]})")
     project = data.get("project") if isinstance(data.get("project"), dict) else {}
     assert isinstance(project, dict)
     classifiers = " ".join(str(c) for c in project.get("classifiers", []))
@@ -494,3 +503,21 @@ def _matrix(root: Path, data: Mapping[str, Any], notes: list[str]) -> dict[str, 
         matrix["allow_missing"] = tuple(pythons)
         notes.append(f"Pythons: {', '.join(pythons)} (from the classifiers; missing ones are skipped)")
     return matrix
+
+
+def _backend_switch(root: Path, data: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The variable an in-tree build backend (``backend-path``) reads to build without the extension, and where."""
+    system = data.get("build-system")
+    paths = system.get("backend-path") if isinstance(system, dict) else None
+    if not isinstance(paths, list):
+        return None
+    for folder in paths:
+        base = (root / str(folder)).resolve()
+        if not base.is_dir() or root not in base.parents and base != root:
+            continue
+        for path in sorted(base.rglob("*.py")):
+            text = _safe_text(path)
+            found = _NO_EXT_NAME_RE.search(text) if text else None
+            if found:
+                return found.group(1), path.relative_to(root).as_posix()
+    return None

@@ -27,6 +27,7 @@ from releaselib.phases.matrix.environments import (
     _Seeds,
     _Stopped,
     build_requires,
+    dynamic_build_requires,
     export_commit,
 )
 from releaselib.phases.matrix.results import (
@@ -152,6 +153,13 @@ def _run_cell(
         if cell.extension is False:
             for setting in matrix.no_extension_config_settings:
                 settings.append(f"-C{setting}")  # attached: pip and uv both read it, even when it starts with --
+        # Without isolation, what the backend asks for on top of the seed's static requirements (Cython...).
+        asked = dynamic_build_requires(run, python, src, dict(s[2:].partition("=")[::2] for s in settings))
+        if asked:
+            more = run.install("dynamic build requirements", VirtualEnv(venv), asked, src)
+            if more.returncode != 0:
+                result, reason = ERROR, f"installing the build requirements {', '.join(asked)} failed"
+                return finish()
         # The project never comes from a cache (a wheel built with the extension for a cell without it).
         install = run.install("install", VirtualEnv(venv), [*settings, "."], src, no_cache=True,
                               no_build_isolation=True)
