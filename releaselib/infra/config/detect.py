@@ -185,32 +185,35 @@ def _detect_version_files(
     found: list[VersionFile] = []
     current: str | None = None
     tuple_current: str | None = None
-    dirs = [package_dir] if package_dir is not None else []
-    for candidate in dirs:
-        for name in ("_version.py", "__version__.py", "version.py", "__init__.py"):
-            path = candidate / name
-            text = _safe_text(path) if path.is_file() else None
-            if text is None:
+    places = [package_dir / name for name in ("_version.py", "__version__.py", "version.py", "__init__.py")] \
+        if package_dir is not None else []
+    if package_dir is None:  # one top-level module (six.py, py_modules=["six"]) holding its own __version__
+        name = re.sub(r"[-.]", "_", _package_name(root, data))
+        modules = dict.fromkeys((name, name.lower()))
+        places = [base / f"{module}.py" for base in (root / "src", root) for module in modules]
+    for path in places:
+        text = _safe_text(path) if path.is_file() else None
+        if text is None:
+            continue
+        relpath = path.relative_to(root).as_posix()
+        match = _DUNDER_VERSION_RE.search(text)
+        # __version__ = ".".join(...) is code, not a version string.
+        if match is not None and _LOOKS_LIKE_VERSION.match(match.group(3)):
+            pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
+            if _matches_once(text, pattern):
+                found.append(VersionFile(relpath, pattern))
+                current = current or match.group(3)
+                notes.append(f"version: {match.group(3)} in {relpath} ({match.group(1).split('=')[0].strip()})")
+        for tuple_match in _VERSION_TUPLE_RE.finditer(text):
+            tuple_pattern = f"{tuple_match.group(1)}{VERSION_TUPLE}"
+            if not _matches_once(text, tuple_pattern):
                 continue
-            relpath = path.relative_to(root).as_posix()
-            match = _DUNDER_VERSION_RE.search(text)
-            # __version__ = ".".join(...) is code, not a version string.
-            if match is not None and _LOOKS_LIKE_VERSION.match(match.group(3)):
-                pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
-                if _matches_once(text, pattern):
-                    found.append(VersionFile(relpath, pattern))
-                    current = current or match.group(3)
-                    notes.append(f"version: {match.group(3)} in {relpath} ({match.group(1).split('=')[0].strip()})")
-            for tuple_match in _VERSION_TUPLE_RE.finditer(text):
-                tuple_pattern = f"{tuple_match.group(1)}{VERSION_TUPLE}"
-                if not _matches_once(text, tuple_pattern):
-                    continue
-                found.append(VersionFile(relpath, tuple_pattern))
-                literal = text[tuple_match.end(1) : tuple_match.end()]
-                notes.append(f"version tuple: {literal} in {relpath}")
-                if tuple_current is None:
-                    tuple_current = _tuple_version(literal)
-                break
+            found.append(VersionFile(relpath, tuple_pattern))
+            literal = text[tuple_match.end(1) : tuple_match.end()]
+            notes.append(f"version tuple: {literal} in {relpath}")
+            if tuple_current is None:
+                tuple_current = _tuple_version(literal)
+            break
     project = data.get("project")
     if isinstance(project, dict) and isinstance(project.get("version"), str):
         project_pattern = _project_version_pattern(_read_text(root / PYPROJECT, PYPROJECT))
