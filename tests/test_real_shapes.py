@@ -53,6 +53,16 @@ def test_a_switch_read_the_other_way_round_is_detected_with_its_value(tmp_path, 
     assert "and each again with TALLY_INSTALL_EXTENSIONS=false" in out
 
 
+def test_the_test_requirements_a_project_writes_down_are_detected(tmp_path, capsys):
+    """frozenlist's pytest.ini loads pytest_cov, named in requirements/test.txt; with only pytest installed every
+    cell stopped before its first test."""
+    repo = shape_project("enable_switch", tmp_path)
+    code = main(["plan", "0.3", "--repo", str(repo), "--outputs", str(tmp_path / "out"), "--phases", "test"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "test requirements: iniconfig, pytest>=7 (from requirements/test.txt)" in out
+
+
 @pytest.mark.e2e
 def test_a_switch_read_the_other_way_round_gives_cells_without_the_extension(tmp_path, capsys):
     if find_interpreter("3.12") is None:

@@ -478,6 +478,12 @@ def _matrix(root: Path, data: Mapping[str, Any], notes: list[str]) -> dict[str, 
             # Built unless the variable says so: the "without" cells set the value setup.py compares with.
             matrix["no_extension_env"] = f"{enable.group(1)}={off.group(1)}"
             notes.append(f"extension switch: {enable.group(1)}={off.group(1)} (read in setup.py)")
+    from releaselib.infra.config.test_requires import detect_test_requires
+
+    tests = detect_test_requires(root, data)
+    if tests is not None:
+        matrix["test_requires"] = tests[0]
+        notes.append(f"test requirements: {', '.join(tests[0])} (from {tests[1]})")
     if "no_extension_env" not in matrix:
         found = _backend_switch(root, data)
         if found is not None:
