@@ -65,5 +65,6 @@ def _read_requirements(path: Path, root: Path, seen: set[Path]) -> list[str]:
 
 
 def _with_pytest(found: list[str]) -> tuple[str, ...]:
-    names = {_NAME_RE.match(item).group(1).lower().replace("_", "-") for item in found if _NAME_RE.match(item)}
+    matches = [_NAME_RE.match(item) for item in found]
+    names = {match.group(1).lower().replace("_", "-") for match in matches if match is not None}
     return tuple(found if "pytest" in names else ["pytest", *found])
