@@ -8,16 +8,17 @@ import re
 import pytest
 
 from releaselib.cli import main
-from releaselib.local.sandbox import create_sandbox, set_project_config
+from releaselib.local.demo import matrix_table
+from releaselib.local.sandbox import SAMPLE_DIR, create_sandbox, set_project_config
 
-from .helpers import git, repo_state
+from .helpers import FEW_PYTHONS, git, repo_state
 from .resume_helpers import NO_MATRIX
 
 pytestmark = pytest.mark.e2e
 
 
 def test_rehearsal_records_every_phase_and_changes_nothing_real(tmp_path, capsys, monkeypatch):
-    sandbox = create_sandbox(tmp_path / "real")
+    sandbox = create_sandbox(tmp_path / "real", config_tables={"matrix": matrix_table(SAMPLE_DIR, FEW_PYTHONS)})
     # What the project's own configuration would hold; the index stays the default (real PyPI),
     # so a rehearsal that contacted it would fail.
     set_project_config(sandbox.repo, "announce", {

@@ -128,6 +128,7 @@ class Config:
     version_source: str = "files"  # "files": version files hold it ; "scm": the git tag is the version
     next_version: str = ""  # "patch" | "minor" | "major": what the dev scheme's next version bumps ("" = the scheme's own)
     plus_label: str = "dev"  # the buildable plus form: 2.1+dev ; "" writes the literal 2.1+
+    dev_suffix: str = ".dev0"  # the dev scheme's marker as the project writes it: ".dev0" (2.3.dev0), ".dev" (2.3.dev)
     allow_non_pep440: bool = False  # permit writing a form the build backend cannot read
     tag: str = "{version}"
     commit_message: str = "BUMP {version}"

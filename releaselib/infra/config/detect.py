@@ -30,6 +30,7 @@ from releaselib.infra.config.schema import (
     PYPROJECT,
     TABLE,
     VERSION,
+    VERSION_SHORT,
     VERSION_TUPLE,
     _read_text,
     _read_toml,
@@ -104,13 +105,19 @@ def detect_config(repo: Path) -> Config:
         if not version_files:
             version_files, current = _detect_version_files(root, data, package_dir, notes)
         if not version_files:
+            if package_dir is not None:
+                target, pattern = (package_dir / "__init__.py").relative_to(root).as_posix(), '__version__ = "{version}"'
+            elif (root / "setup.py").is_file():
+                target, pattern = "setup.py", 'version="{version}"'
+            else:
+                target, pattern = f"{re.sub(r'[-.]', '_', package)}/__init__.py", '__version__ = "{version}"'
             raise ConfigError(
                 f"Found nothing holding the version of {package} in {root}. Looked for: __version__ = \"...\" or a "
                 "version tuple (version_info = (1, 2, 0)) in <package>/__init__.py and <package>/_version.py, a static "
                 "[project].version, version = \"...\" / VERSION = '...' in setup.py, release = '...' in the Sphinx "
                 "conf.py, a .bumpversion.cfg / [tool.bumpversion] / tbump.toml, and a setuptools-scm/hatch-vcs setup.",
-                hint=f"Write a releaselib.toml at the project root (or a [{TABLE}] table) naming the file: "
-                '[[version-files]] path = "pkg/__init__.py" pattern = \'__version__ = "{version}"\' '
+                hint=f"Write a releaselib.toml at the project root (or a [{TABLE}] table) naming the file that holds "
+                f"the version as a literal: [[version-files]] path = \"{target}\" pattern = '{pattern}' "
                 "(or pattern = \"version_info = {version_tuple}\"); or version-source = \"scm\" when the tag is the version.",
             )
     values["version_files"] = tuple(version_files)
@@ -237,13 +244,20 @@ def _detect_version_files(
         text = _safe_text(root / conf) if (root / conf).is_file() else None
         if not text:
             continue
-        for match in _SPHINX_VERSION_RE.finditer(text):
+        # release (the full version) before version (often its short X.Y form).
+        matches = sorted(_SPHINX_VERSION_RE.finditer(text), key=lambda m: not m.group(1).startswith("release"))
+        for match in matches:
             name = match.group(1).split("=")[0].strip()
             if not _LOOKS_LIKE_VERSION.match(match.group(3)):
                 continue  # version = ".".join(version_info[:2]) is code that derives it, not a version to rewrite
             pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
             if current is not None and match.group(3) != current:
-                notes.append(f"{conf}: {name} = {match.group(3)!r} differs from {current!r}; left alone")
+                short = f"{match.group(1)}{match.group(2)}{VERSION_SHORT}{match.group(2)}"
+                if name == "version" and _is_short_form(match.group(3), current) and _matches_once(text, short):
+                    found.append(VersionFile(conf, short))
+                    notes.append(f"version: {match.group(3)} in {conf} (version, the short form: kept short)")
+                else:
+                    notes.append(f"{conf}: {name} = {match.group(3)!r} differs from {current!r}; left alone")
                 continue
             if _matches_once(text, pattern):
                 found.append(VersionFile(conf, pattern))
@@ -251,6 +265,15 @@ def _detect_version_files(
                 notes.append(f"version: {match.group(3)} in {conf} ({name})")
         break
     return found, current
+
+
+def _is_short_form(value: str, current: str) -> bool:
+    """True when ``value`` is the leading release numbers of ``current``: ``1.4`` of ``1.4.2`` or ``1.4.dev0``."""
+    numbers = re.match(r"\d+(?:\.\d+)*", current)
+    if not re.fullmatch(r"\d+(?:\.\d+)*", value) or numbers is None:
+        return False
+    parts, held = value.split("."), numbers.group(0).split(".")
+    return len(parts) <= len(held) and held[: len(parts)] == parts
 
 
 def _tuple_version(literal: str) -> str | None:
@@ -377,12 +400,16 @@ def _bumpversion_files(root: Path, data: Mapping[str, Any], notes: list[str]) ->
 
 
 def _marker_style(current: str, root: Path, notes: list[str]) -> dict[str, Any]:
-    """The development scheme and plus label the version held now is written in."""
-    from releaselib.core.versions import build_backend
+    """The development scheme, plus label and dev suffix the version held now is written in."""
+    from releaselib.core.versions import build_backend, dev_suffix_of
 
-    if "+" not in current and re.search(r"\.?dev\d*$", current):
-        notes.append(f"development marker: {current} (.devN)")
-        return {"dev_scheme": "dev"}
+    suffix = dev_suffix_of(current)
+    if suffix is not None:
+        if not re.search(r"\d$", suffix):
+            notes.append(f"development marker: {current} ({suffix}, no number: kept)")
+        else:
+            notes.append(f"development marker: {current} (.devN)")
+        return {"dev_scheme": "dev", "dev_suffix": suffix}
     if "+" in current:
         label = current.partition("+")[2]
         if label and _LOCAL_LABEL_RE.match(label):

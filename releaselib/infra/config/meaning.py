@@ -87,6 +87,12 @@ def _check_meaning(config: Config, data: Mapping[str, Any]) -> None:
             f"got {config.plus_label!r}.",
             hint='Use plus-label = "dev" (2.1+dev), or "" for the literal 2.1+ of a legacy setup.py project.',
         )
+    if not re.fullmatch(r"\.?dev\d*", config.dev_suffix):
+        raise ConfigError(
+            f"`dev-suffix` in {where} must be the development marker as the project writes it "
+            f"(\".dev0\", \".dev\" or \"dev0\"), got {config.dev_suffix!r}.",
+            hint='Use dev-suffix = ".dev0" (2.3.dev0) or ".dev" (2.3.dev, no number), or remove the key.',
+        )
     from releaselib.core.versions import check_buildable
 
     check_buildable(config)
@@ -213,8 +219,8 @@ def _check_version_files(config: Config) -> None:
         if not matches:
             raise ConfigError(
                 f"The pattern {vf.pattern!r} matches nothing in {vf.path}.",
-                hint="The pattern must match the line exactly (spaces included), with {version} "
-                "or {version_tuple} where the version stands.",
+                hint="The pattern must match the line exactly (spaces included), with {version}, "
+                "{version_tuple} or {version_short} where the version stands.",
             )
         if len(matches) > 1:
             lines = sorted({text.count("\n", 0, m.start()) + 1 for m in matches})
