@@ -30,7 +30,8 @@ class MatrixConfig:
 
     python: tuple[str, ...] = ()
     allow_missing: tuple[str, ...] = ()  # versions that may be absent from this machine
-    no_extension_env: str | None = None  # e.g. "PKG_NO_EXT"; set to "1" to skip the build
+    # e.g. "PKG_NO_EXT" (set to "1" to skip the build), or "PKG_INSTALL_EXTENSIONS=false" (set to that value)
+    no_extension_env: str | None = None
     extension_check: str | None = None  # Python code printing "True" when the extension loaded
     test_command: str = "python -m pytest -q"
     doctest_command: str | None = None
@@ -49,6 +50,15 @@ class MatrixConfig:
     tests_both_implementations: bool = False
     pre_build: str | None = None  # shell command run in the clean export before building (e.g. cythonize)
     twine_strict: bool = True  # false: twine check warnings are shown and recorded, not fatal
+
+
+    @property
+    def no_extension_variable(self) -> tuple[str, str] | None:
+        """The variable and value that switch the extension off: ``("PKG_NO_EXT", "1")``, or None."""
+        if not self.no_extension_env:
+            return None
+        name, equals, value = self.no_extension_env.partition("=")
+        return name, value if equals else "1"
 
 
 @dataclass(frozen=True)

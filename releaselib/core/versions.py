@@ -305,6 +305,8 @@ def version_from_tuple(value: tuple[Any, ...], plus_label: str = "") -> str:
     for item in value:
         if isinstance(item, int) and not isinstance(item, bool) and not seen_string:
             numbers.append(str(item))
+        elif isinstance(item, str) and item.isdigit() and not seen_string:
+            numbers.append(str(int(item)))  # ("2", "4", "0", "rc1"): the numbers kept as strings
         elif isinstance(item, str):
             seen_string = True
             if item == "+":
@@ -342,13 +344,14 @@ def parse_version_tuple(text: str) -> tuple[int | str, ...]:
     return value
 
 
-def format_version_tuple(t: tuple[int | str, ...], quote: str = "'") -> str:
+def format_version_tuple(t: tuple[int | str, ...], quote: str = "'", quote_numbers: bool = False) -> str:
     """Render a version tuple as Python source, strings in ``quote``: ``(2, 1, 1, '+')``.
 
-    Keep the quote style of the text being replaced by passing its quote.
+    Keep the quote style of the text being replaced by passing its quote, and
+    ``quote_numbers`` when it writes its numbers as strings: ``("2", "4", "0")``.
     A one-element tuple keeps its trailing comma: ``(3,)``.
     """
-    items = [f"{quote}{item}{quote}" if isinstance(item, str) else str(item) for item in t]
+    items = [f"{quote}{item}{quote}" if isinstance(item, str) or quote_numbers else str(item) for item in t]
     if len(items) == 1:
         return f"({items[0]},)"
     return "(" + ", ".join(items) + ")"

@@ -158,8 +158,8 @@ def configuration_lines(release: Release) -> list[str]:
 
 def _extension_cells(matrix: MatrixConfig) -> str:
     """What the plan adds to 01_test's line for the C extension's switch."""
-    if matrix.no_extension_env:
-        return f", and each again with {matrix.no_extension_env}=1"
+    if matrix.no_extension_variable:
+        return f", and each again with {'='.join(matrix.no_extension_variable)}"
     if matrix.no_extension_global_option:
         return f", and each again with --global-option {' '.join(matrix.no_extension_global_option)}"
     if matrix.no_extension_config_settings:

@@ -153,7 +153,8 @@ def _render(placeholder: str, version: str, old_value: str) -> str:
     joined = re.search(r"[\"'][A-Za-z]+\d*\+[\"']", old_value) is not None
     if joined and len(parts) >= 2 and parts[-1] == "+" and isinstance(parts[-2], str):
         parts[-2:] = [f"{parts[-2]}+"]
-    return format_version_tuple(tuple(parts), quote)
+    quoted_numbers = re.match(r"\(\s*[\"']\d", old_value) is not None  # ("2", "4", "0", "rc1")
+    return format_version_tuple(tuple(parts), quote, quote_numbers=quoted_numbers)
 
 
 def _same_value(placeholder: str, old_value: str, new_value: str) -> bool:

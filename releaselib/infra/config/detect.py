@@ -40,7 +40,8 @@ from releaselib.infra.config.schema import (
 _DUNDER_VERSION_RE = re.compile(r"^(__version__\s*(?::\s*str\s*)?=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
 # The names a package gives its version tuple, at the start of a line.
 _TUPLE_NAMES = r"(?:__version_info__|__version_tuple__|version_tuple|version_info|VERSION_INFO|VERSION|version|__version__)"
-_VERSION_TUPLE_RE = re.compile(rf"^({_TUPLE_NAMES}\s*(?::[^=\n]*)?=\s*)\(\s*\d[^()]*\)", re.MULTILINE)
+# Numbers or numbers in quotes: (1, 2, 1) and ("2", "4", "0", "rc1").
+_VERSION_TUPLE_RE = re.compile(rf"^({_TUPLE_NAMES}\s*(?::[^=\n]*)?=\s*)\(\s*[\"']?\d[^()]*\)", re.MULTILINE)
 _TOML_VERSION_RE = re.compile(r"^(version\s*=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
 _SETUP_PY_VERSION_RE = re.compile(r"(\b(?:version|VERSION|__version__)\s*=\s*)([\"'])([^\s\"']+)\2")
 _SPHINX_VERSION_RE = re.compile(r"^((?:release|version)\s*=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
@@ -49,6 +50,15 @@ _SCM_BACKENDS = ("setuptools_scm", "setuptools-scm", "hatch-vcs", "hatch_vcs", "
 # Names of environment variables a setup.py reads to build without the C extension.
 _NO_EXT_ENV_RE = re.compile(
     r"""(?:environ(?:\.get)?\s*[(\[]|getenv\s*\()\s*["']([A-Z0-9_]*(?:NO_?EXT|NO_?CEXT|PURE_?PYTHON|DISABLE_[A-Z_]*SPEEDUPS|NO_?SPEEDUPS|WITHOUT_[A-Z_]*EXT[A-Z_]*)[A-Z0-9_]*)["']"""
+)
+# Variables read the other way round: the extension is built unless they say "false" (WRAPT_INSTALL_EXTENSIONS).
+_ENABLE_EXT_ENV_RE = re.compile(
+    r"""(?:environ(?:\.get)?\s*[(\[]|getenv\s*\()\s*["']([A-Z0-9_]*(?:INSTALL|BUILD|WITH|USE|ENABLE)_[A-Z_]*(?:EXT|EXTENSIONS|CEXT|SPEEDUPS))["']"""
+)
+_FALSE_COMPARISON_RE = re.compile(r"""==\s*["'](false|0|no|off)["']""", re.IGNORECASE)
+# In an in-tree build backend (frozenlist: PURE_PYTHON_ENV_VAR = 'FROZENLIST_NO_EXTENSIONS'), any string naming one.
+_NO_EXT_NAME_RE = re.compile(
+    r"""["']([A-Z0-9_]*(?:NO_?EXT|NO_?CEXT|PURE_?PYTHON|DISABLE_[A-Z_]*SPEEDUPS|NO_?SPEEDUPS)[A-Z0-9_]*)["']"""
 )
 _CLASSIFIER_RE = re.compile(r"Programming Language :: Python :: (3\.\d+)\b")
 
@@ -182,32 +192,35 @@ def _detect_version_files(
     found: list[VersionFile] = []
     current: str | None = None
     tuple_current: str | None = None
-    dirs = [package_dir] if package_dir is not None else []
-    for candidate in dirs:
-        for name in ("_version.py", "__version__.py", "version.py", "__init__.py"):
-            path = candidate / name
-            text = _safe_text(path) if path.is_file() else None
-            if text is None:
+    places = [package_dir / name for name in ("_version.py", "__version__.py", "version.py", "__init__.py")] \
+        if package_dir is not None else []
+    if package_dir is None:  # one top-level module (six.py, py_modules=["six"]) holding its own __version__
+        name = re.sub(r"[-.]", "_", _package_name(root, data))
+        modules = dict.fromkeys((name, name.lower()))
+        places = [base / f"{module}.py" for base in (root / "src", root) for module in modules]
+    for path in places:
+        text = _safe_text(path) if path.is_file() else None
+        if text is None:
+            continue
+        relpath = path.relative_to(root).as_posix()
+        match = _DUNDER_VERSION_RE.search(text)
+        # __version__ = ".".join(...) is code, not a version string.
+        if match is not None and _LOOKS_LIKE_VERSION.match(match.group(3)):
+            pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
+            if _matches_once(text, pattern):
+                found.append(VersionFile(relpath, pattern))
+                current = current or match.group(3)
+                notes.append(f"version: {match.group(3)} in {relpath} ({match.group(1).split('=')[0].strip()})")
+        for tuple_match in _VERSION_TUPLE_RE.finditer(text):
+            tuple_pattern = f"{tuple_match.group(1)}{VERSION_TUPLE}"
+            if not _matches_once(text, tuple_pattern):
                 continue
-            relpath = path.relative_to(root).as_posix()
-            match = _DUNDER_VERSION_RE.search(text)
-            # __version__ = ".".join(...) is code, not a version string.
-            if match is not None and _LOOKS_LIKE_VERSION.match(match.group(3)):
-                pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
-                if _matches_once(text, pattern):
-                    found.append(VersionFile(relpath, pattern))
-                    current = current or match.group(3)
-                    notes.append(f"version: {match.group(3)} in {relpath} ({match.group(1).split('=')[0].strip()})")
-            for tuple_match in _VERSION_TUPLE_RE.finditer(text):
-                tuple_pattern = f"{tuple_match.group(1)}{VERSION_TUPLE}"
-                if not _matches_once(text, tuple_pattern):
-                    continue
-                found.append(VersionFile(relpath, tuple_pattern))
-                literal = text[tuple_match.end(1) : tuple_match.end()]
-                notes.append(f"version tuple: {literal} in {relpath}")
-                if tuple_current is None:
-                    tuple_current = _tuple_version(literal)
-                break
+            found.append(VersionFile(relpath, tuple_pattern))
+            literal = text[tuple_match.end(1) : tuple_match.end()]
+            notes.append(f"version tuple: {literal} in {relpath}")
+            if tuple_current is None:
+                tuple_current = _tuple_version(literal)
+            break
     project = data.get("project")
     if isinstance(project, dict) and isinstance(project.get("version"), str):
         project_pattern = _project_version_pattern(_read_text(root / PYPROJECT, PYPROJECT))
@@ -235,6 +248,8 @@ def _detect_version_files(
         matches = sorted(_SPHINX_VERSION_RE.finditer(text), key=lambda m: not m.group(1).startswith("release"))
         for match in matches:
             name = match.group(1).split("=")[0].strip()
+            if not _LOOKS_LIKE_VERSION.match(match.group(3)):
+                continue  # version = ".".join(version_info[:2]) is code that derives it, not a version to rewrite
             pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
             if current is not None and match.group(3) != current:
                 short = f"{match.group(1)}{match.group(2)}{VERSION_SHORT}{match.group(2)}"
@@ -481,9 +496,26 @@ def _matrix(root: Path, data: Mapping[str, Any], notes: list[str]) -> dict[str, 
     setup_py = _safe_text(root / "setup.py") if (root / "setup.py").is_file() else None
     if setup_py:
         switch = _NO_EXT_ENV_RE.search(setup_py)
+        enable = _ENABLE_EXT_ENV_RE.search(setup_py)
+        off = _FALSE_COMPARISON_RE.search(setup_py)
         if switch:
             matrix["no_extension_env"] = switch.group(1)
             notes.append(f"extension switch: {switch.group(1)} (read in setup.py)")
+        elif enable and off:
+            # Built unless the variable says so: the "without" cells set the value setup.py compares with.
+            matrix["no_extension_env"] = f"{enable.group(1)}={off.group(1)}"
+            notes.append(f"extension switch: {enable.group(1)}={off.group(1)} (read in setup.py)")
+    from releaselib.infra.config.test_requires import detect_test_requires
+
+    tests = detect_test_requires(root, data)
+    if tests is not None:
+        matrix["test_requires"] = tests[0]
+        notes.append(f"test requirements: {', '.join(tests[0])} (from {tests[1]})")
+    if "no_extension_env" not in matrix:
+        found = _backend_switch(root, data)
+        if found is not None:
+            matrix["no_extension_env"] = found[0]
+            notes.append(f"extension switch: {found[0]} (read in {found[1]})")
     project = data.get("project") if isinstance(data.get("project"), dict) else {}
     assert isinstance(project, dict)
     classifiers = " ".join(str(c) for c in project.get("classifiers", []))
@@ -507,3 +539,21 @@ def _matrix(root: Path, data: Mapping[str, Any], notes: list[str]) -> dict[str, 
         matrix["allow_missing"] = tuple(pythons)
         notes.append(f"Pythons: {', '.join(pythons)} (from the classifiers; missing ones are skipped)")
     return matrix
+
+
+def _backend_switch(root: Path, data: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The variable an in-tree build backend (``backend-path``) reads to build without the extension, and where."""
+    system = data.get("build-system")
+    paths = system.get("backend-path") if isinstance(system, dict) else None
+    if not isinstance(paths, list):
+        return None
+    for folder in paths:
+        base = (root / str(folder)).resolve()
+        if not base.is_dir() or root not in base.parents and base != root:
+            continue
+        for path in sorted(base.rglob("*.py")):
+            text = _safe_text(path)
+            found = _NO_EXT_NAME_RE.search(text) if text else None
+            if found:
+                return found.group(1), path.relative_to(root).as_posix()
+    return None

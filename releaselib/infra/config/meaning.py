@@ -292,10 +292,11 @@ def _check_matrix(matrix: MatrixConfig) -> None:
     _check_positive("timeout", where, matrix.timeout)
     _check_subset("allow-missing", "python", where, matrix.allow_missing, matrix.python)
     _check_subset("allow-missing-platforms", "platforms", where, matrix.allow_missing_platforms, matrix.platforms)
-    if matrix.no_extension_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", matrix.no_extension_env):
+    if matrix.no_extension_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(=\S*)?", matrix.no_extension_env):
         raise ConfigError(
-            f"`no-extension-env` in {where} must be an environment variable name, got {matrix.no_extension_env!r}.",
-            hint='Write e.g. no-extension-env = "PKG_NO_EXT".',
+            f"`no-extension-env` in {where} must be an environment variable name, or NAME=VALUE, "
+            f"got {matrix.no_extension_env!r}.",
+            hint='Write e.g. no-extension-env = "PKG_NO_EXT" (set to 1), or "PKG_INSTALL_EXTENSIONS=false".',
         )
     _check_extension_switch(matrix, where)
     if not matrix.test_command.strip():
