@@ -74,6 +74,16 @@ def _without_settings(matrix: Any) -> list[str]:
             *(f"--global-option={option}" for option in matrix.no_extension_global_option)]
 
 
+def _settings_mapping(settings: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` settings as a PEP 517 hook takes them; a repeated key's values joined by spaces
+    (setuptools splits ``--global-option`` and ``--build-option`` values like a shell)."""
+    mapping: dict[str, str] = {}
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        mapping[key] = f"{mapping[key]} {value}" if key in mapping else value
+    return mapping
+
+
 def _switch_text(matrix: Any) -> str:
     """How the "without" cells switch the extension off, as configured."""
     if matrix.no_extension_variable:
@@ -175,23 +185,16 @@ def _run_cell(
             if pre.returncode != 0:
                 result, reason = FAILED, f"the pre-build step failed (exit {pre.returncode})"
                 return finish()
-<<<<<<< HEAD
         settings = _without_settings(matrix) if cell.extension is False else []
         if settings:
             run.note(f"config settings for the build: {' '.join(settings)}")
-=======
-        settings: list[str] = []
-        if cell.extension is False:
-            for setting in matrix.no_extension_config_settings:
-                settings.append(f"-C{setting}")  # attached: pip and uv both read it, even when it starts with --
         # Without isolation, what the backend asks for on top of the seed's static requirements (Cython...).
-        asked = dynamic_build_requires(run, python, src, dict(s[2:].partition("=")[::2] for s in settings))
+        asked = dynamic_build_requires(run, python, src, _settings_mapping(settings))
         if asked:
-            more = run.install("dynamic build requirements", VirtualEnv(venv), asked, src)
-            if more.returncode != 0:
+            extra = run.install("dynamic build requirements", VirtualEnv(venv), asked, src)
+            if extra.returncode != 0:
                 result, reason = ERROR, f"installing the build requirements {', '.join(asked)} failed"
                 return finish()
->>>>>>> main
         # The project never comes from a cache (a wheel built with the extension for a cell without it).
         install = run.install("install", VirtualEnv(venv), ["."], src, no_cache=True,
                               no_build_isolation=True, config_settings=settings)
