@@ -25,8 +25,6 @@ from releaselib.infra.config import load_config
 from releaselib.record.store import sha256_file
 from releaselib.local.servers import PackageIndex
 
-pytest.register_assert_rewrite("tests.fixtures_record")  # its asserts, before it is imported
-
 from .fixtures_record import (
     GIT_PHASES,
     FILES,
