@@ -93,7 +93,9 @@ def seed(python: str, work: Path, tools: list[str], warm: str) -> Path:
     dest = work / f"seed-{Path(python).name}-{len(tools)}"
     sh("venv", [UV, "venv", "-q", "--no-project", "--no-config", "--python", python, dest])
     sh("install", [UV, "pip", "install", "-q", "--python", dest / "bin" / "python", *tools])
-    sh("install", [dest / "bin" / "python", "-c", warm])
+    # Written even where PYTHONDONTWRITEBYTECODE is set: the seed's bytecode serves every copy.
+    sh("install", [dest / "bin" / "python", "-c", warm],
+       env={k: v for k, v in ENV.items() if k != "PYTHONDONTWRITEBYTECODE"})
     return dest
 
 
