@@ -14,7 +14,12 @@ machine is shared: a figure means little without it), and where each side's
 time went: the floor's per category, and releaselib's overhead (its wall time
 minus the floor's) split into the categories its logs show.
 
-    python benchmarks/bench_floor.py [--rounds 3] [--phases test,build]
+With ``--demo`` each round also times ``releaselib demo`` (a fresh process:
+the whole release of the sample against local servers) and the end compares
+it with the essential work the floor measured (its test plus its build;
+target: the demo within 1.5x).
+
+    python benchmarks/bench_floor.py [--rounds 3] [--phases test,build] [--demo]
 """
 
 from __future__ import annotations
@@ -105,7 +110,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--phases", default="test,build")
+    parser.add_argument("--demo", action="store_true", help="also time `releaselib demo` each round")
     args = parser.parse_args()
+    demo: list[dict[str, float]] = []
     phases = args.phases.split(",")
     with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
         root = Path(tmp)
@@ -125,6 +132,15 @@ def main() -> int:
                 runs[("releaselib", phase)].append(b)
                 print(f"round {n + 1} {phase:5}: floor {a['wall']:6.1f}s ({a['cpu']:5.1f}s CPU)  releaselib "
                       f"{b['wall']:6.1f}s ({b['cpu']:5.1f}s CPU)  (load {load()[0]:.2f})", flush=True)
+            if args.demo:
+                cpu, started = cpu_seconds(), time.perf_counter()
+                proc = subprocess.run([str(Path(sys.executable).parent / "releaselib"), "demo"], capture_output=True,
+                                      text=True, check=False)  # fmt: skip
+                if proc.returncode != 0:
+                    raise SystemExit(f"releaselib demo failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+                demo.append({"wall": time.perf_counter() - started, "cpu": cpu_seconds() - cpu})
+                print(f"round {n + 1} demo : {demo[-1]['wall']:6.1f}s ({demo[-1]['cpu']:5.1f}s CPU)  "
+                      f"(load {load()[0]:.2f})", flush=True)
         after = load()
     print(f"\nload average after: {after[0]:.2f} {after[1]:.2f} {after[2]:.2f} (1, 5, 15 min; {os.cpu_count()} cores)")
     print(f"{'phase':6} {'floor':>8} {'releaselib':>11} {'ratio':>6} {'target':>7}   CPU: floor releaselib ratio")
@@ -136,6 +152,13 @@ def main() -> int:
         verdict = "met" if r / f <= TARGETS[phase] else "NOT MET"
         print(f"{phase:6} {f:7.1f}s {r:10.1f}s {r / f:5.2f}x {TARGETS[phase]:6.1f}x {verdict:7}  "
               f"{fc:6.1f}s {rc:6.1f}s {rc / fc:5.2f}x")
+    if demo and set(phases) >= {"test", "build"}:
+        essential = sum(statistics.median(r["wall"] for r in runs[("floor", p)]) for p in ("test", "build"))
+        essential_cpu = sum(statistics.median(r["cpu"] for r in runs[("floor", p)]) for p in ("test", "build"))
+        d, dc = statistics.median(r["wall"] for r in demo), statistics.median(r["cpu"] for r in demo)
+        print(f"demo   {essential:7.1f}s {d:10.1f}s {d / essential:5.2f}x {1.5:6.1f}x "
+              f"{'met' if d / essential <= 1.5 else 'NOT MET':7}  {essential_cpu:6.1f}s {dc:6.1f}s {dc / essential_cpu:5.2f}x"
+              "   (floor = its test + build)")
     print("\nseconds per category (medians, summed over parallel work, so they can exceed the wall time)")
     cats = ["export", "venv", "install", "build", "repair", "check", "test"]
     jobs = os.cpu_count() or 1

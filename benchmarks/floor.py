@@ -46,16 +46,24 @@ if not Path(UV).exists():
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
 ENV.update(NO_COLOR="1", UV_NO_PROGRESS="1", PYTHONNOUSERSITE="1", UV_PYTHON_DOWNLOADS="never")
 
+#: FLOOR_TRACE=1 prints every command's time on stderr.
+TRACE = bool(os.environ.get("FLOOR_TRACE"))
 spent: dict[str, float] = defaultdict(float)
 _lock = threading.Lock()
 
 
 def sh(category: str, argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
     started = time.perf_counter()
+    # A session of its own per command, as releaselib's processes.run does: with the kernel's
+    # autogroup scheduling (sched_autogroup_enabled) CPU is shared between sessions, so on a busy
+    # machine commands sharing one session get a fraction of what releaselib's commands get.
     proc = subprocess.run([str(a) for a in argv], cwd=cwd, env=env or ENV, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)  # fmt: skip
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+                          start_new_session=True)  # fmt: skip
     with _lock:
         spent[category] += time.perf_counter() - started
+    if TRACE:
+        print(f"{time.perf_counter() - started:6.2f}s {category:8} {' '.join(map(str, argv))[:160]}", file=sys.stderr)
     if proc.returncode != 0:
         raise SystemExit(f"failed ({category}): {' '.join(map(str, argv))}\n{proc.stdout[-3000:]}")
     return proc.stdout
@@ -102,7 +110,7 @@ def seed(python: str, work: Path, tools: list[str], warm: str) -> Path:
 def copy_of(seed_dir: Path, dest: Path) -> tuple[Path, dict[str, str]]:
     """A private copy of a seed: hard links (`cp -al`), so what a cell installs cannot reach the seed."""
     started = time.perf_counter()
-    subprocess.run(["cp", "-al", str(seed_dir), str(dest)], check=True)
+    subprocess.run(["cp", "-al", str(seed_dir), str(dest)], check=True, start_new_session=True)
     with _lock:
         spent["venv"] += time.perf_counter() - started
     env = {**ENV, "VIRTUAL_ENV": str(dest), "PATH": f"{dest / 'bin'}{os.pathsep}{ENV['PATH']}"}
