@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-__all__ = ["Release", "ReleaseError", "start", "__version__"]
+__all__ = ["Release", "ReleaseError", "__version__", "start"]
 
 
 def __getattr__(name: str) -> Any:

@@ -25,8 +25,8 @@ from typing import Any
 
 from releaselib.core.errors import RecordError, UsageError
 from releaselib.core.secrets import environment_secrets, scrubbed, strip_userinfo
-from releaselib.record.charts import ReleaseRow, history_html, matrix_svg, timeline_html
 from releaselib.record import notebook_pages
+from releaselib.record.charts import ReleaseRow, history_html, matrix_svg, timeline_html
 from releaselib.record.notebook_pages import FILES_DIR, log_page, notebook_page, page_manifest, render_notebook
 from releaselib.record.readable import strip_ansi, value_html
 from releaselib.record.report_style import CSS, SCRIPT

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-import sys
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Union, cast
 
 from releaselib.core.errors import GitError, RepoStateError
 from releaselib.infra import processes
@@ -72,9 +72,9 @@ def _opened(repo: RepoLike) -> Iterator[gitpython.Repo]:
     # A Repo we open ourselves is closed again, so its cat-file helpers do not
     # outlive the call in a long-running kernel.
     if _is_repo(repo):
-        yield repo  # type: ignore[misc]
+        yield cast("gitpython.Repo", repo)
         return
-    handle = open_repo(repo)
+    handle = open_repo(cast("str | os.PathLike[str]", repo))
     try:
         yield handle
     finally:
@@ -89,14 +89,14 @@ def _is_repo(repo: RepoLike) -> bool:
 
 def _workdir(repo: RepoLike) -> Path:
     if _is_repo(repo):
-        assert not isinstance(repo, (str, os.PathLike))
-        if repo.working_tree_dir is None:
+        opened = cast("gitpython.Repo", repo)
+        if opened.working_tree_dir is None:
             raise RepoStateError(
-                f"{repo.git_dir} is a bare repository; a release needs a working tree.",
+                f"{opened.git_dir} is a bare repository; a release needs a working tree.",
                 hint="Pass the project's checkout with `--repo PATH`.",
             )
-        return Path(repo.working_tree_dir)
-    return Path(repo)
+        return Path(opened.working_tree_dir)
+    return Path(cast("str | os.PathLike[str]", repo))
 
 
 def _git(repo: RepoLike, *args: str, hint: str | None = None) -> str:
@@ -199,10 +199,11 @@ def commit_with_message(repo: RepoLike, message: str, ref: str = "HEAD", limit: 
 
 def remote_url(repo: RepoLike, remote: str) -> str | None:
     """The URL git uses for ``remote`` (``insteadOf`` applied), None when there is no such remote."""
-    if not _is_repo(repo) and (Path(repo) / ".git").exists():
+    folder = None if _is_repo(repo) else Path(cast("str | os.PathLike[str]", repo))
+    if folder is not None and (folder / ".git").exists():
         # Two plain git calls: `verify` asks this of a released repository and opens it for nothing else.
         for args in (["config", "--get", f"remote.{remote}.url"], ["remote", "get-url", remote]):
-            proc = processes.run(["git", *args], cwd=repo, timeout=DEFAULT_TIMEOUT, merge_stderr=False)
+            proc = processes.run(["git", *args], cwd=folder, timeout=DEFAULT_TIMEOUT, merge_stderr=False)
             if not proc.ok:
                 return None
         return proc.stdout.strip()
