@@ -153,8 +153,7 @@ def _run_cell(
             for setting in matrix.no_extension_config_settings:
                 settings.append(f"-C{setting}")  # attached: pip and uv both read it, even when it starts with --
         # The project never comes from a cache (a wheel built with the extension for a cell without it).
-        install = run.install("install", VirtualEnv(venv), [*settings, "."], src, no_cache=True,
-                              no_build_isolation=True)
+        install = run.install_project("install", VirtualEnv(venv), settings, src)
         if install.returncode != 0:
             # A project that cannot be installed is the project's failure, not the harness's.
             result = FAILED

@@ -68,6 +68,12 @@ class _CellRun:
             environment, args, cwd=cwd, env=self.env, timeout=remaining, log=self.log_path, title=step,
             scope=self.running, **options))  # fmt: skip
 
+    def install_project(self, step: str, environment: venv.VirtualEnv, settings: Sequence[str], cwd: Path) -> _Step:
+        """The project in ``cwd`` installed into ``environment``, no isolation, no cache (:func:`venv.install_project`)."""
+        return self._finish(step, lambda remaining: venv.install_project(
+            environment, cwd, settings=settings, env=self.env, timeout=remaining, log=self.log_path, title=step,
+            scope=self.running))  # fmt: skip
+
     def _finish(self, step: str, start: object) -> _Step:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
