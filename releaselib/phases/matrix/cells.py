@@ -28,6 +28,7 @@ from releaselib.phases.matrix.environments import (
     _Stopped,
     build_requires,
     export_commit,
+    warm_modules,
 )
 from releaselib.phases.matrix.results import (
     ERROR,
@@ -291,7 +292,8 @@ def run_matrix(
         seeds_root = Path(seed_dir) if seed_dir is not None else workdir / "seeds"
         seeds_root.mkdir(parents=True, exist_ok=True)
         running = _Running()
-        seeds = _Seeds(seeds_root, requirements, matrix.timeout, running)
+        seeds = _Seeds(seeds_root, requirements, matrix.timeout, running,
+                       warm=warm_modules(export, matrix.test_requires))
         kwargs: dict[str, Any] = {
             "archive": archive, "commit": commit, "matrix": matrix, "seeds": seeds,
             "workdir": workdir, "logs_dir": logs_dir, "record_dir": record_dir, "package": release.config.package,
