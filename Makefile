@@ -7,10 +7,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench clean browser
 
+# uv (a dependency of releaselib, one wheel from PyPI) installs the rest several times
+# faster than pip; pip stays the fallback where uv cannot run.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv>=0.5'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]' \
+	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)

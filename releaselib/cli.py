@@ -94,11 +94,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     report = preflight.run_checks(release, phases)
     console.print(str(report), markup=False)
     console.print()
-    console.print("What each phase would do:", markup=False)
-    console.print("\n".join("  " + line for line in preflight.phase_overview(release, set(phases))), markup=False)
-    console.print()
     plan_problems: list[ReleaseError] = []
-    for plan in preflight.release_plan(release, phases, problems=plan_problems):
+    plans = preflight.release_plan(release, phases, problems=plan_problems)
+    console.print("What each phase would do:", markup=False)
+    overview = preflight.phase_overview(release, set(phases), plans)
+    console.print("\n".join("  " + line for line in overview), markup=False)
+    console.print()
+    for plan in plans:
         console.print(str(plan), markup=False)
     if plan_problems or not report.ok:
         from releaselib.core.errors import PreflightFailed
@@ -198,7 +200,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     what = "a [tool.releaselib] table into" if path.name == "pyproject.toml" else "the detected configuration to"
     console.print(
         f"Wrote {what} {path}. Read it, fill in the commented tables for the phases you run, "
-        f"then `releaselib plan VERSION`{' --config ' + str(path) if args.config else ''}.",
+        f"then `releaselib plan VERSION{' --config ' + str(path) if args.config else ''}`.",
         markup=False,
     )
     return 0

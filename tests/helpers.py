@@ -78,3 +78,10 @@ def with_accepted_draft(args: list[str]) -> list[str]:
         if not {"changelog", "02_changelog", "2", "02"} & set(phases):
             return list(args)
     return [*args, "-p", "accept_draft=true"]
+
+
+#: The Pythons of a release whose test is about something else than the breadth of the
+#: matrix (resuming, faults, gates): two, so "one wheel per Python" still means several.
+#: The full release (test_release_full's ``released``) and `make demo` keep all five.
+FEW_PYTHONS = ("3.11", "3.12")
+

@@ -434,3 +434,30 @@ def test_next_version_policy_minor(tmp_path: Path) -> None:
     release = make_release(tmp_path, "2.2.1", dev_scheme="dev", next_version="minor")
     plan_next_dev(release).execute(dry_run=False)
     assert (tmp_path / INIT).read_text() == '__version__ = "2.3.dev0"\nversion_tuple = (2, 3, \'dev0\')\n'
+
+
+@pytest.mark.parametrize(
+    ("dev", "short", "release", "after_bump", "after_post"),
+    [
+        ("1.4.dev0", "1.4", "1.4", "1.4", "1.5"),  # X.Y releases: the post-release moves the short version on
+        ("1.3.1.dev0", "1.3", "1.4.0", "1.4", "1.4"),  # X.Y.Z: a minor release moves it, the patch dev keeps it
+    ],
+)
+def test_the_short_sphinx_version_follows_in_its_own_form(
+    tmp_path: Path, dev: str, short: str, release: str, after_bump: str, after_post: str
+) -> None:
+    """conf.py's short ``version = 'X.Y'`` beside ``release``: detected, and written short by the bump and the post-release."""
+    from releaselib.infra.config import detect_config
+
+    write(tmp_path, "setup.py", f'from setuptools import setup\nsetup(name="gale", version="{dev}")\n')
+    write(tmp_path, "gale/__init__.py", f'__version__ = "{dev}"\n')
+    write(tmp_path, "docs/conf.py", f'project = "gale"\nversion = "{short}"\nrelease = "{dev}"\n')
+    config = detect_config(tmp_path)
+    run = Release(version=release, repo=tmp_path, config=config, dry_run=False, record_dir=tmp_path / "rec")
+    plan_release_bump(run).execute(dry_run=False)
+    conf = (tmp_path / "docs/conf.py").read_text()
+    assert conf == f'project = "gale"\nversion = "{after_bump}"\nrelease = "{release}"\n'
+    plan_next_dev(run).execute(dry_run=False)
+    dev_after = (tmp_path / "gale/__init__.py").read_text().split('"')[1]
+    conf = (tmp_path / "docs/conf.py").read_text()
+    assert conf == f'project = "gale"\nversion = "{after_post}"\nrelease = "{dev_after}"\n'

@@ -131,3 +131,30 @@ def test_only_the_release_section_is_validated(tmp_path: Path) -> None:
     broken = make_release(repo, "CHANGES.rst", "1.0")
     with pytest.raises(ChangelogError):
         check_changelog(broken, plan_changelog(broken, today=TODAY))
+
+
+@pytest.mark.parametrize(
+    ("name", "before", "after"),
+    [
+        ("CHANGELOG.md",  # keep-a-changelog: the notes wait under [Unreleased]
+         "# Changelog\n\n## [Unreleased]\n\n### Added\n- Colours.\n\n## [1.0.0] - 2025-01-01\n\n### Added\n- First.\n",
+         "# Changelog\n\n## [1.1.0] - 2026-04-24\n\n### Added\n- Colours.\n\n## [1.0.0] - 2025-01-01\n\n### Added\n- First.\n"),
+        ("CHANGES.rst",
+         "Changelog\n=========\n\nUnreleased\n----------\n\n- Colours.\n\n1.0.0 (2025-01-01)\n------------------\n\n- First.\n",
+         "Changelog\n=========\n\n1.1.0 (2026-04-24)\n------------------\n\n- Colours.\n\n1.0.0 (2025-01-01)\n------------------\n\n- First.\n"),
+    ],
+)
+def test_an_unreleased_section_becomes_the_release_in_the_older_sections_style(
+    tmp_path: Path, name: str, before: str, after: str
+) -> None:
+    """The maintainer's notes under "Unreleased" are the release's: renamed, never drafted below them."""
+    repo = make_repo(tmp_path, name, before, commits=["Add colours"])
+    release = make_release(repo, name, "1.1.0")
+    plan = plan_changelog(release, today=TODAY)
+    assert "Unreleased" in plan.actions[0].describe() and "draft" not in plan.actions[0].describe()
+    assert "Colours." in plan.actions[0].preview() and "Add colours" not in plan.actions[0].preview()
+    plan.execute(dry_run=False)
+    notes = finish_changelog(release, plan)  # no draft: nothing to stop for
+    assert (repo / name).read_text() == after
+    assert "Colours." in notes and "First." not in notes
+    assert plan_changelog(release, today=TODAY).actions[0].is_done()  # a re-run finds it done

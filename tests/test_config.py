@@ -216,14 +216,14 @@ BAD_CONFIGS = [
     pytest.param(
         BASE_TABLE + '[[tool.releaselib.version-files]]\npath = "src/demo/__init__.py"\npattern = "__version__"\n',
         {},
-        ["exactly one {version} or {version_tuple} placeholder, found 0", "src/demo/__init__.py"],
+        ["exactly one {version}, {version_tuple} or {version_short} placeholder, found 0", "src/demo/__init__.py"],
         id="pattern-without-placeholder",
     ),
     pytest.param(
         BASE_TABLE
         + '[[tool.releaselib.version-files]]\npath = "src/demo/__init__.py"\npattern = "{version} {version_tuple}"\n',
         {},
-        ["exactly one {version} or {version_tuple} placeholder, found 2"],
+        ["exactly one {version}, {version_tuple} or {version_short} placeholder, found 2"],
         id="pattern-with-two-placeholders",
     ),
     pytest.param(

@@ -150,3 +150,21 @@ def test_overrides_apply_over_a_detected_configuration(tmp_path: Path, monkeypat
     config = load_config(tmp_path)
     assert config.detected and config.publish.index_url == "http://127.0.0.1:9/simple/"
     assert config.version_files == detect_config(tmp_path).version_files
+
+
+def test_every_reference_row_gives_type_default_example_and_the_phase_that_reads_it() -> None:
+    text = REFERENCE.read_text(encoding="utf-8")
+    rows = 0
+    for section in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
+        header = next((line for line in section.splitlines() if line.startswith("| key |")), None)
+        if header is None:
+            continue
+        columns = [c.strip() for c in header.strip("|").split("|")]
+        # A sub-table names its phases in its heading; the top-level tables have a "read by" column.
+        assert "read by" in columns or re.match(r"`[\w-]+`: .*\(\d\d", section), section.splitlines()[0]
+        for line in section.splitlines():
+            if line.startswith("| `"):
+                cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+                assert len(cells) == len(columns) and all(cells), f"incomplete row: {line}"
+                rows += 1
+    assert rows >= len(every_key())

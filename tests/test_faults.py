@@ -21,7 +21,7 @@ from releaselib.record.journal import SENDING, append_event
 from releaselib.local.sandbox import create_sandbox
 from releaselib.local.servers import free_port
 
-from .helpers import commit_all, git, with_accepted_draft
+from .helpers import FEW_PYTHONS, commit_all, git, with_accepted_draft
 from .resume_helpers import NO_MATRIX
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,7 @@ def failed(capsys, code: int, *phrases: str) -> str:
 
 def test_servers_failing_one_after_another_then_the_release_finishes_once(tmp_path, capsys, monkeypatch,
                                                                            silent_server):
-    with release_environment(tmp_path) as env:
+    with release_environment(tmp_path, pythons=FEW_PYTHONS) as env:
         assert run(env, "--phases", UP_TO_BUILD) == 0
         capsys.readouterr()
         resume = ["--phases", NO_MATRIX, "--resume", "-p", "allow_untested=true"]  # no matrix: gate overridden

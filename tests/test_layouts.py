@@ -12,6 +12,7 @@ the expected one, line by line.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from datetime import date
@@ -77,7 +78,46 @@ def test_plan_with_no_configuration_shows_what_was_detected(name: str, tmp_path:
     assert "configuration: detected from the layout" in out.out
     for fact in spec.get("detected", []):
         assert fact in out.out, f"{fact!r} not shown by plan:\n{out.out}"
+    # The commits plan announces are the ones the maintainer expects (tests/projects/*/expected).
+    expected = {p.stem: expected_diff(name, p.stem) for p in (PROJECTS / name / "expected").glob("*.diff")}
+    overview = {line.split()[0]: line for line in out.out.splitlines() if re.match(r"  0\d_", line)}
+    if "1_bump" in expected:
+        subject, files = expected["1_bump"][0], sorted(re.findall(r"^diff --git a/(\S+)", "\n".join(expected["1_bump"]), re.MULTILINE))
+        planned = re.search(r"\[planned\] commit (.+) as '(.+)'", out.out)
+        assert planned and sorted(planned.group(1).split(", ")) == files and planned.group(2) == subject, out.out
+    else:  # the tag is the version and the section exists: nothing to commit, the tag goes on HEAD
+        assert "nothing to commit" in overview["04_commit_tag"] and "nothing to commit" in out.out, out.out
+    if "2_post" in expected:
+        following = expected["2_post"][0].removeprefix("BUMP ")
+        assert overview["08_post_release"].endswith(f"set {following}, commit 'BUMP {following}', push"), out.out
+    else:
+        assert " set " not in overview["08_post_release"] and "nothing to write" in out.out, out.out
     assert git(repo, "status", "--porcelain") == ""  # plan changes nothing
+
+
+@pytest.mark.parametrize("name", LAYOUTS)
+def test_plan_with_only_inits_output_plans_what_detection_does(name: str, tmp_path: Path, capsys, monkeypatch) -> None:
+    """``init --config FILE`` then ``plan --config FILE``: the same checks and actions as with no configuration."""
+    from releaselib.infra.config.load import CONFIG_FILE_ENV
+
+    monkeypatch.setenv(CONFIG_FILE_ENV, "")  # --config reaches the kernels through it: undone after the test
+    monkeypatch.delenv(CONFIG_FILE_ENV)
+    repo = make_repo(name, tmp_path)
+    release = fixture(name)["release"]
+    args = ["plan", release, "--repo", str(repo), "--outputs", str(tmp_path / "out"), "--phases", GIT_PHASES]
+
+    def planned(*extra: str) -> list[str]:
+        assert main(args + list(extra)) == 0
+        out = capsys.readouterr().out
+        return [line for line in out.splitlines() if re.match(r"\s+(\[|0\d_)", line)]
+
+    detected = planned()
+    assert sum("[planned]" in line for line in detected) >= 3 and sum("0" in line[:4] for line in detected) >= 4, detected
+    conf = tmp_path / "releaselib-conf.toml"
+    assert main(["init", "--repo", str(repo), "--config", str(conf)]) == 0
+    capsys.readouterr()
+    assert planned("--config", str(conf)) == detected
+    assert git(repo, "status", "--porcelain") == ""
 
 
 @pytest.mark.e2e  # five headless phases per project: about two minutes each on a busy machine
@@ -108,6 +148,28 @@ def test_git_side_phases_make_the_commits_a_maintainer_would(name: str, tmp_path
     else:  # nothing to push after the release: the publish phase (not run here) pushes the tag
         assert on_remote == ""
     assert git(repo, "status", "--porcelain") == ""
+    if "accept_draft=true" in spec.get("params", []):  # a draft released unread says so in the record
+        record = json.loads(next((tmp_path / "out").glob(f"*/{spec['release']}/record.json")).read_text())
+        values = next(e["values"] for e in record["entries"] if e["phase"] == "02_changelog" and e["result"] == "succeeded")
+        assert values["accept_draft"] is True
+
+
+@pytest.mark.e2e
+def test_a_drafted_section_stops_a_headless_run_for_the_maintainer_to_read(tmp_path: Path, capsys) -> None:
+    """No -p accept_draft=true: 02_changelog writes the draft (noise left out), stops, and nothing is committed."""
+    repo = make_repo("layout_hatch", tmp_path)
+    before = git(repo, "rev-parse", "HEAD")
+    code = main(["run", "3.1.0", "--repo", str(repo), "--outputs", str(tmp_path / "out"),
+                 "--phases", "preflight,changelog,bump,commit_tag"])
+    out = capsys.readouterr()
+    assert code != 0
+    assert "has not been read by anyone yet" in out.err and "--resume" in out.err and "accept_draft=true" in out.err
+    assert git(repo, "rev-parse", "HEAD") == before and git(repo, "tag", "--list", "3.1.0") == ""
+    assert git(repo, "status", "--porcelain") == "M CHANGELOG.md"
+    draft = (repo / "CHANGELOG.md").read_text()
+    assert "## 3.1.0 (" in draft and "- Add lumen.shine\n- Make shine brighter\n" in draft
+    assert "Merge pull request" not in draft and "Bump pytest" not in draft
+    assert (repo / "src/lumen/_version.py").read_text() == '__version__ = "3.1.0.dev"\n'  # the bump did not run
 
 
 @pytest.mark.e2e
@@ -120,3 +182,16 @@ def test_a_setuptools_scm_project_builds_the_tagged_version(tmp_path: Path, caps
     assert code == 0, out.out + out.err
     built = sorted(p.name for p in (outputs / "cinder" / "1.5.0").rglob("cinder-1.5.0*") if p.parent.name == "dist")
     assert "cinder-1.5.0.tar.gz" in built and any(name.endswith(".whl") for name in built), built
+
+
+@pytest.mark.e2e
+def test_a_build_that_does_not_make_the_tagged_version_is_refused(tmp_path: Path, capsys) -> None:
+    """The check behind "the build must produce the tagged version": a tag on files still holding 3.1.0.dev."""
+    repo = make_repo("layout_hatch", tmp_path)
+    git(repo, "tag", "-a", "3.1.0", "-m", "3.1.0")  # tagged by hand, without the bump
+    outputs = tmp_path / "out"
+    code = main(["run", "3.1.0", "--repo", str(repo), "--outputs", str(outputs), "--phases", "build"])
+    out = capsys.readouterr()
+    assert code != 0
+    assert "The build produced lumen-3.1.0.dev0" in out.err and "but the release is lumen 3.1.0" in out.err, out.err
+    assert not list(outputs.rglob("dist/lumen-*")), "a wrongly versioned file was kept for publishing"

@@ -245,3 +245,42 @@ def test_one_way_to_make_a_venv_and_install(installer: str, monkeypatch: pytest.
     from releaselib.record.store import tool_versions
 
     assert tool_versions()["installer"] == installer  # the record says which installer ran
+
+
+def test_uv_is_looked_up_once_even_when_matrix_threads_ask_at_once(monkeypatch):
+    """uv's find_uv_bin reads sysconfig, which is not safe to initialise from two threads at once."""
+    import threading
+    import time
+
+    import uv
+
+    from releaselib.infra import venv
+
+    inside, calls, overlapped = [0], [0], []
+    lock = threading.Lock()
+
+    def find_uv_bin() -> str:
+        with lock:
+            inside[0] += 1
+            calls[0] += 1
+            if inside[0] > 1:
+                overlapped.append(True)
+        time.sleep(0.05)
+        with lock:
+            inside[0] -= 1
+        return "/opt/uv/bin/uv"
+
+    monkeypatch.setattr(uv, "find_uv_bin", find_uv_bin)
+    monkeypatch.delenv(venv.INSTALLER_ENV, raising=False)
+    venv._find_uv.cache_clear()
+    try:
+        results: list[str | None] = []
+        threads = [threading.Thread(target=lambda: results.append(venv.uv_binary())) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        venv._find_uv.cache_clear()
+    assert results == ["/opt/uv/bin/uv"] * 8
+    assert not overlapped and calls[0] == 1

@@ -8,16 +8,17 @@ import re
 import pytest
 
 from releaselib.cli import main
-from releaselib.local.sandbox import create_sandbox, set_project_config
+from releaselib.local.demo import matrix_table
+from releaselib.local.sandbox import SAMPLE_DIR, create_sandbox, set_project_config
 
-from .helpers import git, repo_state
+from .helpers import FEW_PYTHONS, git, repo_state
 from .resume_helpers import NO_MATRIX
 
 pytestmark = pytest.mark.e2e
 
 
 def test_rehearsal_records_every_phase_and_changes_nothing_real(tmp_path, capsys, monkeypatch):
-    sandbox = create_sandbox(tmp_path / "real")
+    sandbox = create_sandbox(tmp_path / "real", config_tables={"matrix": matrix_table(SAMPLE_DIR, FEW_PYTHONS)})
     # What the project's own configuration would hold; the index stays the default (real PyPI),
     # so a rehearsal that contacted it would fail.
     set_project_config(sandbox.repo, "announce", {
@@ -89,3 +90,20 @@ def test_a_failed_rehearsal_says_the_real_repo_is_unchanged_and_resumes_itself(t
     assert attempts["04_commit_tag"] == ["succeeded"]  # done once, not again on resume
     assert attempts["05_build"] == ["failed", "succeeded"]
     assert attempts["09_announce"] == ["succeeded"]
+
+
+def test_a_project_without_announce_settings_rehearses_its_mail_to_the_local_catcher(tmp_path, capsys):
+    """A new user rehearses before filling in [announce] (init writes it commented out): the rehearsal
+    sends its mail from and to placeholder addresses at the local catcher, and says the real release needs them."""
+    sandbox = create_sandbox(tmp_path / "real")
+    workdir = tmp_path / "rehearsal"
+    code = main(["rehearse", "1.1", "--repo", str(sandbox.repo), "--phases", "preflight,changelog,announce",
+                 "--workdir", str(workdir), "-p", "accept_draft=true"])
+    captured = capsys.readouterr()
+    out = " ".join(captured.out.split())
+    assert code == 0, captured.out + captured.err
+    record_dir = workdir / "outputs" / "bsonlite" / "1.1"
+    sent = next(record_dir.rglob("announcement*.eml"), None) or next(record_dir.rglob("*.eml"))
+    text = sent.read_text()
+    assert "To: announce@rehearsal.invalid" in text and "From: releaselib rehearsal <release@rehearsal.invalid>" in text
+    assert "[announce] sender and to are not set" in out

@@ -15,7 +15,7 @@ from releaselib.cli import main
 from releaselib.local.demo import release_environment
 from releaselib.infra.index import index_files
 
-from .helpers import commit_all, git, with_accepted_draft
+from .helpers import FEW_PYTHONS, commit_all, git, with_accepted_draft
 from .report_browser import CHROMIUM, check_report_in_browser
 
 pytestmark = pytest.mark.e2e
@@ -117,7 +117,7 @@ def test_the_report_of_the_release_reads_well_in_a_browser(released, tmp_path):
 
 
 def test_wrong_password_then_resume_finishes_without_doing_anything_twice(tmp_path, capsys):
-    with release_environment(tmp_path, index_password="the-right-password") as env:
+    with release_environment(tmp_path, index_password="the-right-password", pythons=FEW_PYTHONS) as env:
         import os
 
         os.environ["TWINE_PASSWORD"] = "a-wrong-password"
@@ -146,7 +146,7 @@ def test_wrong_password_then_resume_finishes_without_doing_anything_twice(tmp_pa
 
 
 def test_broken_tests_stop_the_release_in_build(tmp_path, capsys):
-    with release_environment(tmp_path) as env:
+    with release_environment(tmp_path, pythons=FEW_PYTHONS) as env:
         test_file = env.repo / "tests" / "test_bsonlite.py"
         test_file.write_text(test_file.read_text() + "\n\ndef test_broken():\n    assert False, 'broken on purpose'\n")
         commit_all(env.repo, "Break a test")

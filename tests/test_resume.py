@@ -12,6 +12,7 @@ import pytest
 
 from releaselib.local.demo import release_environment
 
+from .helpers import FEW_PYTHONS
 from .resume_helpers import (
     NO_MATRIX,
     Runner,
@@ -44,7 +45,7 @@ KILL_POINTS = [
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     root = tmp_path_factory.mktemp("uninterrupted")
-    with release_environment(root) as env:
+    with release_environment(root, pythons=FEW_PYTHONS) as env:
         runner = Runner(env, "1.1", "--phases", NO_MATRIX, "-p", "allow_untested=true", tmp=root, name="run")
         runner.wait_for_cell("02_changelog", 3)
         # A second run while this one runs: refused at once, the lock names the holder.
@@ -57,7 +58,7 @@ def uninterrupted(tmp_path_factory):
 
 
 def test_killed_in_every_phase_then_resumed_equals_an_uninterrupted_release(uninterrupted, tmp_path):
-    with release_environment(tmp_path) as env:
+    with release_environment(tmp_path, pythons=FEW_PYTHONS) as env:
         kernels_seen = 0
         for number, (phase, cell) in enumerate(KILL_POINTS):
             extra = ["--resume"] if number else []

@@ -105,6 +105,16 @@ def test_next_dev_version(release: str, scheme: str, label: str, expected: str) 
     assert next_dev_version(release, scheme, label) == expected
 
 
+@pytest.mark.parametrize(
+    ("release", "suffix", "expected"),
+    [("3.1.0", ".dev", "3.1.1.dev"), ("3.1.0", ".dev0", "3.1.1.dev0"), ("2.2", "dev0", "2.3dev0"), ("2.2rc1", ".dev", "2.2rc2.dev")],
+)
+def test_next_dev_version_writes_the_projects_own_dev_suffix(release: str, suffix: str, expected: str) -> None:
+    """A project that writes 3.1.0.dev (no number) gets 3.1.1.dev after the release, never 3.1.1.dev0."""
+    assert next_dev_version(release, "dev", "dev", dev_suffix=suffix) == expected
+    assert next_dev_version(release, "dev", "dev", "minor", dev_suffix=suffix).endswith(suffix)
+
+
 def test_next_dev_version_unknown_scheme() -> None:
     with pytest.raises(ConfigError, match="Unknown development scheme"):
         next_dev_version("2.2", "calver", "dev")
@@ -140,6 +150,7 @@ def test_release_base(current: str, scheme: str, expected: str) -> None:
         ("2.2", (2, 2)),
         ("1.10", (1, 10)),
         ("2.3.dev0", (2, 3, "dev0")),
+        ("2.3.dev", (2, 3, "dev")),
         ("2.2.post1", (2, 2, "post1")),
     ],
 )

@@ -30,7 +30,8 @@ class MatrixConfig:
 
     python: tuple[str, ...] = ()
     allow_missing: tuple[str, ...] = ()  # versions that may be absent from this machine
-    no_extension_env: str | None = None  # e.g. "PKG_NO_EXT"; set to "1" to skip the build
+    # e.g. "PKG_NO_EXT" (set to "1" to skip the build), or "PKG_INSTALL_EXTENSIONS=false" (set to that value)
+    no_extension_env: str | None = None
     extension_check: str | None = None  # Python code printing "True" when the extension loaded
     test_command: str = "python -m pytest -q"
     doctest_command: str | None = None
@@ -47,6 +48,15 @@ class MatrixConfig:
     tests_both_implementations: bool = False
     pre_build: str | None = None  # shell command run in the clean export before building (e.g. cythonize)
     twine_strict: bool = True  # false: twine check warnings are shown and recorded, not fatal
+
+
+    @property
+    def no_extension_variable(self) -> tuple[str, str] | None:
+        """The variable and value that switch the extension off: ``("PKG_NO_EXT", "1")``, or None."""
+        if not self.no_extension_env:
+            return None
+        name, equals, value = self.no_extension_env.partition("=")
+        return name, value if equals else "1"
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,7 @@ class Config:
     version_source: str = "files"  # "files": version files hold it ; "scm": the git tag is the version
     next_version: str = ""  # "patch" | "minor" | "major": what the dev scheme's next version bumps ("" = the scheme's own)
     plus_label: str = "dev"  # the buildable plus form: 2.1+dev ; "" writes the literal 2.1+
+    dev_suffix: str = ".dev0"  # the dev scheme's marker as the project writes it: ".dev0" (2.3.dev0), ".dev" (2.3.dev)
     allow_non_pep440: bool = False  # permit writing a form the build backend cannot read
     tag: str = "{version}"
     commit_message: str = "BUMP {version}"

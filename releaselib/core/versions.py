@@ -163,7 +163,7 @@ def check_newer(version: str, last: str | None) -> None:
         )
 
 
-def next_dev_version(release: str, scheme: str, plus_label: str, policy: str = "") -> str:
+def next_dev_version(release: str, scheme: str, plus_label: str, policy: str = "", dev_suffix: str = ".dev0") -> str:
     """The development version that follows ``release``.
 
     ``plus``: ``2.2`` -> ``2.2+dev`` (``2.2+`` when ``plus_label`` is empty).
@@ -172,7 +172,9 @@ def next_dev_version(release: str, scheme: str, plus_label: str, policy: str = "
     ``2.2rc1`` -> ``2.2rc2.dev0``; a post-release continues from its base:
     ``2.2.post1`` -> ``2.3.dev0``. ``policy`` (``next-version``) chooses the
     component instead: ``"patch"`` ``2.2`` -> ``2.2.1.dev0``, ``"minor"``
-    ``2.2.1`` -> ``2.3.dev0``, ``"major"`` -> ``3.0.dev0``. ``none``: the
+    ``2.2.1`` -> ``2.3.dev0``, ``"major"`` -> ``3.0.dev0``. ``dev_suffix``
+    (``dev-suffix``) is the project's own spelling of the marker, kept as
+    written: ``".dev"`` gives ``2.3.dev``. ``none``: the
     release itself (the files keep holding it). Raises :class:`VersionError`
     for a version that is not PEP 440 and :class:`ConfigError` for an
     unknown scheme or policy.
@@ -197,13 +199,22 @@ def next_dev_version(release: str, scheme: str, plus_label: str, policy: str = "
         index = {"major": 0, "minor": 1, "patch": 2}[policy]
         parts = parts[:index] + [parts[index] + 1]
         parts += [0] * (2 - len(parts))  # a major bump still reads 3.0, never 3
-        return f"{epoch}{'.'.join(map(str, parts))}.dev0"
+        return f"{epoch}{'.'.join(map(str, parts))}{dev_suffix}"
     if version.pre is not None:
         kind, number = version.pre
-        return f"{epoch}{'.'.join(map(str, version.release))}{kind}{number + 1}.dev0"
+        return f"{epoch}{'.'.join(map(str, version.release))}{kind}{number + 1}{dev_suffix}"
     parts = list(version.release)
     parts[-1] += 1
-    return f"{epoch}{'.'.join(map(str, parts))}.dev0"
+    return f"{epoch}{'.'.join(map(str, parts))}{dev_suffix}"
+
+
+def dev_suffix_of(version: str) -> str | None:
+    """The development marker as ``version`` spells it, its number reset: ``3.1.0.dev`` -> ``.dev``,
+    ``2.2.dev3`` -> ``.dev0``, ``2.2dev0`` -> ``dev0``; None when it has none."""
+    match = _DEV_SUFFIX.search(version)
+    if match is None or "+" in version:
+        return None
+    return re.sub(r"\d+$", "0", match.group(0))
 
 
 def release_base(current_dev: str, scheme: str) -> str:
@@ -275,7 +286,8 @@ def version_tuple(version: str) -> tuple[int | str, ...]:
     if parsed.post is not None:
         parts.append(f"post{parsed.post}")
     if parsed.dev is not None:
-        parts.append(f"dev{parsed.dev}")
+        # 2.3.dev (no number, as some projects write it) keeps its spelling: 'dev', not 'dev0'.
+        parts.append(f"dev{parsed.dev}" if re.search(r"dev\d+$", public) else "dev")
     if plus or parsed.local is not None:
         parts.append("+")
     return tuple(parts)
@@ -293,6 +305,8 @@ def version_from_tuple(value: tuple[Any, ...], plus_label: str = "") -> str:
     for item in value:
         if isinstance(item, int) and not isinstance(item, bool) and not seen_string:
             numbers.append(str(item))
+        elif isinstance(item, str) and item.isdigit() and not seen_string:
+            numbers.append(str(int(item)))  # ("2", "4", "0", "rc1"): the numbers kept as strings
         elif isinstance(item, str):
             seen_string = True
             if item == "+":
@@ -300,7 +314,7 @@ def version_from_tuple(value: tuple[Any, ...], plus_label: str = "") -> str:
             elif re.fullmatch(r"(a|b|rc)\d+\+?", item):
                 # (2, 2, 'rc1+'): the development after 2.2rc1, marker joined to the part
                 rest += item if not item.endswith("+") else item + plus_label
-            elif re.fullmatch(r"(post|dev)\d+", item):
+            elif re.fullmatch(r"post\d+|dev\d*", item):
                 rest += "." + item
             else:
                 raise VersionError(f"Unknown part {item!r} in version tuple {value!r}.")
@@ -330,13 +344,14 @@ def parse_version_tuple(text: str) -> tuple[int | str, ...]:
     return value
 
 
-def format_version_tuple(t: tuple[int | str, ...], quote: str = "'") -> str:
+def format_version_tuple(t: tuple[int | str, ...], quote: str = "'", quote_numbers: bool = False) -> str:
     """Render a version tuple as Python source, strings in ``quote``: ``(2, 1, 1, '+')``.
 
-    Keep the quote style of the text being replaced by passing its quote.
+    Keep the quote style of the text being replaced by passing its quote, and
+    ``quote_numbers`` when it writes its numbers as strings: ``("2", "4", "0")``.
     A one-element tuple keeps its trailing comma: ``(3,)``.
     """
-    items = [f"{quote}{item}{quote}" if isinstance(item, str) else str(item) for item in t]
+    items = [f"{quote}{item}{quote}" if isinstance(item, str) or quote_numbers else str(item) for item in t]
     if len(items) == 1:
         return f"({items[0]},)"
     return "(" + ", ".join(items) + ")"

@@ -17,8 +17,10 @@ wheel built with the C extension for a cell that asked for none).
 from __future__ import annotations
 
 import os
+import functools
 import shutil
 import sys
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +41,24 @@ class VenvError(ReleaseError):
     """A virtual environment could not be made."""
 
 
+_UV_LOCK = threading.Lock()
+
+
 def uv_binary() -> str | None:
-    """The uv executable to use, or None for the fallback (uv missing, or ``RELEASELIB_INSTALLER=pip``)."""
+    """The uv executable to use, or None for the fallback (uv missing, or ``RELEASELIB_INSTALLER=pip``).
+
+    Looked up once per process, under a lock: matrix cells start from several
+    threads at once, and ``sysconfig`` (which uv's ``find_uv_bin`` reads) is
+    not safe to initialise from two threads (it returned None to one of them).
+    """
     if os.environ.get(INSTALLER_ENV, "").strip().lower() == "pip":
         return None
+    with _UV_LOCK:
+        return _find_uv()
+
+
+@functools.cache
+def _find_uv() -> str | None:
     try:
         from uv import find_uv_bin
 

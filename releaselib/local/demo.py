@@ -13,7 +13,8 @@ import os
 import secrets as token
 import shutil
 import tempfile
-from collections.abc import Iterator
+import tomllib
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,23 +74,36 @@ def server_tables(servers: Any) -> dict[str, dict[str, Any]]:
     }
 
 
+def matrix_table(project: Path, pythons: Sequence[str]) -> dict[str, Any]:
+    """``project``'s ``[tool.releaselib.matrix]`` table with ``python`` narrowed to ``pythons``."""
+    document = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    table = dict(document.get("tool", {}).get("releaselib", {}).get("matrix", {}))
+    table["python"] = list(pythons)
+    return table
+
+
 @contextmanager
 def release_environment(root: Path, *, project: Path | None = None, index_password: str | None = None,
-                        smtp_password: str | None = None) -> Iterator[Environment]:
+                        smtp_password: str | None = None,
+                        pythons: Sequence[str] | None = None) -> Iterator[Environment]:
     """A sandbox project wired to freshly started local servers; everything stops on exit.
 
     Credentials are placed in the environment (the only way they reach
-    kernels) for the duration of the block.
+    kernels) for the duration of the block. ``pythons`` narrows the matrix
+    (and so the wheels built) to those versions, in the first commit.
     """
     from releaselib.local.docs_hook import install_docs_hook
-    from releaselib.local.sandbox import create_sandbox
+    from releaselib.local.sandbox import SAMPLE_DIR, create_sandbox
     from releaselib.local.servers import LocalServers
 
     root = Path(root).resolve()
     index_password = index_password or token.token_urlsafe(16)
     smtp_password = smtp_password or token.token_urlsafe(16)
     with LocalServers(root / "servers", index_password=index_password, smtp_password=smtp_password) as servers:
-        sandbox = create_sandbox(root, project=project, config_tables=server_tables(servers))
+        tables = server_tables(servers)
+        if pythons:
+            tables["matrix"] = matrix_table(project or SAMPLE_DIR, pythons)
+        sandbox = create_sandbox(root, project=project, config_tables=tables)
         install_docs_hook(sandbox.origin, servers.docs.site_dir, package="bsonlite",
                           version_file="src/bsonlite/__init__.py")
         env = {

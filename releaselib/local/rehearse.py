@@ -73,6 +73,7 @@ class Rehearsal:
     outcomes: list[Any] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # what was checked to be unchanged
     dependencies: list[str] = field(default_factory=list)  # files served from the project's real index
+    stand_ins: list[str] = field(default_factory=list)  # settings the project lacks, filled in for the rehearsal
 
     def summary(self) -> str:
         lines = [
@@ -85,6 +86,7 @@ class Rehearsal:
         ]
         if self.dependencies:
             lines.insert(2, f"Runtime dependencies served by the local index: {', '.join(self.dependencies)}")
+        lines[2:2] = self.stand_ins
         return "\n".join(lines)
 
 
@@ -146,17 +148,37 @@ def _clone(repo: Path, config: Config, workdir: Path) -> tuple[Path, Path]:
     return clone, mirror
 
 
+# Who the rehearsal's mail is from and to when the project has not said yet (.invalid never resolves).
+STAND_IN_SENDER = "releaselib rehearsal <release@rehearsal.invalid>"
+STAND_IN_TO = "announce@rehearsal.invalid"
+
+
 def _overrides(config: Config, servers: Any) -> dict[str, Any]:
+    announce: dict[str, Any] = {
+        "smtp-host": servers.mail.host,
+        "smtp-port": servers.mail.port,
+        "starttls": False,
+        "user": _USER,
+    }
+    # The local catcher takes any address: a project that has not filled in [announce] yet
+    # (init writes it commented out) still rehearses its mail.
+    if not config.announce.sender:
+        announce["sender"] = STAND_IN_SENDER
+    if not config.announce.to:
+        announce["to"] = [STAND_IN_TO]
     return {
         "publish": {"repository-url": servers.index.upload_url, "index-url": servers.index.simple_url},
         "docs-check": {"url": servers.docs.url, "timeout": DOCS_TIMEOUT, "interval": 0.2},
-        "announce": {
-            "smtp-host": servers.mail.host,
-            "smtp-port": servers.mail.port,
-            "starttls": False,
-            "user": _USER,
-        },
+        "announce": announce,
     }
+
+
+def _stand_ins(config: Config) -> list[str]:
+    missing = [key for key, value in (("sender", config.announce.sender), ("to", config.announce.to)) if not value]
+    if not missing:
+        return []
+    return [f"[announce] {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: the rehearsal mailed "
+            f"from {STAND_IN_SENDER} to {STAND_IN_TO} at its local catcher; set them before the real release."]
 
 
 def rehearse(
@@ -205,7 +227,7 @@ def rehearse(
         }, indent=2), encoding="utf-8")
     outputs = root / "outputs"
     index_password, smtp_password = token.token_urlsafe(16), token.token_urlsafe(16)
-    rehearsal = Rehearsal(version, outputs, root)
+    rehearsal = Rehearsal(version, outputs, root, stand_ins=_stand_ins(config))
     failure: ReleaseError | None = None
     try:
         with LocalServers(root / "servers", index_password=index_password, smtp_password=smtp_password,

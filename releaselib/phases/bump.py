@@ -45,6 +45,7 @@ from releaselib.phases.version_files import (
     marker_regex,
     pattern_placeholder,
     read_current_version,
+    reading_file,
 )
 
 # -- plans ------------------------------------------------------------------
@@ -149,7 +150,7 @@ def plan_release_bump(release: Release) -> Plan:
             # release only sets the version files, when it is newer.
             if not (_is_pep440(current) and _is_pep440(version) and Version(version) > Version(current)):
                 example = (
-                    f" (e.g. {next_dev_version(current, config.dev_scheme, config.plus_label)!r})"
+                    f" (e.g. {_dev_after(config, current, config.dev_scheme)!r})"
                     if _is_pep440(current) and config.dev_scheme != "none"
                     else ""
                 )
@@ -235,6 +236,11 @@ def _is_pep440(text: str) -> bool:
     return True
 
 
+def _dev_after(config: Config, version: str, scheme: str, policy: str = "") -> str:
+    """The development version after ``version``, in the project's own marker form."""
+    return next_dev_version(version, scheme, config.plus_label, policy, config.dev_suffix)
+
+
 def next_version(release: Release, override: str | None = None) -> str:
     """The development version that follows the release: ``override``, else the scheme's next."""
     config: Config = release.config
@@ -242,7 +248,7 @@ def next_version(release: Release, override: str | None = None) -> str:
         return override
     if nothing_to_write(config):
         return release.version
-    return next_dev_version(release.version, config.dev_scheme, config.plus_label, config.next_version)
+    return _dev_after(config, release.version, config.dev_scheme, config.next_version)
 
 
 def plan_next_dev(release: Release, next_version: str | None = None) -> Plan:
@@ -260,11 +266,11 @@ def plan_next_dev(release: Release, next_version: str | None = None) -> Plan:
         return _nothing_to_write(config, f"Keep {config.package} at {release.version}")
     if scheme == "none":
         scheme = "dev"  # an explicit next_version on a "none" project is a .devN one
-    target = next_version or next_dev_version(release.version, scheme, config.plus_label, config.next_version)
+    target = next_version or _dev_after(config, release.version, scheme, config.next_version)
     if not is_dev_version(target, scheme):
         raise VersionError(
             f"{target!r} is not a development version of the {scheme!r} scheme.",
-            hint=f"Use {next_dev_version(release.version, scheme, config.plus_label)!r}, or leave next_version unset.",
+            hint=f"Use {_dev_after(config, release.version, scheme)!r}, or leave next_version unset.",
         )
     if scheme == "dev":
         try:
@@ -274,7 +280,7 @@ def plan_next_dev(release: Release, next_version: str | None = None) -> Plan:
         if not newer:
             raise VersionError(
                 f"The next development version {target!r} does not sort after the release {release.version!r}.",
-                hint=f"Use {next_dev_version(release.version, scheme, config.plus_label)!r}, or leave next_version unset.",
+                hint=f"Use {_dev_after(config, release.version, scheme)!r}, or leave next_version unset.",
             )
     elif not _is_pep440(release_base(target, scheme)):
         raise VersionError(f"{target!r} does not start with a PEP 440 version.")
@@ -329,8 +335,7 @@ def version_before_bump(release: Release) -> str:
         return last_release(release) or "(none)"
     if not config.version_files:
         return read_current_version(config)
-    string_files = [vf for vf in config.version_files if pattern_placeholder(vf) == VERSION]
-    vf = string_files[0] if string_files else config.version_files[0]
+    vf = reading_file(config)
     text = _head_text(config, vf.path)
     if text is None:
         return read_current_version(config)

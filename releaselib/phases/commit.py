@@ -54,16 +54,20 @@ def paths_to_commit(release: Release, expected: list[str] | None = None, *, chan
     """The files the commit takes: those modified now, else those the release would modify.
 
     Nothing is modified before the bump in a dry run, or after the commit on a
-    resume; then the version files and the changelog (or ``expected``) stand
-    in, which is what the commit's "already done?" check looks at. The
-    post-release commit never takes the changelog (``changelog=False``), so
-    its dry run does not list it either.
+    resume. A dry run's plan passes ``expected``, the files the earlier phases'
+    plans would change (a changelog section kept as it is is not among them),
+    so ``plan`` lists exactly the files the commit will hold. Without it the
+    version files and the changelog stand in, which is what the commit's
+    "already done?" check looks at. The post-release commit never takes the
+    changelog (``changelog=False``), so its dry run does not list it either.
     """
     paths = modified_paths(release)
     if paths:
         return paths
+    if expected:
+        return list(dict.fromkeys(expected))
     config = release.config
-    fallback = list(expected or []) + [vf.path for vf in config.version_files]
+    fallback = [vf.path for vf in config.version_files]
     if config.changelog and changelog:
         fallback.append(config.changelog)
     return list(dict.fromkeys(fallback))

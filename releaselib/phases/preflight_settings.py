@@ -9,7 +9,7 @@ tells everything at once rather than phase 09 failing after the upload.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from releaselib.core.errors import ConfigError, ReleaseError
@@ -24,8 +24,10 @@ from releaselib.core.registry import (
     PUBLISH,
     TEST,
 )
+from releaselib.infra.config.render import PLACEHOLDER
 
 if TYPE_CHECKING:
+    from releaselib.core.plan import Plan
     from releaselib.engine.context import Release
 
 __all__ = ["configuration_lines", "phase_overview", "phase_settings_checks"]
@@ -37,6 +39,27 @@ def _missing(table: str, keys: str, phase: str) -> ConfigError:
     return ConfigError(
         f"Phase {phase} runs, but {keys} {'is' if ',' not in keys else 'are'} not set in [{table}].",
         hint=f"Fill in [{table}] in {_WHERE} (`releaselib init` writes it commented out), "
+        f"or leave the phase out: --phases without {phase[3:]}.",
+    )
+
+
+def _placeholders(table: str, settings: object, phase: str, where: str = _WHERE) -> ConfigError | None:
+    """The error for the keys of ``settings`` that still hold init's placeholder, or None."""
+    import dataclasses
+
+    held = []
+    for f in dataclasses.fields(settings):  # type: ignore[arg-type]
+        value = getattr(settings, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(v, str) and PLACEHOLDER in v for v in values):
+            held.append(f.name.replace("_", "-"))
+    if not held:
+        return None
+    keys = ", ".join(held)
+    return ConfigError(
+        f"Phase {phase} runs, but {keys} in [{table}] still {'holds' if len(held) == 1 else 'hold'} "
+        f"the {PLACEHOLDER} placeholder `releaselib init` wrote.",
+        hint=f"Write the real {'value' if len(held) == 1 else 'values'} in {where}, "
         f"or leave the phase out: --phases without {phase[3:]}.",
     )
 
@@ -67,6 +90,9 @@ def phase_settings_checks(release: Release, wanted: set[str]) -> list[tuple[str,
         def docs() -> str:
             if not config.docs_check.url:
                 raise _missing("docs-check", "url", DOCS)
+            unfilled = _placeholders("docs-check", config.docs_check, DOCS, config.source or _WHERE)
+            if unfilled:
+                raise unfilled
             return f"watch {config.docs_check.url}"
 
         found.append(("docs page settings", docs))
@@ -80,6 +106,9 @@ def phase_settings_checks(release: Release, wanted: set[str]) -> list[tuple[str,
             ]
             if missing:
                 raise _missing("announce", ", ".join(missing), ANNOUNCE)
+            unfilled = _placeholders("announce", settings, ANNOUNCE, config.source or _WHERE)
+            if unfilled:
+                raise unfilled
             return f"{settings.sender} -> {', '.join(settings.to)} via {settings.smtp_host}:{settings.smtp_port}"
 
         found.append(("announcement settings", announce))
@@ -126,14 +155,19 @@ def configuration_lines(release: Release) -> list[str]:
     return lines
 
 
-def phase_overview(release: Release, wanted: set[str]) -> list[str]:
-    """One or two lines per phase of the run: what it would do, from the configuration alone."""
+def phase_overview(release: Release, wanted: set[str], plans: Sequence[Plan] = ()) -> list[str]:
+    """One or two lines per phase of the run: what it would do, from the configuration and the git-side ``plans``.
+
+    ``plans`` (from :func:`~releaselib.phases.preflight.release_plan`) tell what
+    only the files can: a tag-versioned project with nothing to commit tags HEAD.
+    """
     from releaselib.phases.bump import nothing_to_write
 
     config = release.config
     lines: list[str] = []
     pythons = ", ".join(config.matrix.python) or "(none configured)"
-    ext = f", and each again with {config.matrix.no_extension_env}=1" if config.matrix.no_extension_env else ""
+    switch = config.matrix.no_extension_variable
+    ext = f", and each again with {'='.join(switch)}" if switch else ""
     if TEST in wanted:
         lines.append(f"01_test       `{config.matrix.test_command}` on Python {pythons}{ext}")
     if CHANGELOG in wanted:
@@ -143,7 +177,14 @@ def phase_overview(release: Release, wanted: set[str]) -> list[str]:
         files = ", ".join(dict.fromkeys(vf.path for vf in config.version_files))
         lines.append(f"03_bump       {reason or 'set ' + release.version + ' in ' + files}")
     if COMMIT_TAG in wanted:
-        lines.append(f"04_commit_tag commit {config.commit_message.format(version=release.version)!r}, tag {release.tag}")
+        from releaselib.infra.git import CommitAction, TagAction
+
+        tags = [a for plan in plans for a in plan.actions if isinstance(a, TagAction)]
+        commits = [a for plan in plans for a in plan.actions if isinstance(a, CommitAction)]
+        if tags and not commits:
+            lines.append(f"04_commit_tag tag {release.tag} on HEAD as it is (nothing to commit)")
+        else:
+            lines.append(f"04_commit_tag commit {config.commit_message.format(version=release.version)!r}, tag {release.tag}")
     if BUILD in wanted:
         lines.append(f"05_build      sdist and one wheel per Python ({pythons}) from {release.tag}")
     if PUBLISH in wanted:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 VERSION = "{version}"
 VERSION_TUPLE = "{version_tuple}"
+VERSION_SHORT = "{version_short}"
 
 
 # -- files ------------------------------------------------------------------
@@ -86,17 +87,30 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def pattern_placeholder(vf: VersionFile) -> str:
-    """The placeholder in ``vf.pattern``: ``{version}`` or ``{version_tuple}``.
+    """The placeholder in ``vf.pattern``: ``{version}``, ``{version_tuple}`` or ``{version_short}``.
 
     Raises :class:`ConfigError` unless the pattern holds exactly one of them.
     """
-    count = vf.pattern.count(VERSION) + vf.pattern.count(VERSION_TUPLE)
+    count = sum(vf.pattern.count(p) for p in (VERSION, VERSION_TUPLE, VERSION_SHORT))
     if count != 1:
         raise ConfigError(
             f"The pattern {vf.pattern!r} for {vf.path} must contain exactly one placeholder, found {count}.",
             hint='Write e.g. pattern = \'__version__ = "{version}"\' or "version_tuple = {version_tuple}".',
         )
-    return VERSION if VERSION in vf.pattern else VERSION_TUPLE
+    return next(p for p in (VERSION, VERSION_TUPLE, VERSION_SHORT) if p in vf.pattern)
+
+
+def short_version(version: str, old_value: str) -> str:
+    """``version``'s release numbers, as many as the short form ``old_value`` holds.
+
+    Short stays short: ``2.3.1.dev0`` over ``2.2`` gives ``2.3``; ``3.0`` over ``2.2.1`` gives ``3.0.0``.
+    """
+    match = re.match(r"\d+(?:\.\d+)*", version.partition("!")[2] or version)
+    if match is None:
+        raise VersionError(f"{version!r} does not start with release numbers.")
+    numbers = match.group(0).split(".")
+    width = old_value.count(".") + 1
+    return ".".join((numbers + ["0"] * width)[:width])
 
 
 def _label(vf: VersionFile) -> str:
@@ -132,16 +146,19 @@ def _render(placeholder: str, version: str, old_value: str) -> str:
     """
     if placeholder == VERSION:
         return version
+    if placeholder == VERSION_SHORT:
+        return short_version(version, old_value)
     quote = next((char for char in old_value if char in "\"'"), "'")
     parts = list(version_tuple(version))
     joined = re.search(r"[\"'][A-Za-z]+\d*\+[\"']", old_value) is not None
     if joined and len(parts) >= 2 and parts[-1] == "+" and isinstance(parts[-2], str):
         parts[-2:] = [f"{parts[-2]}+"]
-    return format_version_tuple(tuple(parts), quote)
+    quoted_numbers = re.match(r"\(\s*[\"']\d", old_value) is not None  # ("2", "4", "0", "rc1")
+    return format_version_tuple(tuple(parts), quote, quote_numbers=quoted_numbers)
 
 
 def _same_value(placeholder: str, old_value: str, new_value: str) -> bool:
-    if placeholder == VERSION:
+    if placeholder != VERSION_TUPLE:
         return old_value == new_value
     try:
         return parse_version_tuple(old_value) == parse_version_tuple(new_value)
@@ -150,6 +167,22 @@ def _same_value(placeholder: str, old_value: str, new_value: str) -> bool:
 
 
 # -- reading ----------------------------------------------------------------
+
+
+def reading_file(config: Config) -> VersionFile:
+    """The version file the current version is read from: the first ``{version}`` one, else a tuple.
+
+    A short ``{version_short}`` form never tells the whole version. Raises
+    :class:`ConfigError` when only short forms are configured.
+    """
+    for wanted in (VERSION, VERSION_TUPLE):
+        for vf in config.version_files:
+            if pattern_placeholder(vf) == wanted:
+                return vf
+    raise ConfigError(
+        "Every version file holds the short form ({version_short}); none tells the whole version.",
+        hint="Add the file that holds the full version: [[version-files]] with a {version} or {version_tuple} pattern.",
+    )
 
 
 def read_current_version(config: Config) -> str:
@@ -167,8 +200,7 @@ def read_current_version(config: Config) -> str:
             hint='Add [[tool.releaselib.version-files]] with path = "src/pkg/__init__.py" and '
             "pattern = '__version__ = \"{version}\"'.",
         )
-    string_files = [vf for vf in config.version_files if pattern_placeholder(vf) == VERSION]
-    vf = string_files[0] if string_files else config.version_files[0]
+    vf = reading_file(config)
     text = _read_text(_inside(config.root, vf.path), vf.path)
     value = _find_one(text, vf).group("value")
     if pattern_placeholder(vf) == VERSION:

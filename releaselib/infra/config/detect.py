@@ -30,6 +30,7 @@ from releaselib.infra.config.schema import (
     PYPROJECT,
     TABLE,
     VERSION,
+    VERSION_SHORT,
     VERSION_TUPLE,
     _read_text,
     _read_toml,
@@ -39,7 +40,8 @@ from releaselib.infra.config.schema import (
 _DUNDER_VERSION_RE = re.compile(r"^(__version__\s*(?::\s*str\s*)?=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
 # The names a package gives its version tuple, at the start of a line.
 _TUPLE_NAMES = r"(?:__version_info__|__version_tuple__|version_tuple|version_info|VERSION_INFO|VERSION|version|__version__)"
-_VERSION_TUPLE_RE = re.compile(rf"^({_TUPLE_NAMES}\s*(?::[^=\n]*)?=\s*)\(\s*\d[^()]*\)", re.MULTILINE)
+# Numbers or numbers in quotes: (1, 2, 1) and ("2", "4", "0", "rc1").
+_VERSION_TUPLE_RE = re.compile(rf"^({_TUPLE_NAMES}\s*(?::[^=\n]*)?=\s*)\(\s*[\"']?\d[^()]*\)", re.MULTILINE)
 _TOML_VERSION_RE = re.compile(r"^(version\s*=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
 _SETUP_PY_VERSION_RE = re.compile(r"(\b(?:version|VERSION|__version__)\s*=\s*)([\"'])([^\s\"']+)\2")
 _SPHINX_VERSION_RE = re.compile(r"^((?:release|version)\s*=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
@@ -48,6 +50,15 @@ _SCM_BACKENDS = ("setuptools_scm", "setuptools-scm", "hatch-vcs", "hatch_vcs", "
 # Names of environment variables a setup.py reads to build without the C extension.
 _NO_EXT_ENV_RE = re.compile(
     r"""(?:environ(?:\.get)?\s*[(\[]|getenv\s*\()\s*["']([A-Z0-9_]*(?:NO_?EXT|NO_?CEXT|PURE_?PYTHON|DISABLE_[A-Z_]*SPEEDUPS|NO_?SPEEDUPS|WITHOUT_[A-Z_]*EXT[A-Z_]*)[A-Z0-9_]*)["']"""
+)
+# Variables read the other way round: the extension is built unless they say "false" (WRAPT_INSTALL_EXTENSIONS).
+_ENABLE_EXT_ENV_RE = re.compile(
+    r"""(?:environ(?:\.get)?\s*[(\[]|getenv\s*\()\s*["']([A-Z0-9_]*(?:INSTALL|BUILD|WITH|USE|ENABLE)_[A-Z_]*(?:EXT|EXTENSIONS|CEXT|SPEEDUPS))["']"""
+)
+_FALSE_COMPARISON_RE = re.compile(r"""==\s*["'](false|0|no|off)["']""", re.IGNORECASE)
+# In an in-tree build backend (frozenlist: PURE_PYTHON_ENV_VAR = 'FROZENLIST_NO_EXTENSIONS'), any string naming one.
+_NO_EXT_NAME_RE = re.compile(
+    r"""["']([A-Z0-9_]*(?:NO_?EXT|NO_?CEXT|PURE_?PYTHON|DISABLE_[A-Z_]*SPEEDUPS|NO_?SPEEDUPS)[A-Z0-9_]*)["']"""
 )
 _CLASSIFIER_RE = re.compile(r"Programming Language :: Python :: (3\.\d+)\b")
 
@@ -94,13 +105,19 @@ def detect_config(repo: Path) -> Config:
         if not version_files:
             version_files, current = _detect_version_files(root, data, package_dir, notes)
         if not version_files:
+            if package_dir is not None:
+                target, pattern = (package_dir / "__init__.py").relative_to(root).as_posix(), '__version__ = "{version}"'
+            elif (root / "setup.py").is_file():
+                target, pattern = "setup.py", 'version="{version}"'
+            else:
+                target, pattern = f"{re.sub(r'[-.]', '_', package)}/__init__.py", '__version__ = "{version}"'
             raise ConfigError(
                 f"Found nothing holding the version of {package} in {root}. Looked for: __version__ = \"...\" or a "
                 "version tuple (version_info = (1, 2, 0)) in <package>/__init__.py and <package>/_version.py, a static "
                 "[project].version, version = \"...\" / VERSION = '...' in setup.py, release = '...' in the Sphinx "
                 "conf.py, a .bumpversion.cfg / [tool.bumpversion] / tbump.toml, and a setuptools-scm/hatch-vcs setup.",
-                hint=f"Write a releaselib.toml at the project root (or a [{TABLE}] table) naming the file: "
-                '[[version-files]] path = "pkg/__init__.py" pattern = \'__version__ = "{version}"\' '
+                hint=f"Write a releaselib.toml at the project root (or a [{TABLE}] table) naming the file that holds "
+                f"the version as a literal: [[version-files]] path = \"{target}\" pattern = '{pattern}' "
                 "(or pattern = \"version_info = {version_tuple}\"); or version-source = \"scm\" when the tag is the version.",
             )
     values["version_files"] = tuple(version_files)
@@ -175,32 +192,35 @@ def _detect_version_files(
     found: list[VersionFile] = []
     current: str | None = None
     tuple_current: str | None = None
-    dirs = [package_dir] if package_dir is not None else []
-    for candidate in dirs:
-        for name in ("_version.py", "__version__.py", "version.py", "__init__.py"):
-            path = candidate / name
-            text = _safe_text(path) if path.is_file() else None
-            if text is None:
+    places = [package_dir / name for name in ("_version.py", "__version__.py", "version.py", "__init__.py")] \
+        if package_dir is not None else []
+    if package_dir is None:  # one top-level module (six.py, py_modules=["six"]) holding its own __version__
+        name = re.sub(r"[-.]", "_", _package_name(root, data))
+        modules = dict.fromkeys((name, name.lower()))
+        places = [base / f"{module}.py" for base in (root / "src", root) for module in modules]
+    for path in places:
+        text = _safe_text(path) if path.is_file() else None
+        if text is None:
+            continue
+        relpath = path.relative_to(root).as_posix()
+        match = _DUNDER_VERSION_RE.search(text)
+        # __version__ = ".".join(...) is code, not a version string.
+        if match is not None and _LOOKS_LIKE_VERSION.match(match.group(3)):
+            pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
+            if _matches_once(text, pattern):
+                found.append(VersionFile(relpath, pattern))
+                current = current or match.group(3)
+                notes.append(f"version: {match.group(3)} in {relpath} ({match.group(1).split('=')[0].strip()})")
+        for tuple_match in _VERSION_TUPLE_RE.finditer(text):
+            tuple_pattern = f"{tuple_match.group(1)}{VERSION_TUPLE}"
+            if not _matches_once(text, tuple_pattern):
                 continue
-            relpath = path.relative_to(root).as_posix()
-            match = _DUNDER_VERSION_RE.search(text)
-            # __version__ = ".".join(...) is code, not a version string.
-            if match is not None and _LOOKS_LIKE_VERSION.match(match.group(3)):
-                pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
-                if _matches_once(text, pattern):
-                    found.append(VersionFile(relpath, pattern))
-                    current = current or match.group(3)
-                    notes.append(f"version: {match.group(3)} in {relpath} ({match.group(1).split('=')[0].strip()})")
-            for tuple_match in _VERSION_TUPLE_RE.finditer(text):
-                tuple_pattern = f"{tuple_match.group(1)}{VERSION_TUPLE}"
-                if not _matches_once(text, tuple_pattern):
-                    continue
-                found.append(VersionFile(relpath, tuple_pattern))
-                literal = text[tuple_match.end(1) : tuple_match.end()]
-                notes.append(f"version tuple: {literal} in {relpath}")
-                if tuple_current is None:
-                    tuple_current = _tuple_version(literal)
-                break
+            found.append(VersionFile(relpath, tuple_pattern))
+            literal = text[tuple_match.end(1) : tuple_match.end()]
+            notes.append(f"version tuple: {literal} in {relpath}")
+            if tuple_current is None:
+                tuple_current = _tuple_version(literal)
+            break
     project = data.get("project")
     if isinstance(project, dict) and isinstance(project.get("version"), str):
         project_pattern = _project_version_pattern(_read_text(root / PYPROJECT, PYPROJECT))
@@ -224,11 +244,20 @@ def _detect_version_files(
         text = _safe_text(root / conf) if (root / conf).is_file() else None
         if not text:
             continue
-        for match in _SPHINX_VERSION_RE.finditer(text):
+        # release (the full version) before version (often its short X.Y form).
+        matches = sorted(_SPHINX_VERSION_RE.finditer(text), key=lambda m: not m.group(1).startswith("release"))
+        for match in matches:
             name = match.group(1).split("=")[0].strip()
+            if not _LOOKS_LIKE_VERSION.match(match.group(3)):
+                continue  # version = ".".join(version_info[:2]) is code that derives it, not a version to rewrite
             pattern = f"{match.group(1)}{match.group(2)}{VERSION}{match.group(2)}"
             if current is not None and match.group(3) != current:
-                notes.append(f"{conf}: {name} = {match.group(3)!r} differs from {current!r}; left alone")
+                short = f"{match.group(1)}{match.group(2)}{VERSION_SHORT}{match.group(2)}"
+                if name == "version" and _is_short_form(match.group(3), current) and _matches_once(text, short):
+                    found.append(VersionFile(conf, short))
+                    notes.append(f"version: {match.group(3)} in {conf} (version, the short form: kept short)")
+                else:
+                    notes.append(f"{conf}: {name} = {match.group(3)!r} differs from {current!r}; left alone")
                 continue
             if _matches_once(text, pattern):
                 found.append(VersionFile(conf, pattern))
@@ -236,6 +265,15 @@ def _detect_version_files(
                 notes.append(f"version: {match.group(3)} in {conf} ({name})")
         break
     return found, current
+
+
+def _is_short_form(value: str, current: str) -> bool:
+    """True when ``value`` is the leading release numbers of ``current``: ``1.4`` of ``1.4.2`` or ``1.4.dev0``."""
+    numbers = re.match(r"\d+(?:\.\d+)*", current)
+    if not re.fullmatch(r"\d+(?:\.\d+)*", value) or numbers is None:
+        return False
+    parts, held = value.split("."), numbers.group(0).split(".")
+    return len(parts) <= len(held) and held[: len(parts)] == parts
 
 
 def _tuple_version(literal: str) -> str | None:
@@ -362,12 +400,16 @@ def _bumpversion_files(root: Path, data: Mapping[str, Any], notes: list[str]) ->
 
 
 def _marker_style(current: str, root: Path, notes: list[str]) -> dict[str, Any]:
-    """The development scheme and plus label the version held now is written in."""
-    from releaselib.core.versions import build_backend
+    """The development scheme, plus label and dev suffix the version held now is written in."""
+    from releaselib.core.versions import build_backend, dev_suffix_of
 
-    if "+" not in current and re.search(r"\.?dev\d*$", current):
-        notes.append(f"development marker: {current} (.devN)")
-        return {"dev_scheme": "dev"}
+    suffix = dev_suffix_of(current)
+    if suffix is not None:
+        if not re.search(r"\d$", suffix):
+            notes.append(f"development marker: {current} ({suffix}, no number: kept)")
+        else:
+            notes.append(f"development marker: {current} (.devN)")
+        return {"dev_scheme": "dev", "dev_suffix": suffix}
     if "+" in current:
         label = current.partition("+")[2]
         if label and _LOCAL_LABEL_RE.match(label):
@@ -454,9 +496,26 @@ def _matrix(root: Path, data: Mapping[str, Any], notes: list[str]) -> dict[str, 
     setup_py = _safe_text(root / "setup.py") if (root / "setup.py").is_file() else None
     if setup_py:
         switch = _NO_EXT_ENV_RE.search(setup_py)
+        enable = _ENABLE_EXT_ENV_RE.search(setup_py)
+        off = _FALSE_COMPARISON_RE.search(setup_py)
         if switch:
             matrix["no_extension_env"] = switch.group(1)
             notes.append(f"extension switch: {switch.group(1)} (read in setup.py)")
+        elif enable and off:
+            # Built unless the variable says so: the "without" cells set the value setup.py compares with.
+            matrix["no_extension_env"] = f"{enable.group(1)}={off.group(1)}"
+            notes.append(f"extension switch: {enable.group(1)}={off.group(1)} (read in setup.py)")
+    from releaselib.infra.config.test_requires import detect_test_requires
+
+    tests = detect_test_requires(root, data)
+    if tests is not None:
+        matrix["test_requires"] = tests[0]
+        notes.append(f"test requirements: {', '.join(tests[0])} (from {tests[1]})")
+    if "no_extension_env" not in matrix:
+        found = _backend_switch(root, data)
+        if found is not None:
+            matrix["no_extension_env"] = found[0]
+            notes.append(f"extension switch: {found[0]} (read in {found[1]})")
     project = data.get("project") if isinstance(data.get("project"), dict) else {}
     assert isinstance(project, dict)
     classifiers = " ".join(str(c) for c in project.get("classifiers", []))
@@ -480,3 +539,21 @@ def _matrix(root: Path, data: Mapping[str, Any], notes: list[str]) -> dict[str, 
         matrix["allow_missing"] = tuple(pythons)
         notes.append(f"Pythons: {', '.join(pythons)} (from the classifiers; missing ones are skipped)")
     return matrix
+
+
+def _backend_switch(root: Path, data: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The variable an in-tree build backend (``backend-path``) reads to build without the extension, and where."""
+    system = data.get("build-system")
+    paths = system.get("backend-path") if isinstance(system, dict) else None
+    if not isinstance(paths, list):
+        return None
+    for folder in paths:
+        base = (root / str(folder)).resolve()
+        if not base.is_dir() or root not in base.parents and base != root:
+            continue
+        for path in sorted(base.rglob("*.py")):
+            text = _safe_text(path)
+            found = _NO_EXT_NAME_RE.search(text) if text else None
+            if found:
+                return found.group(1), path.relative_to(root).as_posix()
+    return None

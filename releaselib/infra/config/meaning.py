@@ -87,6 +87,12 @@ def _check_meaning(config: Config, data: Mapping[str, Any]) -> None:
             f"got {config.plus_label!r}.",
             hint='Use plus-label = "dev" (2.1+dev), or "" for the literal 2.1+ of a legacy setup.py project.',
         )
+    if not re.fullmatch(r"\.?dev\d*", config.dev_suffix):
+        raise ConfigError(
+            f"`dev-suffix` in {where} must be the development marker as the project writes it "
+            f"(\".dev0\", \".dev\" or \"dev0\"), got {config.dev_suffix!r}.",
+            hint='Use dev-suffix = ".dev0" (2.3.dev0) or ".dev" (2.3.dev, no number), or remove the key.',
+        )
     from releaselib.core.versions import check_buildable
 
     check_buildable(config)
@@ -213,8 +219,8 @@ def _check_version_files(config: Config) -> None:
         if not matches:
             raise ConfigError(
                 f"The pattern {vf.pattern!r} matches nothing in {vf.path}.",
-                hint="The pattern must match the line exactly (spaces included), with {version} "
-                "or {version_tuple} where the version stands.",
+                hint="The pattern must match the line exactly (spaces included), with {version}, "
+                "{version_tuple} or {version_short} where the version stands.",
             )
         if len(matches) > 1:
             lines = sorted({text.count("\n", 0, m.start()) + 1 for m in matches})
@@ -279,10 +285,11 @@ def _check_matrix(matrix: MatrixConfig) -> None:
     _check_positive("timeout", where, matrix.timeout)
     _check_subset("allow-missing", "python", where, matrix.allow_missing, matrix.python)
     _check_subset("allow-missing-platforms", "platforms", where, matrix.allow_missing_platforms, matrix.platforms)
-    if matrix.no_extension_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", matrix.no_extension_env):
+    if matrix.no_extension_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(=\S*)?", matrix.no_extension_env):
         raise ConfigError(
-            f"`no-extension-env` in {where} must be an environment variable name, got {matrix.no_extension_env!r}.",
-            hint='Write e.g. no-extension-env = "PKG_NO_EXT".',
+            f"`no-extension-env` in {where} must be an environment variable name, or NAME=VALUE, "
+            f"got {matrix.no_extension_env!r}.",
+            hint='Write e.g. no-extension-env = "PKG_NO_EXT" (set to 1), or "PKG_INSTALL_EXTENSIONS=false".',
         )
     _check_extension_switch(matrix, where)
     if not matrix.test_command.strip():

@@ -65,11 +65,16 @@ def table_of(config: Config) -> dict[str, Any]:
     return table
 
 
+#: What init writes where only the maintainer knows the value; preflight refuses a value still holding it.
+PLACEHOLDER = "FILL-IN"
+
+
 def _placeholders(config: Config, prefix: str) -> str:
     """The tables detection cannot fill, written commented out for the maintainer to complete.
 
     Left commented, ``plan`` reports them missing for a run that includes
-    their phase (never a table that looks complete and fails phases later).
+    their phase; uncommented as written, it reports the ``FILL-IN`` values
+    (never a table that looks complete and fails phases later).
     """
     blocks = []
     if config.docs_check.url is None:

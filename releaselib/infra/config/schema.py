@@ -33,6 +33,8 @@ TABLE = "tool.releaselib"
 PYPROJECT = "pyproject.toml"
 VERSION = "{version}"
 VERSION_TUPLE = "{version_tuple}"
+# The short form Sphinx's conf.py keeps beside the full release: version = "2.2" for release = "2.2.1".
+VERSION_SHORT = "{version_short}"
 DEV_SCHEMES = ("plus", "dev", "none")
 VERSION_SOURCES = ("files", "scm")
 NEXT_VERSION_POLICIES = ("", "patch", "minor", "major")
@@ -79,13 +81,15 @@ _SUBTABLES: dict[str, type] = {
 # matter most even when they hold the default.
 _ALWAYS_RENDERED = ("dev_scheme", "tag", "commit_message", "branch", "changelog", "docs", "version_files")
 
-_PLACEHOLDER_RE = re.compile(r"\{version(?:_tuple)?\}")
+_PLACEHOLDER_RE = re.compile(r"\{version(?:_tuple|_short)?\}")
 _CAPTURES = {
     # No braces: a version never holds one, and a pattern quoted in
     # pyproject.toml (pattern = 'version = "{version}"') must not match itself.
     VERSION: r"(?P<value>[^\s\"'{}]+)",
     # Version tuples hold only ints and short strings, never nested parentheses.
     VERSION_TUPLE: r"(?P<value>\([^()]*\))",
+    # Only release numbers: the short form never holds a marker.
+    VERSION_SHORT: r"(?P<value>\d+(?:\.\d+)*)",
 }
 # A PEP 440 local label: what may follow the "+" of 2.1+dev.
 _LOCAL_LABEL_RE = re.compile(r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$", re.IGNORECASE)
@@ -117,7 +121,8 @@ def pattern_regex(pattern: str | VersionFile) -> re.Pattern[str]:
     ``'`` each match either quote (only the captured value is ever rewritten,
     so the file keeps its own quote). ``{version}`` captures ``[^\\s"'{}]+`` (braces excluded so that a
     pattern quoted in pyproject.toml never matches itself);
-    ``{version_tuple}`` captures a parenthesised tuple literal ``\\([^()]*\\)``.
+    ``{version_tuple}`` captures a parenthesised tuple literal ``\\([^()]*\\)``;
+    ``{version_short}`` captures release numbers only (``2.2``).
     A pattern that starts or ends with a word character does not match inside
     a longer name: ``version = "{version}"`` finds neither ``min_version = ...``
     nor ``target-version = ...``. A :class:`VersionFile` may be passed for its
@@ -134,8 +139,8 @@ def pattern_regex(pattern: str | VersionFile) -> re.Pattern[str]:
     placeholders = _PLACEHOLDER_RE.findall(pattern)
     if len(placeholders) != 1:
         raise ConfigError(
-            f"The version-file pattern {pattern!r}{where} must contain exactly one {{version}} "
-            f"or {{version_tuple}} placeholder, found {len(placeholders)}.",
+            f"The version-file pattern {pattern!r}{where} must contain exactly one {{version}}, "
+            f"{{version_tuple}} or {{version_short}} placeholder, found {len(placeholders)}.",
             hint='Write e.g. pattern = \'__version__ = "{version}"\' or pattern = "version_tuple = {version_tuple}".',
         )
     placeholder = placeholders[0]

@@ -14,7 +14,7 @@ from typing import Any
 from releaselib.core.errors import BuildError
 from releaselib.infra import processes, venv
 from releaselib.phases.build.artifacts import RESUME_HINT, Artifact, InterpreterLike
-from releaselib.phases.build.steps import _clean_env, _run, _tail
+from releaselib.phases.build.steps import _run, _tail
 from releaselib.phases.installed import installed_distribution, probe_argv, read_probe, shell_argv, tests_copy
 
 # --------------------------------------------------------------------------- install tests
@@ -120,8 +120,9 @@ def install_test(
     try:
         python = create_venv(interpreter, base / "venv", log=log, timeout=timeout, with_pip=False)
         env_dir = venv.VirtualEnv(base / "venv")
-        env = {**_clean_env(drop=drop_env), "VIRTUAL_ENV": str(env_dir.root)}
-        env["PATH"] = f"{env_dir.bin}{os.pathsep}{env['PATH']}"
+        # The environment of a matrix cell: the venv activated on the maintainer's PATH, never releaselib's
+        # own bin (a project's tests that run `mypy` when it is on PATH must see the same tools in 01 and 05).
+        env = processes.child_env(drop=drop_env, venv=env_dir.root)
 
         def step(
             command: Sequence[str | os.PathLike[str]], label: str, cwd: Path | None = None, *,

@@ -160,7 +160,7 @@ def build_release(release: Release, *, interpreters: Sequence[InterpreterLike] |
     if dist.exists():
         shutil.rmtree(dist)
     dist.mkdir(parents=True)
-    drop = [matrix.no_extension_env] if matrix.no_extension_env else []
+    drop = [matrix.no_extension_variable[0]] if matrix.no_extension_variable else []
     build_env = _clean_env(drop=drop)
     if config.version_source == "scm":
         # The tag is the version, but the clean export has no .git to read it from: tell

@@ -278,6 +278,38 @@ def date_fix(text: str, fmt: str, version: str, today: datetime.date | None = No
     return (body_index, body_index, [line]) if line is not None else None
 
 
+_UNRELEASED_TITLE = re.compile(r"^\W*(?:unreleased|upcoming|not yet released|in development)(?: changes)?\W*$", re.IGNORECASE)
+
+
+def unreleased_fix(
+    text: str, fmt: str, version: str, today: datetime.date | None = None
+) -> tuple[int, int, list[str], str] | None:
+    """Where an "Unreleased" heading is and what makes it the release's: (first line, last line, new heading, old title).
+
+    The keep-a-changelog ``## [Unreleased]`` (or an rst ``Unreleased``
+    heading) above every version section holds the maintainer's notes for
+    the next release: it is renamed like the newest version section
+    (``## [1.0.0] - 2025-01-01`` -> ``## [1.1.0] - <today>``). None when the
+    file has no such heading, already has a section for ``version``, or has
+    no version section to take the style from. Lines are 0-based.
+    """
+    sections = parse_sections(text, fmt)
+    versions = version_sections(sections)
+    if not versions or any(same_version(s.version, version) for s in versions):
+        return None
+    newest = versions[0]
+    unreleased = next(
+        (s for s in sections if s.start_line < newest.start_line and s.level == newest.level
+         and s.version is None and _UNRELEASED_TITLE.match(s.title.strip())),
+        None,
+    )
+    if unreleased is None:
+        return None
+    title = retitle(newest.title, version, today=today)
+    heading = render_heading(title, unreleased.style, fmt)
+    return unreleased.start_line - 1, unreleased.heading_end_line - 1, heading, unreleased.title
+
+
 def remaining_placeholder(text: str, fmt: str, version: str) -> str | None:
     """The placeholder date left in the release's heading or first line, or None."""
     for section in version_sections(parse_sections(text, fmt)):
@@ -311,6 +343,8 @@ class ChangelogSection(Action):
         self.line = insert_section(text, "x\n", self.fmt)[1] if self.existing is None else self.existing.start_line
         fix = date_fix(text, self.fmt, release.version, today) if self.existing is not None else None
         self.dated = " / ".join(fix[2]) if fix is not None else None
+        unreleased = unreleased_fix(text, self.fmt, release.version, today) if self.existing is None else None
+        self.renamed = (unreleased[3], " / ".join(unreleased[2]), unreleased[0] + 1) if unreleased else None
         self._draft: str | None = None
         self.original: str | None = None  # the file before apply(), once it wrote
         self.drafted = False  # apply() added a drafted section
@@ -329,6 +363,9 @@ class ChangelogSection(Action):
             if self.dated is not None:
                 return f"date the section for {version} in {self.name} ({where}): {self.dated!r}"
             return f"keep existing section for {version} in {self.name} ({where})"
+        if self.renamed is not None:
+            title, heading, line = self.renamed
+            return f"name the {title!r} section at line {line} of {self.name} for {version}: {heading!r}"
         return f"add a drafted section for {version} at line {self.line} of {self.name}"
 
     def is_done(self) -> bool:
@@ -337,7 +374,7 @@ class ChangelogSection(Action):
 
     def preview(self) -> str:
         """The section as it is, or as it would be added: the text to read before going on."""
-        if self.existing is not None:
+        if self.existing is not None or self.renamed is not None:
             after = self.text_after()
             section = find_section_in(after, self.fmt, self.release.version)
             if section is not None:
@@ -349,8 +386,12 @@ class ChangelogSection(Action):
         text = _read(self.path)
         section = find_section(self.path, self.release.version)
         if section is None:
-            return insert_section(text, self.draft, self.fmt)[0]
-        fix = date_fix(text, self.fmt, self.release.version, self.today)
+            unreleased = unreleased_fix(text, self.fmt, self.release.version, self.today)
+            if unreleased is None:
+                return insert_section(text, self.draft, self.fmt)[0]
+            fix: tuple[int, int, list[str]] | None = unreleased[:3]
+        else:
+            fix = date_fix(text, self.fmt, self.release.version, self.today)
         if fix is None:
             return text
         # Every other byte of the file stays (line endings included).
@@ -366,7 +407,9 @@ class ChangelogSection(Action):
     def apply(self) -> None:
         before = _read(self.path)
         new_text = self.text_after()
-        drafted = find_section(self.path, self.release.version) is None
+        drafted = find_section(self.path, self.release.version) is None and unreleased_fix(
+            before, self.fmt, self.release.version, self.today
+        ) is None
         try:
             with open(self.path, "w", encoding="utf-8", newline="") as handle:
                 handle.write(new_text)

@@ -27,6 +27,7 @@ from releaselib.phases.matrix.environments import (
     _Seeds,
     _Stopped,
     build_requires,
+    dynamic_build_requires,
     export_commit,
     warm_modules,
 )
@@ -64,8 +65,8 @@ def _has_switch(matrix: Any) -> bool:
 
 
 def _switch_text(matrix: Any) -> str:
-    if matrix.no_extension_env:
-        return f"{matrix.no_extension_env}=1"
+    if matrix.no_extension_variable:
+        return "=".join(matrix.no_extension_variable)
     return "--config-settings " + " ".join(matrix.no_extension_config_settings)
 
 
@@ -88,11 +89,12 @@ def _run_cell(
     cell_dir.mkdir(parents=True)
     venv, src = cell_dir / "venv", cell_dir / "src"
     env = _clean_env(venv)
-    if matrix.no_extension_env:
+    switch = matrix.no_extension_variable
+    if switch:
         if cell.extension is False:
-            env[matrix.no_extension_env] = "1"
+            env[switch[0]] = switch[1]
         else:
-            env.pop(matrix.no_extension_env, None)  # the caller's shell must not disable the build
+            env.pop(switch[0], None)  # the caller's shell must not disable the build
     run = _CellRun(log_path, clock["start"] + matrix.timeout, env, seeds.running)
     interp = cell.interpreter
     counts: dict[str, int | None] = {"tp": None, "tf": None, "dp": None, "df": None}
@@ -122,9 +124,8 @@ def _run_cell(
     run.note(f"releaselib test matrix cell {cell.name}: {cell.describe()}")
     run.note(f"interpreter: {interp.executable} ({interp.version}, {interp.cache_tag}, {interp.platform})")
     run.note(f"commit: {commit}")
-    if matrix.no_extension_env:
-        state = env.get(matrix.no_extension_env, "<unset>")
-        run.note(f"{matrix.no_extension_env}={state}")
+    if switch:
+        run.note(f"{switch[0]}={env.get(switch[0], '<unset>')}")
     python = str(venv / "bin" / "python")
     try:
         try:
@@ -153,6 +154,13 @@ def _run_cell(
         if cell.extension is False:
             for setting in matrix.no_extension_config_settings:
                 settings.append(f"-C{setting}")  # attached: pip and uv both read it, even when it starts with --
+        # Without isolation, what the backend asks for on top of the seed's static requirements (Cython...).
+        asked = dynamic_build_requires(run, python, src, dict(s[2:].partition("=")[::2] for s in settings))
+        if asked:
+            more = run.install("dynamic build requirements", VirtualEnv(venv), asked, src)
+            if more.returncode != 0:
+                result, reason = ERROR, f"installing the build requirements {', '.join(asked)} failed"
+                return finish()
         # The project never comes from a cache (a wheel built with the extension for a cell without it).
         install = run.install_project("install", VirtualEnv(venv), settings, src)
         if install.returncode != 0:

@@ -14,9 +14,10 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from releaselib.core.errors import GitError, MatrixError
 from releaselib.infra import export, processes, venv
@@ -57,10 +58,14 @@ class _CellRun:
         with self.log_path.open("a", encoding="utf-8") as log:
             log.write(text.rstrip("\n") + "\n")
 
-    def run(self, step: str, argv: Sequence[str] | str, cwd: Path, *, shell: bool = False) -> _Step:
+    def run(
+        self, step: str, argv: Sequence[str] | str, cwd: Path, *, shell: bool = False,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> _Step:  # fmt: skip
         """Run one command, its output appended to the log; raise _CellTimeout past the deadline."""
+        env = {**self.env, **extra_env} if extra_env else self.env
         return self._finish(step, lambda remaining: processes.run(
-            argv, cwd=cwd, env=self.env, shell=shell, timeout=remaining, log=self.log_path, title=step,
+            argv, cwd=cwd, env=env, shell=shell, timeout=remaining, log=self.log_path, title=step,
             scope=self.running))  # fmt: skip
 
     def install(self, step: str, environment: venv.VirtualEnv, args: Sequence[str], cwd: Path, **options: bool) -> _Step:
@@ -141,6 +146,56 @@ def build_requires(project: Path) -> tuple[str, ...]:
     requires = data.get("build-system", {}).get("requires")
     return tuple(requires) if requires else _LEGACY_BUILD_REQUIRES
 
+
+def dynamic_build_requires(run: _CellRun, python: str, project: Path, config_settings: Mapping[str, str]) -> list[str]:
+    """What the project's PEP 517 backend asks for beyond ``[build-system] requires``, for a wheel.
+
+    The matrix builds without isolation from a seed holding the static
+    requirements; a backend may add more in ``get_requires_for_build_wheel``
+    (frozenlist's in-tree backend asks for Cython only when it builds the
+    extension). The hook runs in the cell's interpreter, with the cell's
+    environment and config settings. A hook that fails is logged and yields
+    nothing: the build that follows fails with the project's own error.
+    """
+    from pyproject_hooks import BuildBackendHookCaller
+
+    system = _build_system(project)
+    backend = system.get("build-backend")
+    if not isinstance(backend, str) or not backend:
+        return []  # the legacy setup.py build: the seed holds its requirements
+
+    def runner(cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
+        step = run.run("build requirements (get_requires_for_build_wheel)", list(cmd), Path(cwd or project),
+                       extra_env=extra_environ)  # fmt: skip
+        if step.returncode != 0:
+            raise _HookFailed(step.returncode)
+
+    paths = system.get("backend-path")
+    caller = BuildBackendHookCaller(str(project), backend, backend_path=paths if isinstance(paths, list) else None,
+                                    runner=runner, python_executable=python)  # fmt: skip
+    try:
+        asked = caller.get_requires_for_build_wheel(dict(config_settings) or None)
+    except _HookFailed:
+        return []
+    static = set(build_requires(project))
+    return [str(requirement) for requirement in asked if str(requirement) not in static]
+
+
+class _HookFailed(Exception):
+    """The build backend's hook exited non-zero (its output is in the cell's log)."""
+
+
+def _build_system(project: Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ImportError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
+    try:
+        data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    system = data.get("build-system")
+    return system if isinstance(system, dict) else {}
 
 
 # Imports each module named on the command line that can be imported; the rest are not the seed's.

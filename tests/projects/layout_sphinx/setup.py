@@ -2,6 +2,6 @@ from setuptools import setup
 
 setup(
     name="gale",
-    version="1.4.dev0",
+    version="1.3.1.dev0",
     packages=["gale"],
 )

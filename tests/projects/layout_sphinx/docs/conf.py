@@ -1,4 +1,4 @@
 project = "gale"
-version = "1.4"
-release = "1.4.dev0"
+version = "1.3"
+release = "1.3.1.dev0"
 extensions = []

@@ -1,3 +1,3 @@
 """Gale."""
 
-__version__ = "1.4.dev0"
+__version__ = "1.3.1.dev0"

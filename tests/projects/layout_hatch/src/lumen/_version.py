@@ -1,1 +1,1 @@
-__version__ = "3.1.0.dev0"
+__version__ = "3.1.0.dev"
