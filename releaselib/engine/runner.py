@@ -396,7 +396,7 @@ class Runner:
                 execution_timeout=self.cell_timeout,
                 shutdown_kernel="immediate",
                 km=km,
-                engine_name=staged_engine(),  # the staged notebook written once, not after every cell
+                engine_name=staged_engine(),  # progress saved as plain JSON, validated once at the end
             )
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (interrupts.signals_interrupt)
             interrupted = exc
