@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# The shared helpers' asserts are rewritten too (registered before any test module imports them).
+pytest.register_assert_rewrite("tests.fixtures_record", "tests.report_browser", "tests.resume_helpers",
+                               "tests.green_projects", "tests.helpers")
+
 from releaselib.core.imports import skip_iri_grammar
 
 skip_iri_grammar()  # as the command line does, before any test module imports nbformat

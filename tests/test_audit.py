@@ -16,20 +16,18 @@ import tarfile
 from pathlib import Path
 
 import nbformat
-import pytest
 import tomlkit
 
-from releaselib.record import audit, verify as verifying
 from releaselib.cli import main
 from releaselib.infra.config import load_config
-from releaselib.record.store import sha256_file
 from releaselib.local.servers import PackageIndex
-
-pytest.register_assert_rewrite("tests.fixtures_record")  # its asserts, before it is imported
+from releaselib.record import audit
+from releaselib.record import verify as verifying
+from releaselib.record.store import sha256_file
 
 from .fixtures_record import (
-    GIT_PHASES,
     FILES,
+    GIT_PHASES,
     PACKAGE,
     VERSION,
     RecordCopy,

@@ -22,8 +22,6 @@ from releaselib.record.report import write_report
 from releaselib.record.review import review_text
 from releaselib.record.summary import PhaseSummary
 
-pytest.register_assert_rewrite("tests.fixtures_record", "tests.report_browser")  # before they are imported
-
 from .fixtures_record import PACKAGE, VERSION, RecordCopy, add_later_phases, append_entry
 from .report_browser import CHROMIUM, check_report_in_browser, long_json_objects
 
