@@ -7,7 +7,6 @@ in a dry run, and when the section towncrier wrote is not valid.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from releaselib.cli import main
