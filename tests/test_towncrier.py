@@ -21,6 +21,14 @@ def _run(repo: Path, outputs: Path, *extra: str) -> int:
     return main(["run", RELEASE, "--repo", str(repo), "--outputs", str(outputs), "--phases", "changelog", *extra])
 
 
+def test_plan_says_towncrier_builds_the_section_from_the_fragments(tmp_path: Path, capsys) -> None:
+    repo = make_repo("layout_towncrier", tmp_path)
+    assert main(["plan", RELEASE, "--repo", str(repo), "--outputs", str(tmp_path / "out"), "--phases", "changelog"]) == 0
+    out = capsys.readouterr().out
+    assert "02_changelog  the 1.1.0 section of CHANGES.rst (built by towncrier from the news fragments)" in out, out
+    assert "with towncrier from 2 news fragment(s) in changes/ (12.feature.rst, 15.bugfix.rst), which it removes" in out
+
+
 def test_no_fragment_and_no_section_is_refused_saying_what_to_add(tmp_path: Path, capsys) -> None:
     repo = make_repo("layout_towncrier", tmp_path)
     git(repo, "rm", "-q", "changes/12.feature.rst", "changes/15.bugfix.rst")
