@@ -60,3 +60,22 @@ def test_an_invalid_built_section_puts_the_fragments_and_the_changelog_back(tmp_
     err = capsys.readouterr().err
     assert "CHANGES.rst has 1 problem(s)" in err and "Inline emphasis start-string without end-string" in err, err
     assert git(repo, "status", "--porcelain") == ""  # fragments back, nothing staged, the changelog as it was
+
+
+def test_towncrier_toml_wins_and_the_default_fragment_folder_is_the_packages(tmp_path: Path) -> None:
+    """towncrier's own precedence and defaults: towncrier.toml first; NEWS.rst; <package>/newsfragments."""
+    from releaselib.infra.config.towncrier import news_fragments, towncrier_settings
+
+    (tmp_path / "pyproject.toml").write_text('[tool.towncrier]\ndirectory = "elsewhere"\n')
+    (tmp_path / "towncrier.toml").write_text('[tool.towncrier]\npackage = "ember"\npackage_dir = "src"\n')
+    folder = tmp_path / "src/ember/newsfragments"
+    folder.mkdir(parents=True)
+    for name in ("3.feature.md", ".gitignore", "README.md"):
+        (folder / name).write_text("x\n")
+    settings = towncrier_settings(tmp_path)
+    assert settings is not None
+    assert (settings.source, settings.filename, settings.directory) == ("towncrier.toml", "NEWS.rst", "src/ember/newsfragments")
+    assert news_fragments(tmp_path, settings) == ["src/ember/newsfragments/3.feature.md"]
+    (tmp_path / "towncrier.toml").unlink()
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'ember'\n")
+    assert towncrier_settings(tmp_path) is None
