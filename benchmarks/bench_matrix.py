@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pythons", help="comma-separated versions (default: the project's configured list)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel jobs (default: cores)")
-    parser.add_argument("--repeat", type=int, default=1, help="timed runs of each kind; the best is kept")
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs of each kind, interleaved (serial, parallel, serial, ...); medians")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-matrix-") as tmp:
@@ -86,23 +87,27 @@ def main(argv: list[str] | None = None) -> int:
             print(result)
             return 1
 
-        serial = parallel = float("inf")
+        serials: list[float] = []
+        parallels: list[float] = []
         for _ in range(args.repeat):
             took, result = _timed(release, 1, seeds, interpreters)
-            serial = min(serial, took)
+            serials.append(took)
             if not result.ok:
                 print(result)
                 return 1
             took, result = _timed(release, args.jobs, seeds, interpreters)
-            parallel = min(parallel, took)
+            parallels.append(took)
             if not result.ok:
                 print(result)
                 return 1
+        serial, parallel = statistics.median(serials), statistics.median(parallels)
         print(result)
         print(f"serial   (jobs=1): {serial:.1f}s")
         print(f"parallel (jobs={args.jobs}): {parallel:.1f}s")
         after = os.getloadavg()
-        print(f"ratio: {serial / parallel:.2f}x (target >= 1.7x on 2 cores when the machine is otherwise idle)")
+        verdict = "met" if serial / parallel >= 1.7 else "NOT MET"
+        print(f"speed-up: {serial / parallel:.2f}x (median of {args.repeat}; target >= 1.7x on 2 cores when the "
+              f"machine is otherwise idle): {verdict}")
         print(f"load average after: {after[0]:.2f} {after[1]:.2f} {after[2]:.2f} (1, 5, 15 min; "
               f"{os.cpu_count()} cores){'  BUSY: rerun on a quieter machine' if max(before[0], after[0]) > (os.cpu_count() or 1) else ''}")
     return 0

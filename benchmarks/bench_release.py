@@ -52,6 +52,9 @@ from releaselib.engine.runner import Runner
 from releaselib.local.sandbox import Sandbox, create_sandbox
 
 GIT_PHASES = ["00_preflight", "02_changelog", "03_bump", "04_commit_tag", "08_post_release"]
+#: The drafted changelog section accepted unread, and the git side released without 01_test/05_build
+#: (as the demo and a maintainer's `-p` would): otherwise 02_changelog and 08_post_release stop the run.
+PARAMETERS = {"accept_draft": True, "allow_untested": True}
 BIN = Path(sys.executable).parent
 
 #: bump-my-version doing what `run --phases bump,commit_tag` does to the sample. Paths are
@@ -150,7 +153,7 @@ def git_side(root: Path, rounds: int) -> None:
           f"(min {min(ours):.2f}, max {max(ours):.2f})")
     print(f"  bump-my-version bump                     median {med(theirs):6.2f}s  "
           f"(min {min(theirs):.2f}, max {max(theirs):.2f})")
-    print(f"  ratio {ratio:.2f}x (target <= 3x): {'OK' if ratio <= 3 else 'OVER'}")
+    print(f"  ratio {ratio:.2f}x (target <= 3x): {'met' if ratio <= 3 else 'NOT MET'}")
 
 
 # -- 2. orchestration per phase ------------------------------------------------------
@@ -165,7 +168,7 @@ def bare_kernel_start() -> float:
 
 
 def run_notebooks(sandbox: Sandbox, outputs: Path) -> dict[str, float]:
-    runner = Runner(repo=sandbox.repo, version="1.1", outputs=outputs)
+    runner = Runner(repo=sandbox.repo, version="1.1", outputs=outputs, parameters=PARAMETERS)
     return {outcome.phase: outcome.duration for outcome in runner.run(GIT_PHASES)}
 
 
@@ -181,6 +184,7 @@ def run_direct(sandbox: Sandbox, outputs: Path) -> dict[str, float]:
         exec(cells[0], namespace)  # noqa: S102 - the parameters cell's defaults
         namespace.update(version="1.1", repo=str(sandbox.repo), dry_run=False, outputs=str(outputs),
                          phases=",".join(GIT_PHASES))
+        namespace.update({k: v for k, v in PARAMETERS.items() if f"{k} =" in cells[0]})
         for source in cells[1:]:
             exec(compile(source, f"<{phase}>", "exec"), namespace)  # noqa: S102 - the runbook's own cells
         times[phase] = time.perf_counter() - started
@@ -223,7 +227,7 @@ def orchestration(root: Path, rounds: int) -> Path:
     worst = max(ahead)
     print(f"  {'total':18} {total_nb:8.2f}s {total_direct:7.2f}s {total_nb - total_direct:9.2f}s")
     print(f"  with a kernel started ahead: median {med(ahead):.2f}x, worst {worst:.2f}x a bare kernel "
-          f"(target <= 0.5x): {'OK' if worst <= 0.5 else 'OVER'}")
+          f"(target <= 0.5x): {'met' if worst <= 0.5 else 'NOT MET'}")
     return outputs
 
 
@@ -242,7 +246,7 @@ def reading(outputs: Path, version: str, rounds: int) -> None:
     print(f"reading the record ({outputs}, {rounds} rounds, fresh processes):")
     for command, values in times.items():
         print(f"  releaselib {command:7} median {med(values):.2f}s (min {min(values):.2f}) "
-              f"(target < 0.5s): {'OK' if med(values) < 0.5 else 'OVER'}")
+              f"(target < 0.5s): {'met' if med(values) < 0.5 else 'NOT MET'}")
 
 
 def main() -> int:

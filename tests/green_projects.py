@@ -36,9 +36,10 @@ class GreenProject:
         target.write_text(text.replace(old, new))
 
 
-def green_project(name: str, root: Path) -> GreenProject:
+def green_project(name: str, root: Path, *, kind: str = "green") -> GreenProject:
+    """``tests/projects/<kind>_<name>`` as a fresh repository with a bare origin, under ``root``."""
     repo, origin = root / "real" / name, root / "origin.git"
-    shutil.copytree(PROJECTS / f"green_{name}", repo, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info",
+    shutil.copytree(PROJECTS / f"{kind}_{name}", repo, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info",
                                                                                    "build", "*.so"))
     git(repo, "init", "-q", "-b", "main")
     git(repo, "config", "user.name", "Release Manager")

@@ -8,7 +8,6 @@ is what detection and the matrix make of the layout alone.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -17,24 +16,13 @@ import pytest
 from releaselib.cli import main
 from releaselib.infra.interpreters import find_interpreter
 
-from .helpers import git
+from .green_projects import green_project
 
 PROJECTS = Path(__file__).parent / "projects"
 
 
 def shape_project(name: str, root: Path) -> Path:
-    repo, origin = root / "real" / name, root / "origin.git"
-    shutil.copytree(PROJECTS / f"shape_{name}", repo, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info",
-                                                                                   "build", "*.so"))
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.name", "Release Manager")
-    git(repo, "config", "user.email", "release@example.org")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "The project")
-    git(root, "init", "-q", "--bare", "-b", "main", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "push", "-q", "-u", "origin", "main")
-    return repo
+    return green_project(name, root, kind="shape").repo
 
 
 def matrix_cells(outputs: Path, package: str, version: str) -> dict:

@@ -356,6 +356,7 @@ class Runner:
         """
         import papermill
 
+        from releaselib.engine.notebook_engine import register as staged_engine
         from releaselib.infra.git import head_commit
 
         runbook = runbook_path(phase, self.config)
@@ -395,6 +396,7 @@ class Runner:
                 execution_timeout=self.cell_timeout,
                 shutdown_kernel="immediate",
                 km=km,
+                engine_name=staged_engine(),  # progress saved as plain JSON, validated once at the end
             )
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (interrupts.signals_interrupt)
             interrupted = exc

@@ -28,7 +28,10 @@ from pathlib import Path
 from releaselib.core.errors import ReleaseError
 from releaselib.infra import processes
 
-__all__ = ["INSTALLER_ENV", "VenvError", "VirtualEnv", "build", "create", "install", "tool_versions", "uv_binary"]
+__all__ = [
+    "INSTALLER_ENV", "VenvError", "VirtualEnv", "build", "create", "install", "install_project", "tool_versions",
+    "uv_binary",
+]
 
 #: ``pip`` forces the venv + pip + pypa/build fallback even where uv is available.
 INSTALLER_ENV = "RELEASELIB_INSTALLER"
@@ -167,6 +170,55 @@ def install(
         options += ["--no-build-isolation"] if no_build_isolation else []
     return processes.run([*command, *options, *args], log=log, timeout=timeout, title=title, env=env, cwd=cwd,
                          scope=scope)  # fmt: skip
+
+
+def install_project(
+    venv: VirtualEnv,
+    source: str | os.PathLike[str],
+    *,
+    settings: Sequence[str] = (),
+    log: str | os.PathLike[str] | None = None,
+    timeout: float = 900.0,
+    title: str = "",
+    env: Mapping[str, str] | None = None,
+    scope: processes.Scope | None = None,
+) -> processes.Completed:
+    """Install the project in the source tree ``source`` into ``venv``, without build isolation
+    (``venv`` holds the build requirements) and without any cache.
+
+    With uv: ``uv build --wheel --no-build-isolation`` into a private temporary
+    folder, then ``uv pip install --no-cache`` of that wheel, which is what
+    ``uv pip install --no-build-isolation .`` does, in one call of the backend
+    instead of two (uv asks the backend for the metadata first, then for the
+    wheel). With pip: ``pip install --no-build-isolation --no-cache-dir .``.
+    ``settings`` are config settings (``-Ckey=value``). A non-zero exit is
+    returned (the build's, whose output holds the compiler's errors); raises
+    :class:`processes.CommandTimeout` past ``timeout`` (the two steps together).
+    """
+    uv = uv_binary()
+    if uv is None:
+        return install(venv, [*settings, "."], log=log, timeout=timeout, title=title, no_cache=True,
+                       no_build_isolation=True, env=env, cwd=source, scope=scope)  # fmt: skip
+    import tempfile
+    import time
+
+    deadline = time.monotonic() + timeout
+    run_env = _uv_env(dict(env) if env is not None else venv.env())
+    out = Path(tempfile.mkdtemp(prefix="releaselib-wheel-"))
+    try:
+        built = processes.run(
+            [uv, "build", "--wheel", "--no-build-isolation", "--no-config", "--python", venv.python, "--out-dir", out,
+             *settings, "."],
+            log=log, timeout=timeout, title=f"{title} (build)".strip(), env=run_env, cwd=source, scope=scope,
+        )  # fmt: skip
+        wheels = sorted(out.glob("*.whl"))
+        if not built.ok or len(wheels) != 1:
+            return built if not built.ok else processes.Completed(
+                built.argv, 1, f"{built.stdout}\nexpected one wheel in {out}, found {len(wheels)}", "", built.duration)
+        return install(venv, wheels, log=log, timeout=max(1.0, deadline - time.monotonic()), title=title,
+                       no_cache=True, env=run_env, cwd=source, scope=scope)  # fmt: skip
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def build(

@@ -15,13 +15,17 @@ to be read, load nothing from the network and need no server.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from releaselib.core.errors import RecordError, UsageError
-from releaselib.core.secrets import scrubbed, strip_userinfo
+from releaselib.core.secrets import environment_secrets, scrubbed, strip_userinfo
+from releaselib.record import notebook_pages
 from releaselib.record.charts import ReleaseRow, history_html, matrix_svg, timeline_html
 from releaselib.record.notebook_pages import FILES_DIR, log_page, notebook_page, page_manifest, render_notebook
 from releaselib.record.readable import strip_ansi, value_html
@@ -324,6 +328,67 @@ def _phase_section(record: Record, summary: PhaseSummary, rendered: list[str]) -
     return "\n".join(parts)
 
 
+# --------------------------------------------------------------------------- a page kept while current
+
+#: The modules whose code shapes a release page: a change to any of them makes every page stale.
+_PAGE_CODE = ("report", "charts", "summary", "readable", "report_style", "notebook_pages", "values")
+_INPUTS = re.compile(r"<!-- releaselib report inputs=([0-9a-f]{64}) -->")
+
+
+def _stamps(folder: str) -> list[tuple[str, int, int]]:
+    try:
+        with os.scandir(folder) as found:
+            return sorted((e.name, *_stat(e)) for e in found if e.name != REPORT_NAME)
+    except OSError:
+        return []
+
+
+def _stat(entry: os.DirEntry[str]) -> tuple[int, int]:
+    status = entry.stat(follow_symlinks=False)
+    return status.st_mtime_ns, status.st_size
+
+
+def page_inputs(record: Record) -> str:
+    """A digest of everything a release page is made from: the files of the record folder
+    (record.json, notebooks, the announcement, ``logs/``, the notebook pages' manifest; by
+    name, size and modification time) and the code that renders it (and the notebooks' renderer).
+
+    A record's attempts never change once written, so a page whose digest matches is
+    current and is not rendered again: that keeps ``report`` flat as records grow.
+    """
+    folder = os.fspath(record.directory)
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = []
+    for name in _PAGE_CODE:
+        try:
+            status = os.stat(os.path.join(here, f"{name}.py"))
+            code.append((name, status.st_mtime_ns, status.st_size))
+        except OSError:
+            code.append((name, 0, 0))
+    parts = [code, notebook_pages.RENDERER, _stamps(folder), _stamps(os.path.join(folder, "logs")), _stamps(os.path.join(folder, FILES_DIR))]
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+
+def _page_is_current(path: Path, digest: str) -> bool:
+    """Whether the page at ``path`` was written from inputs of ``digest`` and holds no secret of this environment."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            head = handle.read(200)
+            match = _INPUTS.search(head)
+            if match is None or match.group(1) != digest:
+                return False
+            if environment_secrets():  # rare: a secret in this environment must not stay on a page
+                return _clean(path)
+    except OSError:
+        return False
+    return True
+
+
+def _clean(path: Path) -> bool:
+    text = path.read_text(encoding="utf-8")
+    return scrubbed(text) == text
+
+
 def write_release_report(record_dir: Path | Record) -> Path:
     """Write ``report.html`` (and any notebook page not yet current under ``report_files/``)
     into the record folder ``record_dir`` (or of the loaded record); return the report's path.
@@ -333,6 +398,10 @@ def write_release_report(record_dir: Path | Record) -> Path:
     record = record_dir if isinstance(record_dir, Record) else Record.load(Path(record_dir))
     if not record.exists:
         raise RecordError(f"No record in {record_dir}.", hint="Run the release first: releaselib run VERSION.")
+    path = record.directory / REPORT_NAME
+    digest = page_inputs(record)
+    if _page_is_current(path, digest):
+        return path
     summaries = phase_summaries(record)
     title = f"{record.data.get('package')} {record.data.get('version')}: release record"
     links = [("#summary", "Summary"), ("#timeline", "Timeline")]
@@ -358,8 +427,8 @@ def write_release_report(record_dir: Path | Record) -> Path:
     for href, label, _ in facts_links:
         if f'id="{href[1:]}"' not in body:
             toolbar = toolbar.replace(f'<a href="{href}">{label}</a>', "")
-    path = record.directory / REPORT_NAME
-    _write_page(path, _page(title, body, toolbar=toolbar, script=SCRIPT))
+    page = _page(title, body, toolbar=toolbar, script=SCRIPT)
+    _write_page(path, page.replace("\n", f"\n<!-- releaselib report inputs={page_inputs(record)} -->\n", 1))
     return path
 
 

@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
-
-import git as gitpython
-from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+from typing import TYPE_CHECKING, Union, cast
 
 from releaselib.core.errors import GitError, RepoStateError
 from releaselib.infra import processes
 
+if TYPE_CHECKING:
+    import git as gitpython
+    from git.exc import GitCommandError
+
+# GitPython is imported where a repository is opened, not with this module: commands that
+# only read a record (verify, review) reach this module and never open a repository.
+
 #: A repository as callers hold it: a path (the usual case) or an open GitPython repo.
-RepoLike = Union[str, "os.PathLike[str]", gitpython.Repo]
+RepoLike = Union[str, "os.PathLike[str]", "gitpython.Repo"]
 
 #: Seconds a network call may take when the caller does not say.
 DEFAULT_TIMEOUT = 60.0
@@ -45,6 +50,9 @@ def open_repo(path: str | os.PathLike[str]) -> gitpython.Repo:
     Raises :class:`RepoStateError` (a :class:`ReleaseError`) when ``path`` does
     not exist or is not a git repository.
     """
+    import git as gitpython
+    from git.exc import InvalidGitRepositoryError, NoSuchPathError
+
     try:
         return gitpython.Repo(Path(path))
     except NoSuchPathError as exc:
@@ -63,29 +71,38 @@ def open_repo(path: str | os.PathLike[str]) -> gitpython.Repo:
 def _opened(repo: RepoLike) -> Iterator[gitpython.Repo]:
     # A Repo we open ourselves is closed again, so its cat-file helpers do not
     # outlive the call in a long-running kernel.
-    if isinstance(repo, gitpython.Repo):
-        yield repo
+    if _is_repo(repo):
+        yield cast("gitpython.Repo", repo)
         return
-    handle = open_repo(repo)
+    handle = open_repo(cast("str | os.PathLike[str]", repo))
     try:
         yield handle
     finally:
         handle.close()
 
 
+def _is_repo(repo: RepoLike) -> bool:
+    """Whether ``repo`` is an open GitPython repository (none can exist before GitPython is imported)."""
+    loaded = sys.modules.get("git")
+    return loaded is not None and isinstance(repo, loaded.Repo)
+
+
 def _workdir(repo: RepoLike) -> Path:
-    if isinstance(repo, gitpython.Repo):
-        if repo.working_tree_dir is None:
+    if _is_repo(repo):
+        opened = cast("gitpython.Repo", repo)
+        if opened.working_tree_dir is None:
             raise RepoStateError(
-                f"{repo.git_dir} is a bare repository; a release needs a working tree.",
+                f"{opened.git_dir} is a bare repository; a release needs a working tree.",
                 hint="Pass the project's checkout with `--repo PATH`.",
             )
-        return Path(repo.working_tree_dir)
-    return Path(repo)
+        return Path(opened.working_tree_dir)
+    return Path(cast("str | os.PathLike[str]", repo))
 
 
 def _git(repo: RepoLike, *args: str, hint: str | None = None) -> str:
     """Run a local (non-network) git command; its stdout, stripped. GitError on failure."""
+    from git.exc import GitCommandError
+
     with _opened(repo) as handle:
         try:
             return str(handle.git.execute(["git", *args]))
@@ -100,6 +117,8 @@ def _git(repo: RepoLike, *args: str, hint: str | None = None) -> str:
 
 def _git_ok(repo: RepoLike, *args: str) -> str | None:
     """Like :func:`_git`, but None when git exits non-zero (for "does it exist?" questions)."""
+    from git.exc import GitCommandError
+
     with _opened(repo) as handle:
         try:
             return str(handle.git.execute(["git", *args]))
@@ -180,6 +199,14 @@ def commit_with_message(repo: RepoLike, message: str, ref: str = "HEAD", limit: 
 
 def remote_url(repo: RepoLike, remote: str) -> str | None:
     """The URL git uses for ``remote`` (``insteadOf`` applied), None when there is no such remote."""
+    folder = None if _is_repo(repo) else Path(cast("str | os.PathLike[str]", repo))
+    if folder is not None and (folder / ".git").exists():
+        # Two plain git calls: `verify` asks this of a released repository and opens it for nothing else.
+        for args in (["config", "--get", f"remote.{remote}.url"], ["remote", "get-url", remote]):
+            proc = processes.run(["git", *args], cwd=folder, timeout=DEFAULT_TIMEOUT, merge_stderr=False)
+            if not proc.ok:
+                return None
+        return proc.stdout.strip()
     if _git_ok(repo, "config", "--get", f"remote.{remote}.url") is None:
         return None
     return _git_ok(repo, "remote", "get-url", remote)

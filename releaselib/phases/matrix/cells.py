@@ -29,6 +29,7 @@ from releaselib.phases.matrix.environments import (
     build_requires,
     dynamic_build_requires,
     export_commit,
+    warm_modules,
 )
 from releaselib.phases.matrix.results import (
     ERROR,
@@ -161,8 +162,7 @@ def _run_cell(
                 result, reason = ERROR, f"installing the build requirements {', '.join(asked)} failed"
                 return finish()
         # The project never comes from a cache (a wheel built with the extension for a cell without it).
-        install = run.install("install", VirtualEnv(venv), [*settings, "."], src, no_cache=True,
-                              no_build_isolation=True)
+        install = run.install_project("install", VirtualEnv(venv), settings, src)
         if install.returncode != 0:
             # A project that cannot be installed is the project's failure, not the harness's.
             result = FAILED
@@ -300,7 +300,8 @@ def run_matrix(
         seeds_root = Path(seed_dir) if seed_dir is not None else workdir / "seeds"
         seeds_root.mkdir(parents=True, exist_ok=True)
         running = _Running()
-        seeds = _Seeds(seeds_root, requirements, matrix.timeout, running)
+        seeds = _Seeds(seeds_root, requirements, matrix.timeout, running,
+                       warm=warm_modules(export, matrix.test_requires))
         kwargs: dict[str, Any] = {
             "archive": archive, "commit": commit, "matrix": matrix, "seeds": seeds,
             "workdir": workdir, "logs_dir": logs_dir, "record_dir": record_dir, "package": release.config.package,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import threading
 import time
@@ -72,6 +73,12 @@ class _CellRun:
         return self._finish(step, lambda remaining: venv.install(
             environment, args, cwd=cwd, env=self.env, timeout=remaining, log=self.log_path, title=step,
             scope=self.running, **options))  # fmt: skip
+
+    def install_project(self, step: str, environment: venv.VirtualEnv, settings: Sequence[str], cwd: Path) -> _Step:
+        """The project in ``cwd`` installed into ``environment``, no isolation, no cache (:func:`venv.install_project`)."""
+        return self._finish(step, lambda remaining: venv.install_project(
+            environment, cwd, settings=settings, env=self.env, timeout=remaining, log=self.log_path, title=step,
+            scope=self.running))  # fmt: skip
 
     def _finish(self, step: str, start: object) -> _Step:
         remaining = self.deadline - time.monotonic()
@@ -191,19 +198,54 @@ def _build_system(project: Path) -> dict[str, Any]:
     return system if isinstance(system, dict) else {}
 
 
+# Imports each module named on the command line that can be imported; the rest are not the seed's.
+_WARM = (
+    "import importlib, sys\n"
+    "for name in sys.argv[1:]:\n"
+    "    try:\n"
+    "        importlib.import_module(name)\n"
+    "    except Exception:\n"
+    "        pass\n"
+)
+
+
+def warm_modules(project: Path, test_requires: Sequence[str]) -> tuple[str, ...]:
+    """The modules every cell imports from its seed: the build backend (the cell builds the
+    project without isolation) and pytest when it is a test requirement."""
+    backend = "setuptools.build_meta"
+    pyproject = project / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            import tomllib
+        except ImportError:  # pragma: no cover - Python 3.10
+            import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
+        try:
+            declared = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("build-system", {}).get("build-backend")
+        except (OSError, ValueError):
+            declared = None
+        if isinstance(declared, str) and declared.strip():
+            backend = declared.split(":")[0].strip()
+    names = [backend]
+    if any(re.match(r"pytest\b(?![-_])", requirement.strip()) for requirement in test_requires):
+        names.append("pytest")
+    return tuple(names)
+
+
 class _Seeds:
     """One seed environment per interpreter, made once and copied for every cell."""
 
-    def __init__(self, root: Path, requirements: Sequence[str], timeout: float, running: _Running) -> None:
+    def __init__(self, root: Path, requirements: Sequence[str], timeout: float, running: _Running,
+                 warm: Sequence[str] = ()) -> None:
         self.root = root
         self.running = running
         self.requirements = tuple(requirements)
+        self.warm = tuple(warm)
         self.timeout = timeout
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
     def _key(self, interpreter: Interpreter) -> str:
-        text = "\n".join([str(interpreter.executable), interpreter.version, *self.requirements])
+        text = "\n".join([str(interpreter.executable), interpreter.version, *self.requirements, "warm:", *self.warm])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def log_path(self, interpreter: Interpreter) -> Path:
@@ -236,9 +278,15 @@ class _Seeds:
                 ) from exc
             except processes.CommandTimeout as exc:
                 raise _CellTimeout("venv") from exc
-            # Bytecode compiled once here serves every cell (their copies share the files).
             run.env = environment.env()
-            step = run.install("seed", environment, list(self.requirements), self.root, compile_bytecode=True)
+            # Bytecode compiled once here serves every cell (their copies share the files). With
+            # modules to warm, only what the cells import is compiled, by importing it (compiling
+            # every file of every tool costs seconds per Python for modules nothing imports).
+            step = run.install("seed", environment, list(self.requirements), self.root,
+                               compile_bytecode=not self.warm)  # fmt: skip
+            if step.returncode == 0 and self.warm:
+                run.env = {k: v for k, v in environment.env().items() if k != "PYTHONDONTWRITEBYTECODE"}
+                run.run("seed bytecode", [str(environment.python), "-c", _WARM, *self.warm], self.root)
         except _CellTimeout as exc:
             raise MatrixError(
                 f"Preparing the test environment for Python {interpreter.requested} timed out.",
