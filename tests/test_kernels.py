@@ -117,9 +117,9 @@ def test_the_next_kernel_boots_during_the_phase_before_and_each_phase_gets_a_fre
     assert docs["cwd"] == announce["cwd"] == str(sandbox.repo)
     assert announce["outputs_env"] == str(runner().outputs)
     assert kernels_of_this_process() == []
-    # Quiet, and quiet because the channels are encrypted.
+    # Quiet, and quiet because there is no TCP at all: IPC sockets, no ports to race for.
     assert WARNING not in capfd.readouterr().err
-    assert docs["encrypted"] and announce["encrypted"]
+    assert docs["transport"] == announce["transport"] == "ipc"
     # The record is what it was: one archived notebook per phase, every code cell run.
     nb = nbformat.read(outcomes[1].notebook, as_version=4)
     assert [cell.execution_count for cell in nb.cells if cell.cell_type == "code"] == [1, 2, 3]
@@ -164,14 +164,25 @@ def test_ctrl_c_between_phases_ends_the_kernel_started_ahead(project):
     assert kernels_of_this_process() == []
 
 
-def test_without_curve_the_kernel_uses_ipc_sockets_outside_the_repository(project, capfd, monkeypatch):
+def test_the_kernel_uses_ipc_sockets_outside_the_repository(project, capfd):
     sandbox, _, probes, runner = project
-    monkeypatch.setattr(kernels, "_supports_curve", lambda km: False)
     before = git(sandbox.repo, "status", "--porcelain", "--ignored")
     assert all(o.ok for o in runner().run(["07_docs", "09_announce"]))
     assert probe(probes, "07_docs")["transport"] == "ipc"
     assert WARNING not in capfd.readouterr().err
     assert git(sandbox.repo, "status", "--porcelain", "--ignored") == before
+    assert kernels_of_this_process() == []
+
+
+def test_where_a_socket_path_is_too_long_the_kernel_uses_encrypted_tcp(project, capfd, monkeypatch, tmp_path):
+    _, _, probes, runner = project
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(kernels.tempfile, "tempdir", str(deep))
+    assert all(o.ok for o in runner().run(["07_docs", "09_announce"]))
+    docs = probe(probes, "07_docs")
+    assert docs["transport"] == "tcp" and docs["encrypted"]
+    assert WARNING not in capfd.readouterr().err
     assert kernels_of_this_process() == []
 
 

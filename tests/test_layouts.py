@@ -152,6 +152,14 @@ def test_git_side_phases_make_the_commits_a_maintainer_would(name: str, tmp_path
         record = json.loads(next((tmp_path / "out").glob(f"*/{spec['release']}/record.json")).read_text())
         values = next(e["values"] for e in record["entries"] if e["phase"] == "02_changelog" and e["result"] == "succeeded")
         assert values["accept_draft"] is True
+    if "towncrier_fragments" in spec:  # the towncrier build is recorded, its output logged
+        record_dir = next((tmp_path / "out").glob(f"*/{spec['release']}"))
+        record = json.loads((record_dir / "record.json").read_text())
+        values = next(e["values"] for e in record["entries"] if e["phase"] == "02_changelog" and e["result"] == "succeeded")
+        built = values["towncrier_build"]
+        assert built["command"] == f"towncrier build --version {spec['release']} --yes"
+        assert built["fragments"] == spec["towncrier_fragments"]
+        assert "Removing news fragments" in (record_dir / built["log"]).read_text()
 
 
 @pytest.mark.e2e

@@ -139,6 +139,7 @@ class Config:
     remote: str = "origin"
     changelog: str | None = None
     changelog_required: bool = True
+    changelog_tool: str = ""  # "towncrier": 02 builds the section from news fragments; "" drafts it from the git log
     docs: tuple[str, ...] = ()  # globs of files where dev-version markers are replaced
     version_files: tuple[VersionFile, ...] = ()
     runbooks: str | None = None  # folder of project notebooks overriding bundled phases

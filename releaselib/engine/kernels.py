@@ -10,12 +10,16 @@ which is this pool: :meth:`KernelPool.release` ends a phase's kernel, and
 leaving the ``with`` block (normally, on a failure or on Ctrl+C) ends the one
 started ahead.
 
-Every kernel is also quiet: ipykernel 7.3 and later warn on every start that
-the kernel "is running over TCP without encryption". The pool has the kernel
-manager provision CurveZMQ keys when the kernelspec supports them (the
-warning's own advice), and otherwise uses IPC sockets in a private temporary
-folder (never in the released repository, which is the kernel's working
-directory).
+Every kernel is also quiet and race-free: ipykernel 7.3 and later warn on
+every start that the kernel "is running over TCP without encryption", and a
+TCP kernel binds the ports it was handed only once it has booted, so on a busy
+machine another process can take one meanwhile and the kernel dies (seen as
+"Address already in use", then "Kernel didn't respond in 60 seconds"). The
+pool therefore uses IPC sockets in a private temporary folder (never in the
+released repository, which is the kernel's working directory): no ports, no
+warning. Where IPC cannot serve (not POSIX, or a socket path longer than the
+system allows), the kernel manager provisions CurveZMQ keys when the
+kernelspec supports them (the warning's own advice).
 """
 
 from __future__ import annotations
@@ -53,18 +57,25 @@ def _supports_curve(km: Any) -> bool:
     return "curve" in {str(item).strip().lower() for item in supported}
 
 
-def quiet_kernel_manager(kernel_name: str, socket_dir: Path) -> AsyncKernelManager:
-    """A kernel manager whose kernel will not warn about unencrypted TCP.
+#: A Unix socket's path must fit ``sockaddr_un.sun_path`` (108 bytes on Linux, 104 on macOS);
+#: ipykernel appends ``-<port number>`` to the base path.
+_SOCKET_PATH_MAX = 100
 
-    ``socket_dir`` receives the IPC sockets when CurveZMQ is not available; it
-    must be a private folder outside the repository.
+
+def quiet_kernel_manager(kernel_name: str, socket_dir: Path) -> AsyncKernelManager:
+    """A kernel manager whose kernel neither races for TCP ports nor warns about them.
+
+    ``socket_dir`` receives the IPC sockets; it must be a private folder
+    outside the repository. Falls back to CurveZMQ-encrypted TCP where IPC
+    cannot serve.
     """
     km = TrackingKernelManager(kernel_name=kernel_name)
-    if _supports_curve(km):
-        km.transport_encryption = "auto"
-    else:
+    base = str(socket_dir / f"kernel-{os.getpid()}-{id(km):x}")
+    if os.name == "posix" and len(os.fsencode(base)) + 8 <= _SOCKET_PATH_MAX:
         km.transport = "ipc"
-        km.ip = str(socket_dir / f"kernel-{os.getpid()}-{id(km):x}")
+        km.ip = base
+    elif _supports_curve(km):
+        km.transport_encryption = "auto"
     return km
 
 

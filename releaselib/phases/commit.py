@@ -23,6 +23,12 @@ def release_files(release: Release) -> list[str]:
     patterns = [vf.path for vf in config.version_files] + list(config.docs)
     if config.changelog:
         patterns.append(config.changelog)
+    if config.changelog_tool == "towncrier":  # towncrier removes the news fragments it built the section from
+        from releaselib.infra.config.towncrier import towncrier_settings
+
+        settings = towncrier_settings(Path(config.root))
+        if settings is not None and settings.directory:
+            patterns.append(f"{settings.directory}/*")
     return patterns
 
 

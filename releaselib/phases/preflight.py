@@ -314,6 +314,7 @@ def release_plan(
             continue
         if name == "changelog" and release.config.changelog and not all(a.is_done() for a in plan.actions):
             expected.append(release.config.changelog)  # the phase will write it
+            expected.extend(f for a in plan.actions for f in getattr(a, "fragments", ()))  # towncrier removes these
         if name == "bump":
             expected.extend(bump.changed_paths(plan))
         plans.append(plan)

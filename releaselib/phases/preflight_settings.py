@@ -184,7 +184,8 @@ def phase_overview(release: Release, wanted: set[str], plans: Sequence[Plan] = (
     if TEST in wanted:
         lines.append(f"01_test       `{config.matrix.test_command}` on Python {pythons}{ext}")
     if CHANGELOG in wanted:
-        lines.append(f"02_changelog  the {release.version} section of {config.changelog or '(no changelog)'}")
+        built = " (built by towncrier from the news fragments)" if config.changelog_tool == "towncrier" else ""
+        lines.append(f"02_changelog  the {release.version} section of {config.changelog or '(no changelog)'}{built}")
     if BUMP in wanted:
         reason = nothing_to_write(config) if config.version_source == "scm" else None
         files = ", ".join(dict.fromkeys(vf.path for vf in config.version_files))

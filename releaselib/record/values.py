@@ -61,6 +61,9 @@ class TestValues:
 class ChangelogValues:
     changelog_section: str | None = _doc("the release notes' section, as released")
     accept_draft: bool | None = _doc("whether a section drafted from the git log was released without stopping")
+    towncrier_build: dict[str, Any] | None = _doc(
+        "when towncrier built the section: command, towncrier (its version), fragments (the news fragments it "
+        "consumed, relative to the project), log (relative to the record folder)")
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from releaselib.infra.config.schema import (
     _read_toml,
     pattern_regex,
 )
+from releaselib.infra.config.towncrier import towncrier_settings
 
 _DUNDER_VERSION_RE = re.compile(r"^(__version__\s*(?::\s*str\s*)?=\s*)([\"'])([^\s\"']+)\2", re.MULTILINE)
 # The names a package gives its version tuple, at the start of a line.
@@ -128,9 +129,15 @@ def detect_config(repo: Path) -> Config:
     if tag is not None:
         values["tag"] = tag
         notes.append(f"tag format: {tag} (from the existing tags)")
-    changelog = next((c for c in CHANGELOG_CANDIDATES if (root / c).is_file()), None)
-    values["changelog"] = changelog
-    notes.append(f"changelog: {changelog}" if changelog else f"changelog: none of {', '.join(CHANGELOG_CANDIDATES[:6])}, ...")
+    towncrier = towncrier_settings(root)
+    if towncrier is not None:  # towncrier builds the changelog from news fragments
+        values["changelog"], values["changelog_tool"] = towncrier.filename, "towncrier"
+        where = f"{towncrier.directory}/" if towncrier.directory else "its news fragments"
+        notes.append(f"changelog: {towncrier.filename} (built by towncrier from {where}; [tool.towncrier] in {towncrier.source})")
+    else:
+        changelog = next((c for c in CHANGELOG_CANDIDATES if (root / c).is_file()), None)
+        values["changelog"] = changelog
+        notes.append(f"changelog: {changelog}" if changelog else f"changelog: none of {', '.join(CHANGELOG_CANDIDATES[:6])}, ...")
     values["branch"] = _current_branch(root) or "main"
     docs = [pattern for pattern in _DOCS_CANDIDATES if _glob_matches_a_file(root, pattern)]
     if package_dir is not None and any(package_dir.glob("**/*.py")):
@@ -479,7 +486,7 @@ def _requires_python(project: Mapping[str, Any], setup_py: str | None, root: Pat
             sources.append(_safe_text(root / "setup.cfg") or "")
         found = next((m.group(1) for m in map(_PYTHON_REQUIRES_RE.search, sources) if m), None)
         if found is None:
-            cfg = re.search(r"^python_requires\s*=\s*(\S.*)$", sources[-1], flags=re.M) if len(sources) > 1 else None
+            cfg = re.search(r"^python_requires\s*=\s*(\S.*)$", sources[-1], flags=re.MULTILINE) if len(sources) > 1 else None
             found = cfg.group(1).strip() if cfg else None
         text = found
     if not text:

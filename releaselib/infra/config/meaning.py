@@ -19,6 +19,7 @@ from releaselib.core.config_types import (
 from releaselib.core.errors import ConfigError
 from releaselib.infra.config.schema import (
     _LOCAL_LABEL_RE,
+    CHANGELOG_TOOLS,
     DEV_SCHEMES,
     NEXT_VERSION_POLICIES,
     PYPROJECT,
@@ -80,6 +81,11 @@ def _check_meaning(config: Config, data: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"`next-version` in {where} must be one of \"patch\", \"minor\", \"major\", got {config.next_version!r}.",
             hint='Write next-version = "minor" to always move to the next minor after a release, or remove the key.',
+        )
+    if config.changelog_tool not in CHANGELOG_TOOLS:
+        raise ConfigError(
+            f"`changelog-tool` in {where} must be \"towncrier\" or absent, got {config.changelog_tool!r}.",
+            hint='Write changelog-tool = "towncrier" when the changelog is built from news fragments, or remove the key.',
         )
     if config.plus_label and not _LOCAL_LABEL_RE.match(config.plus_label):
         raise ConfigError(

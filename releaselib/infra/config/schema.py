@@ -38,6 +38,7 @@ VERSION_SHORT = "{version_short}"
 DEV_SCHEMES = ("plus", "dev", "none")
 VERSION_SOURCES = ("files", "scm")
 NEXT_VERSION_POLICIES = ("", "patch", "minor", "major")
+CHANGELOG_TOOLS = ("", "towncrier")
 
 #: Where a changelog usually lives, in the order autodetection tries them.
 CHANGELOG_CANDIDATES = (

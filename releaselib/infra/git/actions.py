@@ -67,7 +67,12 @@ class CommitAction(Action):
                 "and HEAD is not that commit.",
                 hint="Run the step that writes those files first (the bump), then this one.",
             )
-        _git(self.repo, "add", "--all", "--", *self.paths)
+        # A path already removed from the index (towncrier `git rm`s its news fragments) is not added:
+        # `git add` would refuse it as matching nothing; `commit --only` below takes its removal.
+        known = _git(self.repo, "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", *self.paths)
+        present = [path for path in known.split("\0") if path]
+        if present:
+            _git(self.repo, "add", "--all", "--", *present)
         # `--only` with the paths commits exactly them, whatever else the index holds.
         _git(
             self.repo,

@@ -10,7 +10,7 @@ Then the release's section is validated: docutils for reStructuredText
 
 The modules: :mod:`.sections` (formats, headings, sections), :mod:`.history`
 (tags and commit subjects), :mod:`.draft` (the draft and the one action that
-writes), :mod:`.validate` (checks and the release notes).
+writes), :mod:`.towncrier` (the section built by towncrier from news fragments), :mod:`.validate` (checks and the release notes).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from releaselib.phases.changelog.sections import (
     version_level,
     version_sections,
 )
+from releaselib.phases.changelog.towncrier import TowncrierBuild, towncrier_record
 from releaselib.phases.changelog.validate import (
     Problem,
     changelog_problems,
@@ -72,6 +73,7 @@ __all__ = [
     "ChangelogSection",
     "Problem",
     "Section",
+    "TowncrierBuild",
     "changelog_format",
     "changelog_path",
     "changelog_problems",
@@ -92,6 +94,7 @@ __all__ = [
     "same_version",
     "section_text",
     "tag_version",
+    "towncrier_record",
     "validate_changelog",
     "version_in_title",
     "version_level",

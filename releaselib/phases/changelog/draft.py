@@ -459,6 +459,10 @@ def plan_changelog(release: Release, *, today: datetime.date | None = None) -> P
             )
         return Plan(title="Release notes: no changelog configured (not required); nothing to do")
     plan = Plan(title=f"Release notes for {release.version} in {config.changelog}")
+    if config.changelog_tool == "towncrier":  # the section is built from news fragments
+        from releaselib.phases.changelog.towncrier import plan_towncrier
+
+        return plan_towncrier(release, path, plan, today=today)
     plan.add(ChangelogSection(release, path, name=config.changelog, today=today))
     return plan
 

@@ -1,0 +1,3 @@
+"""Small sparks."""
+
+__version__ = "1.1.0.dev0"
