@@ -214,7 +214,7 @@ def test_a_kernel_started_ahead_that_died_is_replaced(tmp_path):
     assert kernels_of_this_process() == []
 
 
-def test_a_kernel_that_dies_while_booting_is_replaced(tmp_path):
+def test_a_kernel_that_dies_while_booting_is_replaced(tmp_path, monkeypatch):
     """A kernel's ports are picked before it binds them; one taken meanwhile kills the kernel as it boots.
 
     Seen in a rehearsal on a busy machine: `Kernel died before replying to kernel_info`
@@ -224,6 +224,7 @@ def test_a_kernel_that_dies_while_booting_is_replaced(tmp_path):
 
     from jupyter_core.utils import run_sync
 
+    monkeypatch.setattr(kernels, "_SOCKET_PATH_MAX", 0)  # TCP, where a port can be taken (IPC has none)
     with KernelPool("python3", cwd=tmp_path) as pool:
         pool.start_ahead()
         ahead = pool._ahead
