@@ -74,6 +74,7 @@ def _shared_fixture_scope(item: pytest.Item) -> str | None:
     return widest
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which turns the groups into the scheduler's scopes
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that share an expensive fixture run on one worker; end-to-end modules start first.
 

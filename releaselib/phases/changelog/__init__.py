@@ -51,7 +51,7 @@ from releaselib.phases.changelog.sections import (
     version_level,
     version_sections,
 )
-from releaselib.phases.changelog.towncrier import TowncrierBuild, towncrier_record
+from releaselib.phases.changelog.towncrier import TowncrierBuild, record_changelog, towncrier_record
 from releaselib.phases.changelog.validate import (
     Problem,
     changelog_problems,
@@ -94,6 +94,7 @@ __all__ = [
     "same_version",
     "section_text",
     "tag_version",
+    "record_changelog",
     "towncrier_record",
     "validate_changelog",
     "version_in_title",

@@ -149,3 +149,13 @@ def towncrier_record(plan: Plan) -> dict[str, Any] | None:
     """The record's ``towncrier_build`` value when towncrier built the section in ``plan``, else None."""
     built = [a for a in plan if isinstance(a, TowncrierBuild) and a.existing is None]
     return built[0].recorded() if built else None
+
+
+def record_changelog(release: Release, plan: Plan, notes: str, *, accept_draft: bool = False) -> None:
+    """Record what 02_changelog decided: ``accept_draft``, the section, and towncrier's build when it made it."""
+    release.record("accept_draft", accept_draft)
+    release.record("changelog_section", notes)
+    built = towncrier_record(plan)
+    if built is not None:
+        release.record("towncrier_build", built)
+
