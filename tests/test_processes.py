@@ -22,10 +22,23 @@ _SPAWNERS = {("os", name) for name in ("system", "popen", "spawnl", "spawnlp", "
     ("asyncio", "create_subprocess_exec"), ("asyncio", "create_subprocess_shell"), ("pty", "spawn")}  # fmt: skip
 
 
+def _parse(path: Path) -> ast.Module:
+    # CPython 3.11.7 (this machine's default) can raise a spurious "AST constructor recursion depth
+    # mismatch" when another thread of the process builds an AST at the same time (python/cpython#106905,
+    # fixed in later releases); an xdist worker has server threads. The parse is simply repeated.
+    for attempt in range(3):
+        try:
+            return ast.parse(path.read_text(encoding="utf-8"))
+        except SystemError as exc:
+            if "recursion depth mismatch" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _spawning_calls(path: Path) -> list[str]:
     """Every import of subprocess and every os.system-like call in the module's code (not in its strings)."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(_parse(path)):
         if isinstance(node, ast.Import):
             found += [f"{path.name}:{node.lineno} import {a.name}" for a in node.names if a.name == "subprocess"]
         elif isinstance(node, ast.ImportFrom) and node.module == "subprocess":
