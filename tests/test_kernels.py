@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import time
 from pathlib import Path
 
 import nbformat
@@ -29,10 +31,10 @@ WARNING = "without encryption"
 
 #: Run inside a kernel: this kernel's pid, and the other live kernels the runner started.
 PROBE = """\
-import json, os
+import json, os, sys
 from pathlib import Path
 
-def _kernels_of(parent):
+def _children(parent, marker):
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -42,14 +44,27 @@ def _kernels_of(parent):
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if stat[0] != "Z" and int(stat[1]) == parent and b"ipykernel_launcher" in cmdline:
+        if stat[0] != "Z" and int(stat[1]) == parent and marker in cmdline:
             found.append(int(entry.name))
     return sorted(found)
 
-others = [pid for pid in _kernels_of(os.getppid()) if pid != os.getpid()]
+def _kernels_of(runner):
+    # launched by the runner, or forked by its kernel zygote
+    zygotes = _children(runner, b"kernel_zygote")
+    return sorted(_children(runner, b"ipykernel_launcher") + [k for z in zygotes for k in _children(z, b"")])
+
+def _runner():
+    parent = os.getppid()
+    if b"kernel_zygote" in Path(f"/proc/{parent}/cmdline").read_bytes():
+        parent = int(Path(f"/proc/{parent}/stat").read_text().rpartition(")")[2].split()[1])
+    return parent
+
+others = [pid for pid in _kernels_of(_runner()) if pid != os.getpid()]
 from ipykernel.kernelapp import IPKernelApp
 app = IPKernelApp.instance()
-seen = {"pid": os.getpid(), "others": others, "cwd": os.getcwd(), "leftover": "left_by_a" in globals(),
+seen = {"pid": os.getpid(), "others": others, "zygotes": _children(_runner(), b"kernel_zygote"),
+        "forked": _runner() != os.getppid(), "sys_path": sys.path, "argv": sys.argv,
+        "modules": sorted(sys.modules), "env": dict(os.environ), "random": __import__("random").random(), "cwd": os.getcwd(), "leftover": "left_by_a" in globals(),
         "encrypted": app.curve_secretkey is not None, "transport": app.transport,
         "outputs_env": os.environ.get("RELEASELIB_OUTPUTS")}
 Path(os.environ["PROBE_DIR"], PHASE + ".json").write_text(json.dumps(seen))
@@ -57,20 +72,22 @@ left_by_a = True
 """
 
 
+_PROBE_HELPERS: dict = {"os": os, "Path": Path}
+exec(PROBE[PROBE.index("def _children"):PROBE.index("others = ")], _PROBE_HELPERS)  # noqa: S102 - the probe's own helpers
+
+
 def kernels_of_this_process() -> list[int]:
-    """Live (not zombie) ipykernel processes whose parent is this test process."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rpartition(")")[2].split()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if stat[0] != "Z" and int(stat[1]) == os.getpid() and b"ipykernel_launcher" in cmdline:
-            found.append(int(entry.name))
-    return found
+    """Live (not zombie) kernels this test process started: launched by it, or forked by its zygote."""
+    return _PROBE_HELPERS["_kernels_of"](os.getpid())
+
+
+def zygotes_of_this_process() -> list[int]:
+    return _PROBE_HELPERS["_children"](os.getpid(), b"kernel_zygote")
+
+
+def next_kernel_under_way(seen: dict) -> bool:
+    """Whether, when the probe ran, the next phase's kernel was up, or the zygote that forks it was."""
+    return len(seen["others"]) == 1 or (seen["others"] == [] and len(seen["zygotes"]) == 1)
 
 
 def write_runbook(path: Path, *bodies: str) -> None:
@@ -110,8 +127,10 @@ def test_the_next_kernel_boots_during_the_phase_before_and_each_phase_gets_a_fre
 
     assert [o.ok for o in outcomes] == [True, True], [o.reason for o in outcomes]
     docs, announce = probe(probes, "07_docs"), probe(probes, "09_announce")
-    # While 07_docs ran, exactly one other kernel was up: the one 09_announce then ran in.
-    assert docs["others"] == [announce["pid"]]
+    # While 07_docs ran, 09_announce's kernel was under way: forked by the zygote (started with the
+    # second kernel), or, when the phase outran the zygote's imports, still to be forked by it.
+    assert docs["others"] in ([announce["pid"]], []) and docs["zygotes"]
+    assert not docs["forked"] and announce["forked"]
     assert announce["others"] == []  # the last phase starts nothing ahead
     assert announce["leftover"] is False  # a fresh kernel: nothing of 07_docs in it
     assert docs["cwd"] == announce["cwd"] == str(sandbox.repo)
@@ -131,8 +150,8 @@ def test_a_failed_phase_ends_the_kernel_started_ahead(project):
     write_runbook(folder / "07_docs.ipynb", "PHASE = '07_docs'\n" + PROBE, "raise RuntimeError('boom')")
     with pytest.raises(PhaseFailed, match="boom"):
         runner().run(["07_docs", "09_announce"])
-    assert len(probe(probes, "07_docs")["others"]) == 1  # one was started ahead...
-    assert kernels_of_this_process() == []  # ...and ended with the run
+    assert next_kernel_under_way(probe(probes, "07_docs"))  # one was started ahead...
+    assert kernels_of_this_process() == [] and zygotes_of_this_process() == []  # ...and ended with the run
     assert not (probes / "09_announce.json").exists()
 
 
@@ -147,8 +166,8 @@ def test_ctrl_c_in_a_phase_ends_its_kernel_and_the_one_ahead(project):
             runner().run(["07_docs", "09_announce"])
     finally:
         signal.signal(signal.SIGINT, previous)
-    assert len(probe(probes, "07_docs")["others"]) == 1
-    assert kernels_of_this_process() == []
+    assert next_kernel_under_way(probe(probes, "07_docs"))
+    assert kernels_of_this_process() == [] and zygotes_of_this_process() == []
 
 
 def test_ctrl_c_between_phases_ends_the_kernel_started_ahead(project):
@@ -156,12 +175,13 @@ def test_ctrl_c_between_phases_ends_the_kernel_started_ahead(project):
 
     def interrupt_after_first(event, phase, outcome):
         if event == "end":
-            assert len(kernels_of_this_process()) == 1  # the next phase's, already booting
+            # the next phase's, already booting (or about to be forked)
+            assert len(kernels_of_this_process()) == 1 or zygotes_of_this_process()
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         runner(progress=interrupt_after_first).run(["07_docs", "09_announce"])
-    assert kernels_of_this_process() == []
+    assert kernels_of_this_process() == [] and zygotes_of_this_process() == []
 
 
 def test_the_kernel_uses_ipc_sockets_outside_the_repository(project, capfd):
@@ -203,7 +223,7 @@ def test_a_kernel_started_ahead_that_died_is_replaced(tmp_path):
         first = pool.take(ahead=True)
         ahead = pool._ahead
         assert ahead is not None
-        os.kill(ahead.provisioner.pid, signal.SIGKILL)
+        os.kill(ahead.provisioner.process.pid, signal.SIGKILL)
         ahead.provisioner.process.wait()
         pool.release(first)
         second = pool.take()
@@ -243,3 +263,103 @@ def test_a_kernel_that_dies_while_booting_is_replaced(tmp_path, monkeypatch):
                 kc.stop_channels()
         assert km is not ahead
     assert kernels_of_this_process() == []
+
+
+def test_a_forked_kernel_is_the_kernel_a_launch_gives(project, monkeypatch):
+    """The zygote changes where a kernel comes from, nothing a cell can see but its parent."""
+    _, _, probes, runner = project
+    assert all(o.ok for o in runner().run(["07_docs", "09_announce"]))
+    forked = probe(probes, "09_announce")
+    shutil.rmtree(runner().outputs)  # the same release again, from scratch, with kernels launched
+    monkeypatch.setattr(kernels, "can_fork", lambda: False)
+    assert all(o.ok for o in runner().run(["07_docs", "09_announce"]))
+    launched = probe(probes, "09_announce")
+    assert forked["forked"] and not launched["forked"]
+    assert forked["sys_path"] == launched["sys_path"]
+    assert set(forked["modules"]) ^ set(launched["modules"]) == set()
+    assert forked["cwd"] == launched["cwd"]
+    assert [forked["argv"][0], *forked["argv"][3:]] == [launched["argv"][0], *launched["argv"][3:]]
+    run_specific = {"JPY_PARENT_PID", "RELEASELIB_RUN_ID", "TMPDIR"}  # the parent; the run's id and folder
+    assert {k: v for k, v in forked["env"].items() if k not in run_specific} == {
+        k: v for k, v in launched["env"].items() if k not in run_specific}
+
+
+def _execute(km, code: str, timeout: float = 60) -> dict:
+    """Run ``code`` in ``km``'s kernel; its stdout and the reply's status."""
+    from jupyter_core.utils import run_sync
+
+    kc = km.client()
+    kc.start_channels()
+    out: list[str] = []
+    try:
+        reply = run_sync(kc.execute_interactive)(
+            code, timeout=timeout,
+            output_hook=lambda msg: out.append(msg["content"].get("text", "")) if msg["msg_type"] == "stream" else None)
+    finally:
+        kc.stop_channels()
+    return {"stdout": "".join(out), "status": reply["content"]["status"], "ename": reply["content"].get("ename")}
+
+
+def test_forked_kernels_differ_from_each_other_and_their_children_report_their_status(tmp_path):
+    code = ("import os, random, subprocess\n"
+            "print(os.getppid(), random.random(), subprocess.run(['sh', '-c', 'exit 3']).returncode)")
+    with KernelPool("python3", cwd=tmp_path) as pool:
+        first = pool.take(ahead=True)
+        pool.release(first)
+        seen = []
+        for _ in range(2):
+            km = pool.take(ahead=True)
+            seen.append(_execute(km, code)["stdout"].split())
+            pool.release(km)
+        zygote = zygotes_of_this_process()
+        assert len(zygote) == 1
+        assert [int(parent) for parent, _, _ in seen] == zygote * 2  # both forked by it
+        assert seen[0][1] != seen[1][1]  # random is re-seeded in each kernel
+        assert [status for _, _, status in seen] == ["3", "3"]  # SIGCHLD is the kernel's again
+    assert kernels_of_this_process() == [] and zygotes_of_this_process() == []
+
+
+def test_a_forked_kernel_is_interrupted_and_killed_like_a_launched_one(tmp_path):
+    from jupyter_core.utils import run_sync
+
+    with KernelPool("python3", cwd=tmp_path) as pool:
+        pool.release(pool.take(ahead=True))
+        km = pool.take()
+        assert km.provisioner.process.__class__.__name__ == "ForkedKernel"
+        kc = km.client()
+        kc.start_channels()
+        try:
+            msg_id = kc.execute("import time; time.sleep(60)")
+            time.sleep(0.5)
+            run_sync(km.interrupt_kernel)()
+            reply = run_sync(kc._async_get_shell_msg)(timeout=30)
+            assert reply["parent_header"]["msg_id"] == msg_id
+            assert reply["content"]["ename"] == "KeyboardInterrupt"
+        finally:
+            kc.stop_channels()
+        pid = km.provisioner.process.pid
+        pool.release(km)
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    assert kernels_of_this_process() == [] and zygotes_of_this_process() == []
+
+
+def test_a_kernel_is_launched_when_forking_would_change_it_or_the_zygote_is_gone(tmp_path, monkeypatch):
+    with KernelPool("python3", cwd=tmp_path) as pool:
+        pool.release(pool.take(ahead=True))
+        forked = pool.take()
+        assert forked.provisioner.process.__class__.__name__ == "ForkedKernel"
+        pool.release(forked)
+        # An interpreter setting the zygote's imports did not see: launched, so it takes effect.
+        monkeypatch.setenv("PYTHONOPTIMIZE", "1")
+        changed = pool.take()
+        assert changed.provisioner.process.__class__.__name__ == "Popen"
+        assert _execute(changed, "import sys; print(sys.flags.optimize)")["stdout"].strip() == "1"
+        pool.release(changed)
+        monkeypatch.delenv("PYTHONOPTIMIZE")
+        # The zygote killed: the next kernel is launched, and the phase never knows.
+        [zygote] = zygotes_of_this_process()
+        os.kill(zygote, signal.SIGKILL)
+        after = pool.take()
+        assert _execute(after, "print(6 * 7)")["stdout"].strip() == "42"
+        pool.release(after)
+    assert kernels_of_this_process() == [] and zygotes_of_this_process() == []

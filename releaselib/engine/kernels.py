@@ -27,13 +27,19 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
+from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
+
+from releaselib.engine.forked_kernels import ForkingProvisioner, Zygote, can_fork
 
 __all__ = ["KernelPool", "quiet_kernel_manager"]
 
@@ -79,6 +85,46 @@ def quiet_kernel_manager(kernel_name: str, socket_dir: Path) -> AsyncKernelManag
     return km
 
 
+class QuickClient(AsyncKernelClient):
+    """A kernel client whose :meth:`wait_for_ready` takes one round trip, not jupyter_client's fixed 0.2 s.
+
+    jupyter_client's waits for a ``kernel_info`` reply, then for IOPub to fall
+    silent for 0.2 s, on every call; nbclient calls it for every phase. Here the
+    kernel is ready once it has answered on the shell channel *and* its IOPub
+    status for that request has arrived (proof that IOPub is connected; a
+    subscription still joining misses it, and the request is sent again).
+    Other IOPub messages are left in place: nbclient takes only the messages
+    whose parent is its own request.
+    """
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            msg_id = self.kernel_info()
+            reply = await self._reply_to(self.shell_channel, msg_id, min(1.0, deadline - time.monotonic()))
+            if reply is not None and await self._reply_to(self.iopub_channel, msg_id, 0.05) is not None:
+                self._handle_kernel_info_reply(reply)
+                return
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+    _async_wait_for_ready = wait_for_ready
+
+    @staticmethod
+    async def _reply_to(channel: Any, msg_id: str, timeout: float) -> dict[str, Any] | None:
+        """The first message on ``channel`` whose parent is ``msg_id`` within ``timeout`` s (others dropped)."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            try:
+                msg = await channel.get_msg(timeout=max(deadline - time.monotonic(), 0.0))
+            except Empty:
+                return None
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return dict(msg)
+
+
 class TrackingKernelManager(AsyncKernelManager):
     """Remembers the clients it made, so their channels close with the kernel.
 
@@ -86,10 +132,22 @@ class TrackingKernelManager(AsyncKernelManager):
     channels open; :meth:`KernelPool.release` closes both.
     """
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.client_factory = QuickClient
+
     def client(self, **kwargs: Any) -> Any:
+        """A client; the first one asked for after :meth:`KernelPool.take` is the pool's, connected and answered."""
+        ready = self.__dict__.pop("_ready_client", None)
+        if ready is not None and not kwargs:
+            return ready
         kc = super().client(**kwargs)
         self.__dict__.setdefault("_pool_clients", []).append(kc)
         return kc
+
+    async def _async_wait(self, pollinterval: float = 0.1) -> None:
+        """Wait until the kernel is gone, looking every 5 ms (jupyter_client's 100 ms is a phase's tenth)."""
+        await super()._async_wait(pollinterval=min(pollinterval, 0.005))
 
 
 class KernelPool:
@@ -108,17 +166,24 @@ class KernelPool:
     Each kernel starts in ``cwd`` (papermill's own ``cwd=`` changes the
     runner's directory, which a kernel started earlier never sees) with this
     process's environment as it is at the start, plus ``env``.
+
+    The first kernel is launched; from the second on, kernels are forked from
+    a zygote that imported ipykernel once (:mod:`releaselib.engine.forked_kernels`),
+    unless ``fork`` is False or the system cannot.
     """
 
     def __init__(self, kernel_name: str, *, cwd: Path, env: Mapping[str, str] | None = None,
-                 extra_arguments: Sequence[str] = HISTORY_ARGUMENTS) -> None:
+                 extra_arguments: Sequence[str] = HISTORY_ARGUMENTS, fork: bool = True) -> None:
         self.kernel_name = kernel_name
         self.cwd = Path(cwd)
         self.env = dict(env or {})
         self.extra_arguments = list(extra_arguments)
+        self.fork = fork and can_fork()
         self._ahead: AsyncKernelManager | None = None
         self._socket_dir: Path | None = None
         self._live: list[AsyncKernelManager] = []
+        self._launched = 0
+        self._zygote: Zygote | None = None
 
     def __enter__(self) -> KernelPool:  # noqa: PYI034 - not subclassed
         return self
@@ -179,6 +244,9 @@ class KernelPool:
         self._ahead = None
         for km in list(self._live):
             self.release(km)
+        if self._zygote is not None:
+            self._zygote.close()
+            self._zygote = None
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
@@ -187,6 +255,12 @@ class KernelPool:
         if self._socket_dir is None:
             self._socket_dir = Path(tempfile.mkdtemp(prefix="releaselib-kernels-"))
         km = quiet_kernel_manager(self.kernel_name, self._socket_dir)
+        if not (getattr(km.kernel_spec, "metadata", None) or {}).get("kernel_provisioner"):
+            # A kernelspec naming a provisioner of its own keeps it; otherwise jupyter_client's local one,
+            # which may fork the kernel from the zygote instead of launching it.
+            km.kernel_id = str(uuid.uuid4())
+            km.provisioner = ForkingProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+            km.provisioner.zygote_for = self._zygote_for
         self._live.append(km)
         try:
             # Launches the process and returns; the kernel boots while the caller works.
@@ -197,19 +271,36 @@ class KernelPool:
             raise
         return km
 
+    def _zygote_for(self, cmd: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> Zygote | None:
+        """The zygote to fork this kernel from, started with the second kernel; None: launch it."""
+        self._launched += 1
+        if not self.fork or self._launched == 1:
+            return None  # the first kernel has nothing to be forked from yet: it is launched, at once
+        if self._zygote is None:
+            try:
+                self._zygote = Zygote(cmd[0], cwd=Path(cwd or self.cwd), env=env)
+            except OSError:
+                self.fork = False
+                return None
+        return self._zygote
+
     @staticmethod
     def _ready(km: AsyncKernelManager) -> bool:
-        """Whether ``km``'s kernel answers (``kernel_info``); False when it died first. Never raises."""
+        """Whether ``km``'s kernel answers (``kernel_info``); False when it died first. Never raises.
+
+        The client that saw the answer is kept for the phase (the next ``km.client()``), already
+        connected: papermill's own readiness check is then one round trip.
+        """
         kc = km.client()
         try:
-            kc.start_channels()
+            kc.start_channels(hb=False)  # papermill starts the heartbeat (a thread starts only once)
             run_sync(kc.wait_for_ready)(timeout=_READY_TIMEOUT)
-            return True
         except Exception:  # noqa: BLE001 - died, or never answered: either way not this phase's kernel
-            return False
-        finally:
             with suppress(Exception):
                 kc.stop_channels()
+            return False
+        km.__dict__["_ready_client"] = kc
+        return True
 
     @staticmethod
     def _alive(km: AsyncKernelManager) -> bool:

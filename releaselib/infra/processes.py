@@ -54,6 +54,7 @@ __all__ = [
     "processes_of_run",
     "run",
     "run_in_terminal",
+    "spawn",
     "start",
     "strip_ansi",
     "terminate_all",
@@ -490,6 +491,17 @@ def start(
                 stderr=subprocess.STDOUT,
             )
         )
+
+
+def spawn(argv: Argv, *, cwd: str | os.PathLike[str], env: Mapping[str, str], pass_fds: Sequence[int] = ()) -> Started:
+    """Start a helper program of releaselib's own (the kernel zygote) in a session of its own.
+
+    Unlike :func:`start`, it gets exactly ``env`` (a kernel's environment, not
+    :func:`child_env`'s), keeps this process's stdout and stderr, as a kernel
+    does, and receives the descriptors ``pass_fds``.
+    """
+    return Started(_popen([os.fspath(a) for a in argv], cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+                          pass_fds=tuple(pass_fds)))
 
 
 def run_in_terminal(
