@@ -319,19 +319,20 @@ def _resumable(workdir: str | os.PathLike[str] | None, version: str, repo: Path)
 def serve_runtime_dependencies(project: Path, packages_dir: Path, package: str, log: Path) -> list[str]:
     """Put the runtime dependencies of ``project`` into ``packages_dir`` (the local index); return their file names.
 
-    pip resolves the project (its metadata only; nothing is compiled)
-    against the indexes pip is configured with, then downloads each
-    dependency's file for this interpreter. A project whose static
-    ``[project] dependencies`` are empty is answered without asking pip.
+    pip resolves them against the indexes pip is configured with, then
+    downloads each dependency's file for this interpreter. Dependencies
+    stated in ``[project]`` and not ``dynamic`` are final (PEP 621: no
+    backend adds to them, a ``setup.py`` included): pip resolves those
+    requirements alone, and an empty list asks nothing. Otherwise pip builds
+    the project's metadata (nothing is compiled) to learn them.
     Raises :class:`ReleaseError` when pip cannot resolve or download them.
     """
-    if _has_no_dependencies(project):
+    static = _static_dependencies(project)
+    if static == []:
         return []
     report = log.parent / "dependencies-report.json"
-    steps = [
-        ["install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(report), str(project)],
-    ]
-    _pip(steps[0], log, "resolving the project's runtime dependencies")
+    _pip(["install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(report),
+          *(static if static is not None else [str(project)])], log, "resolving the project's runtime dependencies")
     data = json.loads(report.read_text(encoding="utf-8"))
     from packaging.utils import canonicalize_name
 
@@ -349,19 +350,21 @@ def serve_runtime_dependencies(project: Path, packages_dir: Path, package: str, 
     return sorted(set(os.listdir(packages_dir)) - before)
 
 
-def _has_no_dependencies(project: Path) -> bool:
+def _static_dependencies(project: Path) -> list[str] | None:
+    """``[project] dependencies`` when pyproject.toml states them statically; None when only a build can tell."""
     try:
         import tomllib
     except ImportError:  # pragma: no cover - Python 3.10
-        return False
+        return None
     try:
         data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return None
     table = data.get("project")
     if not isinstance(table, dict) or "dependencies" in table.get("dynamic", []):
-        return False
-    return not table.get("dependencies") and not (project / "setup.py").is_file()
+        return None
+    dependencies = table.get("dependencies", [])
+    return [str(item) for item in dependencies] if isinstance(dependencies, list) else None
 
 
 def _pip(args: list[str], log: Path, what: str) -> None:
