@@ -397,3 +397,20 @@ def test_local_servers_stop_the_started_ones_when_one_fails(tmp_path: Path) -> N
     assert servers.index.pid is None
     assert not port_answers(servers.index.port)
     assert not port_answers(servers.mail.port)
+
+
+def test_the_index_password_file_is_sha256_crypt_at_the_standard_rounds():
+    """pypiserver checks the file's hash on every upload: 535,000 rounds (passlib's default) cost 0.4 s each.
+
+    The password is a one-time random token of the run, so SHA-crypt's own default of 5,000 rounds
+    (what glibc's crypt and mkpasswd write) is ample; the hash still verifies through passlib.
+    """
+    from passlib.apache import HtpasswdFile
+
+    from releaselib.local.servers.index import _htpasswd_line
+
+    line = _htpasswd_line("releaser", "a-one-time-token")
+    user, _, hashed = line.decode().strip().partition(":")
+    assert user == "releaser" and hashed.startswith("$5$") and "rounds=" not in hashed
+    assert HtpasswdFile.from_string(line).check_password("releaser", "a-one-time-token")
+    assert not HtpasswdFile.from_string(line).check_password("releaser", "another")
