@@ -8,11 +8,13 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test bench clean browser
 
 # uv (a dependency of releaselib, one wheel from PyPI) installs the rest several times
-# faster than pip; pip stays the fallback where uv cannot run.
+# faster than pip; pip stays the fallback where uv cannot run. uv writes no bytecode
+# unless asked, and under PYTHONDONTWRITEBYTECODE (set in many CI images) nothing else
+# would: every kernel, pytest worker, twine and pip would compile its imports anew.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv>=0.5'
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]' \
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test]' \
 	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
