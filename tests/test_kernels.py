@@ -363,3 +363,21 @@ def test_a_kernel_is_launched_when_forking_would_change_it_or_the_zygote_is_gone
         assert _execute(after, "print(6 * 7)")["stdout"].strip() == "42"
         pool.release(after)
     assert kernels_of_this_process() == [] and zygotes_of_this_process() == []
+
+
+def test_a_zygote_that_never_answers_is_ended_and_the_kernel_launched(tmp_path, monkeypatch):
+    from releaselib.engine import forked_kernels
+
+    stuck = tmp_path / "stuck_zygote.py"
+    stuck.write_text("import time\ntime.sleep(600)\n")
+    monkeypatch.setattr(forked_kernels, "_PROGRAM", stuck)
+    monkeypatch.setattr(forked_kernels, "_ANSWER_TIMEOUT", 1.0)
+    with KernelPool("python3", cwd=tmp_path) as pool:
+        pool.release(pool.take(ahead=True))
+        [zygote] = [pid for pid in _PROBE_HELPERS["_children"](os.getpid(), b"stuck_zygote")]
+        km = pool.take()
+        assert km.provisioner.process.__class__.__name__ == "Popen"  # launched after all
+        assert _execute(km, "print(6 * 7)")["stdout"].strip() == "42"
+        pool.release(km)
+        assert not Path(f"/proc/{zygote}").exists() or "Z" in Path(f"/proc/{zygote}/stat").read_text().split()[2]
+    assert kernels_of_this_process() == []

@@ -44,6 +44,8 @@ _PROGRAM = Path(__file__).resolve().parent.parent / "infra" / "kernel_zygote.py"
 _OWN_PREFIX = "RELEASELIB_"
 #: How often a provisioner looks whether a kernel it ended is gone (jupyter_client's own: 0.1 s).
 _WAIT_POLL = 0.005
+#: Seconds the zygote may take to answer a fork (its imports included) before it is given up and ended.
+_ANSWER_TIMEOUT = 60.0
 
 
 def can_fork() -> bool:
@@ -79,6 +81,7 @@ class Zygote:
             raise
         finally:
             theirs.close()
+        ours.settimeout(_ANSWER_TIMEOUT)
         self._socket = ours
         self._replies = ours.makefile("rb")
 
@@ -108,9 +111,13 @@ class Zygote:
             while kernel._pid is None:
                 if self.failed or not self._waiting:
                     raise OSError("the kernel zygote ended before it forked this kernel")
-                line = self._replies.readline()
+                try:
+                    line = self._replies.readline()
+                except OSError:  # silent past the timeout: stuck, so ended, and no kernel of it comes later
+                    line = b""
                 if not line.strip().isdigit():
                     self.failed = True
+                    self._process.stop(timeout=0)
                     raise OSError("the kernel zygote ended before it forked this kernel")
                 self._waiting.pop(0)._pid = int(line)
             return kernel._pid
