@@ -186,6 +186,26 @@ def test_a_notebook_is_rendered_once_and_kept(record, monkeypatch):
     assert all("renderer=next" in p.read_text() for p in pages)
 
 
+def test_pages_rendered_during_a_release_are_the_reports_own(record, monkeypatch):
+    """render_pages (the demo calls it after each phase) renders what the report would, so the
+    report renders nothing more and links to the very pages."""
+    from releaselib.record.report import render_pages
+
+    add_the_rest(record)
+    assert render_pages(record.directory) == len(ALL_PHASES) + 1
+    assert render_pages(record.directory) == 0  # current: nothing again
+    pages = sorted((record.directory / "report_files").glob("*.html"))
+    before = {p: p.read_bytes() for p in pages}
+
+    def refuse(path: Path) -> str:
+        raise AssertionError(f"{path.name} rendered again")
+
+    monkeypatch.setattr(notebook_pages, "render_notebook", refuse)
+    report = write_report(record.outputs, PACKAGE, VERSION).read_text()
+    assert {p: p.read_bytes() for p in pages} == before
+    assert all(f'href="report_files/{p.name}"' in report for p in pages)
+
+
 def test_report_of_everything_and_of_a_damaged_record(record, capsys):
     (record.directory / "03_bump.ipynb").unlink()
     second = record.outputs / PACKAGE / "1.2"

@@ -13,18 +13,20 @@ import os
 import secrets as token
 import shutil
 import tempfile
-import tomllib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tomllib
 from rich.console import Console
 
 from releaselib.core.registry import phase_names
 from releaselib.engine.progress import outcome_table, progress_printer
 from releaselib.engine.runner import Runner
+from releaselib.record.report import render_pages
 
 INDEX_USER = "releaser"
 SMTP_USER = "releaser"
@@ -122,18 +124,29 @@ def run_demo(*, version: str = "1.1", workdir: str | None = None, keep: bool = F
     root = Path(workdir).resolve() if workdir else Path(tempfile.mkdtemp(prefix="releaselib-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     record_dir = None
+    # Each phase's notebook page is rendered while the next phase runs: the report at the end is quick.
+    pages = ThreadPoolExecutor(max_workers=1, thread_name_prefix="releaselib-pages")
     try:
         with release_environment(root) as env:
             console.print(f"[bold]Sandbox[/] {root}")
             console.print(env.servers.describe(), markup=False)
+            printer = progress_printer(console)
+
+            def progress(event: str, phase: str, outcome: Any) -> None:
+                printer(event, phase, outcome)
+                if event == "end" and record_dir is not None:
+                    pages.submit(render_pages, record_dir)  # a failure here is the report's to tell, at the end
+
             # The sample has no notes for the release: the demo releases the draft (recorded as accepted).
-            runner = Runner(repo=env.repo, version=version, outputs=env.outputs, progress=progress_printer(console),
+            runner = Runner(repo=env.repo, version=version, outputs=env.outputs, progress=progress,
                             parameters={"accept_draft": True})
             record_dir = runner.record_dir
             outcomes = runner.run(phase_names(runner.config))
             console.print(outcome_table(outcomes, f"bsonlite {version}: released"))
+            pages.shutdown(wait=True)
             _finish(env, version, console)
     finally:
+        pages.shutdown(wait=True, cancel_futures=True)
         if not keep:
             for name in ("bsonlite", "origin.git", "servers"):
                 shutil.rmtree(root / name, ignore_errors=True)

@@ -389,6 +389,22 @@ def _clean(path: Path) -> bool:
     return scrubbed(text) == text
 
 
+def render_pages(record_dir: Path) -> int:
+    """Render the page of every archived notebook of the record whose page is not current, as the
+    report would; return how many were rendered.
+
+    A caller may run it while a release goes on (the demo does, after each phase), so that the
+    report written at the end has only itself to write. Not concurrently with another writer of
+    the same record's pages.
+    """
+    record = Record.load(Path(record_dir))
+    rendered: list[str] = []
+    with page_manifest(record.directory):
+        for entry in record.entries:
+            _notebook_link(record, entry, f"phase-{entry.get('phase')}", rendered)
+    return len(rendered)
+
+
 def write_release_report(record_dir: Path | Record) -> Path:
     """Write ``report.html`` (and any notebook page not yet current under ``report_files/``)
     into the record folder ``record_dir`` (or of the loaded record); return the report's path.
