@@ -7,6 +7,7 @@ pure wheel plus the sdist, so every test uploads real distributions.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 from pathlib import Path
@@ -221,6 +222,8 @@ def test_verify_from_index_installs_the_uploaded_file(built, index, credentials,
     assert result.sha256 == wheel.sha256
     assert result.installed_version == result.imported_version == "1.0"
     assert result.as_record()["ok"] is True
+    # The sha256 is that of the file pip installed (its report): no second download to hash.
+    assert "pip download" not in result.log.read_text()
 
 
 def test_verify_from_index_catches_a_file_that_is_not_the_one_built(built, index, credentials, tmp_path):
@@ -250,3 +253,22 @@ def test_verify_from_index_ignores_the_machines_pip_configuration(built, index, 
     with pytest.raises(PublishError, match="pip install"):
         verify_from_index(release, built.artifacts)
     assert os.environ["PIP_FIND_LINKS"] == str(links)
+
+
+@pytest.mark.parametrize(("archive_info", "expected"), [
+    ({"hashes": {"sha256": "ab" * 32}, "hash": "sha256=" + "ab" * 32}, "ab" * 32),  # pip >= 23
+    ({"hash": "sha256=" + "cd" * 32}, "cd" * 32),  # the older field alone
+    ({"hash": "md5=" + "ef" * 16}, None),  # not a sha256: downloaded and hashed here
+    ({}, None),  # an old pip's report without a hash
+])
+def test_the_installed_files_sha256_is_read_from_pips_report(tmp_path, archive_info, expected):
+    from releaselib.phases.publish import _installed_file
+
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"install": [
+        {"metadata": {"name": "six"}, "download_info": {"url": "http://x/six-1.0-py3-none-any.whl"}},
+        {"metadata": {"name": "Demo_Pkg"}, "download_info": {
+            "url": "http://127.0.0.1:1/packages/demo_pkg-1.0-py3-none-any.whl#sha256=" + "12" * 32,
+            "archive_info": archive_info}},
+    ]}))
+    assert _installed_file(report, "demo-pkg") == ("demo_pkg-1.0-py3-none-any.whl", expected)

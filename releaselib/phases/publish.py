@@ -439,9 +439,11 @@ def verify_from_index(
     variables, extra indexes, find-links and cache all off): installs the
     release, imports every top-level name of the installed distribution (from
     the environment, never elsewhere), compares the installed metadata version
-    (and ``__version__`` where the package has one) with ``release.version``, downloads the file
-    pip chose and compares its sha256 with the built artifact of that name,
-    and checks that the index lists every artifact with its built sha256.
+    (and ``__version__`` where the package has one) with ``release.version``, compares the
+    sha256 of the file pip installed (from pip's report: pip checked the downloaded bytes against
+    the index's hash, or hashed them; an older pip's report holds none, and the file is downloaded
+    again and hashed here) with the built artifact of that name, and checks that the index lists
+    every artifact with its built sha256.
     Returns the :class:`VerifyResult`; raises :class:`PublishError` on any
     mismatch or when the install fails.
     """
@@ -472,23 +474,25 @@ def verify_from_index(
         report = base / "report.json"
         _pip(python, ["install", *isolated, "--report", str(report), f"{package}=={version}"],
              env=env, log=log, timeout=timeout)  # fmt: skip
-        installed_file = _installed_file(report, package)
-        download = base / "download"
-        _pip(python, ["download", *isolated, "--no-deps", "--dest", str(download), f"{package}=={version}"],
-             env=env, log=log, timeout=timeout)  # fmt: skip
-        downloaded = sorted(download.iterdir())
-        if len(downloaded) != 1:
-            raise PublishError(
-                f"pip download of {package}=={version} from {strip_userinfo(index_url)} gave {len(downloaded)} files.",
-                hint=f"See {log}.",
-            )
-        fetched = downloaded[0]
-        if installed_file and fetched.name != installed_file:
-            raise PublishError(
-                f"pip installed {installed_file} but downloads {fetched.name}; cannot compare like with like.",
-                hint=f"See {log}.",
-            )
-        digest = hashlib.sha256(fetched.read_bytes()).hexdigest()
+        installed_file, digest = _installed_file(report, package)
+        if installed_file is None or digest is None:  # an older pip's report: download the file to hash it
+            download = base / "download"
+            _pip(python, ["download", *isolated, "--no-deps", "--dest", str(download), f"{package}=={version}"],
+                 env=env, log=log, timeout=timeout)  # fmt: skip
+            downloaded = sorted(download.iterdir())
+            if len(downloaded) != 1:
+                raise PublishError(
+                    f"pip download of {package}=={version} from {strip_userinfo(index_url)} gave {len(downloaded)} "
+                    "files.",
+                    hint=f"See {log}.",
+                )
+            if installed_file and downloaded[0].name != installed_file:
+                raise PublishError(
+                    f"pip installed {installed_file} but downloads {downloaded[0].name}; cannot compare like with like.",
+                    hint=f"See {log}.",
+                )
+            installed_file = downloaded[0].name
+            digest = hashlib.sha256(downloaded[0].read_bytes()).hexdigest()
         # Every top-level name the installed distribution holds must import from the environment;
         # the version is the distribution's metadata (importlib.metadata), __version__ only where it exists.
         installed = installed_distribution(base / "venv", package)
@@ -525,9 +529,9 @@ def verify_from_index(
         python=str(seen["python"]),
         installed_version=str(seen["metadata"]),
         imported_version="" if seen["version"] is None else str(seen["version"]),
-        file=fetched.name,
+        file=installed_file,
         sha256=digest,
-        expected_sha256=by_name[fetched.name].sha256 if fetched.name in by_name else "",
+        expected_sha256=by_name[installed_file].sha256 if installed_file in by_name else "",
         index_hashes_ok={name: listed.get(name) == a.sha256 for name, a in by_name.items()},
         log=log,
     )
@@ -535,16 +539,28 @@ def verify_from_index(
     return result
 
 
-def _installed_file(report: Path, package: str) -> str | None:
+def _installed_file(report: Path, package: str) -> tuple[str | None, str | None]:
+    """The name and sha256 of the file of ``package`` that pip installed, from its ``--report``.
+
+    pip checks the bytes it downloads against the index's hash and, where the index gives none,
+    computes the hash itself (pip 23 and later), so the report's sha256 is that of the installed
+    file. Either part is None when the report does not hold it.
+    """
     try:
         data = json.loads(report.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return None, None
     for item in data.get("install", []):
         if canonicalize_name(item.get("metadata", {}).get("name", "")) == canonicalize_name(package):
-            url = item.get("download_info", {}).get("url", "")
-            return urllib.parse.unquote(url.rsplit("/", 1)[-1].split("#")[0]) or None
-    return None
+            info = item.get("download_info", {})
+            url = info.get("url", "")
+            name = urllib.parse.unquote(url.rsplit("/", 1)[-1].split("#")[0]) or None
+            archive = info.get("archive_info", {})
+            digest = (archive.get("hashes") or {}).get("sha256")
+            if not digest and str(archive.get("hash", "")).startswith("sha256="):
+                digest = str(archive["hash"]).partition("=")[2]
+            return name, (str(digest).lower() if digest else None)
+    return None, None
 
 
 def _raise_unless_ok(result: VerifyResult) -> None:
