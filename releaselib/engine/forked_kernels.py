@@ -154,41 +154,40 @@ class ForkedKernel:
         assert self._pid is not None
         return self._pid
 
-    def _open(self) -> bool:
-        """Learn the pid and open its pidfd; False when the kernel is already gone (then returncode is set)."""
-        if self.returncode is not None:
-            return False
-        if self._pidfd is not None:
-            return True
-        try:
-            self._pidfd = os.pidfd_open(self._zygote._answer(self))
-        except OSError:  # never forked, or exited (and reaped) before this look
-            self.returncode = -(self._sent or 0) or (1 if self._pid is None else 0)
-            return False
-        return True
+    def _open(self) -> int | None:
+        """The kernel's pidfd, opened on first use (learning the pid); None once the kernel is gone
+        (``returncode`` is then set)."""
+        if self.returncode is None and self._pidfd is None:
+            try:
+                self._pidfd = os.pidfd_open(self._zygote._answer(self))
+            except OSError:  # never forked, or exited (and was reaped) before this look
+                self.returncode = 1 if self._pid is None else -(self._sent or 0)
+        return self._pidfd
 
     def poll(self) -> int | None:
-        if self._open() and self._pidfd is not None and select.select([self._pidfd], [], [], 0)[0]:
+        pidfd = self._open()
+        if pidfd is not None and select.select([pidfd], [], [], 0)[0]:
             self._ended()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        if self._open() and self._pidfd is not None and select.select([self._pidfd], [], [], timeout)[0]:
+        pidfd = self._open()
+        if pidfd is not None and select.select([pidfd], [], [], timeout)[0]:
             self._ended()
         if self.returncode is None:
             raise TimeoutError(f"kernel {self._pid} still running after {timeout} s")
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
-        if not self._open():
+        pidfd = self._open()
+        if pidfd is None or self._pid is None:
             return
         self._sent = signum
         try:
-            os.killpg(self.pid, signum)  # its session: the kernel and what it started, as for a launched one
+            os.killpg(self._pid, signum)  # its session: the kernel and what it started, as for a launched one
         except (ProcessLookupError, PermissionError):  # not yet its own session leader, or just gone
             try:
-                if self._pidfd is not None:
-                    signal.pidfd_send_signal(self._pidfd, signum)
+                signal.pidfd_send_signal(pidfd, signum)
             except ProcessLookupError:
                 pass
 
