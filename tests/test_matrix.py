@@ -270,3 +270,37 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+# The hook and build of every cell, under PYTHONDONTWRITEBYTECODE: each module the seed has no
+# bytecode for is compiled from source again by every hook call and every build.
+_IMPORTED_FROM_SOURCE = """
+import importlib.util, json, os, sys, tempfile
+name, prefix = sys.argv[1:]  # read first: the build rewrites sys.argv
+backend = importlib.import_module(name)
+backend.get_requires_for_build_wheel(None)
+backend.build_wheel(tempfile.mkdtemp())
+print(json.dumps(sorted(
+    name for name, module in list(sys.modules.items())
+    if (getattr(module, "__file__", None) or "").startswith(prefix) and module.__file__.endswith(".py")
+    and not os.path.exists(importlib.util.cache_from_source(module.__file__)))))
+"""
+
+
+def test_the_seed_holds_the_bytecode_of_what_a_cell_build_imports(tmp_path: Path, two_pythons: InterpreterSet) -> None:
+    from releaselib.infra import processes
+    from releaselib.phases.matrix.environments import _copy_venv, _Seeds, build_requires, warm_modules
+
+    interpreter = two_pythons.found[0]
+    repo = make_tinyext(tmp_path / "tinyext")
+    seeds = _Seeds(tmp_path / "seeds", ("pytest", *build_requires(repo)), 300, processes.Scope(),
+                   warm=warm_modules(repo, ("pytest",)))  # fmt: skip
+    cell = tmp_path / "cell"
+    _copy_venv(seeds.get(interpreter), cell)
+
+    env = {**processes.child_env(venv=cell), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = processes.run([str(cell / "bin" / "python"), "-c", _IMPORTED_FROM_SOURCE, "setuptools.build_meta",
+                          str(cell)], cwd=repo, env=env, timeout=300)  # fmt: skip
+
+    assert done.ok, done.stdout
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

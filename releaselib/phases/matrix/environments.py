@@ -199,20 +199,37 @@ def _build_system(project: Path) -> dict[str, Any]:
     return system if isinstance(system, dict) else {}
 
 
-# Imports each module named on the command line that can be imported; the rest are not the seed's.
+# Imports each module named on the command line that can be imported (``package.*``: each module of
+# the package too); the rest are not the seed's.
 _WARM = (
-    "import importlib, sys\n"
+    "import importlib, pkgutil, sys\n"
     "for name in sys.argv[1:]:\n"
     "    try:\n"
-    "        importlib.import_module(name)\n"
+    "        module = importlib.import_module(name[:-2] if name.endswith('.*') else name)\n"
+    "        if name.endswith('.*'):\n"
+    "            for found in pkgutil.iter_modules(module.__path__, module.__name__ + '.'):\n"
+    "                try:\n"
+    "                    importlib.import_module(found.name)\n"
+    "                except Exception:\n"
+    "                    pass\n"
     "    except Exception:\n"
     "        pass\n"
 )
 
+# What a setuptools build imports beyond setuptools.build_meta: it loads every command it has
+# (an entry point each), validates pyproject.toml with a generated validator of 370 kB, and
+# compiles with distutils. Warmed wherever setuptools is in the seed: an in-tree backend
+# (backend-path) that wraps it cannot itself be imported from the seed.
+_SETUPTOOLS_BUILD = (
+    "setuptools.build_meta", "setuptools.command.*", "setuptools.config.*",
+    "setuptools.config._validate_pyproject.*", "distutils.*", "distutils.command.*", "distutils.compilers.C.*",
+)
+
 
 def warm_modules(project: Path, test_requires: Sequence[str]) -> tuple[str, ...]:
-    """The modules every cell imports from its seed: the build backend (the cell builds the
-    project without isolation) and pytest when it is a test requirement."""
+    """The modules every cell imports from its seed: the build backend (the cell asks it for its
+    requirements and builds the project without isolation, each in a process of its own), and
+    pytest when it is a test requirement."""
     backend = "setuptools.build_meta"
     pyproject = project / "pyproject.toml"
     if pyproject.is_file():
@@ -226,7 +243,7 @@ def warm_modules(project: Path, test_requires: Sequence[str]) -> tuple[str, ...]
             declared = None
         if isinstance(declared, str) and declared.strip():
             backend = declared.split(":")[0].strip()
-    names = [backend]
+    names = [backend, *(name for name in _SETUPTOOLS_BUILD if name != backend)]
     if any(re.match(r"pytest\b(?![-_])", requirement.strip()) for requirement in test_requires):
         names.append("pytest")
     return tuple(names)
