@@ -19,6 +19,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -266,8 +267,11 @@ def find_interpreters(versions: Sequence[str], *, allow_missing: Sequence[str] =
     skipped: list[str] = []
     missing: list[str] = []
     allowed = {v.strip() for v in allow_missing}
-    for version in dict.fromkeys(v.strip() for v in versions):
-        interpreter = find_interpreter(version)
+    wanted = list(dict.fromkeys(v.strip() for v in versions))
+    # Each lookup mostly waits for candidates to start and answer: ask for every version at once.
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(wanted))), thread_name_prefix="interpreters") as pool:
+        answers = list(pool.map(find_interpreter, wanted))
+    for version, interpreter in zip(wanted, answers):
         if interpreter is not None:
             found.append(interpreter)
         elif version in allowed:
