@@ -106,6 +106,35 @@ def test_upload_puts_every_file_on_the_index_with_its_hash(built, index, credent
     assert index_files(index.simple_url, "BsonLite") == {a.filename: a.sha256 for a in built.artifacts}
 
 
+def test_the_files_of_a_release_go_up_in_one_twine_process(built, index, credentials, tmp_path):
+    """twine starts in about half a second: one process for every file not yet on the index, not one each."""
+    release = release_for(built, index, tmp_path / "record")
+    wheel, sdist = sorted(built.artifacts, key=lambda a: not a.filename.endswith(".whl"))
+
+    plan_upload(release, built.artifacts).execute(dry_run=False)
+
+    log = (tmp_path / "record" / "logs" / "upload.log").read_text()
+    [command] = [line for line in log.splitlines() if line.startswith("$ ") and " twine " in line]
+    assert command.index(wheel.filename) < command.index(sdist.filename)  # wheels first, as planned
+    assert uploaded(index, built.artifacts)
+
+
+def test_a_file_refused_midway_is_named_and_a_rerun_uploads_only_the_rest(built, index, credentials, tmp_path):
+    release = release_for(built, index, tmp_path / "record")
+    wheel, sdist = sorted(built.artifacts, key=lambda a: not a.filename.endswith(".whl"))
+    # The index cannot store the sdist (a folder holds its name): it answers 500 after taking the wheel.
+    (index.packages_dir / sdist.filename).mkdir()
+
+    with pytest.raises(PublishError) as caught:
+        plan_upload(release, built.artifacts).execute(dry_run=False)
+
+    assert sdist.filename in caught.value.message and "500" in caught.value.message
+    assert index.files() == {wheel.filename: wheel.sha256}
+    (index.packages_dir / sdist.filename).rmdir()
+    assert plan_upload(release, built.artifacts).execute(dry_run=False).outcomes == [ALREADY_DONE, DONE]
+    assert uploaded(index, built.artifacts)
+
+
 def test_dry_run_uploads_nothing(built, index, credentials, tmp_path):
     plan = plan_upload(release_for(built, index, tmp_path / "record"), built.artifacts)
     plan.execute(dry_run=True)

@@ -10,12 +10,22 @@ release be finished by running the same phase again.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Callable, ClassVar, Iterable, Iterator
 
 
 class Action:
-    """One change to the world. Subclasses override the three methods."""
+    """One change to the world. Subclasses override the three methods.
+
+    A class whose actions cost less done together (one upload command for
+    every file) sets ``applies_together`` and overrides :meth:`apply_all`:
+    the plan then asks each of a run of such actions standing next to each
+    other whether it is done, and applies the rest in one call. Each action
+    keeps its own outcome.
+    """
+
+    applies_together: ClassVar[bool] = False
 
     def describe(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -26,6 +36,12 @@ class Action:
 
     def apply(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @classmethod
+    def apply_all(cls, actions: Sequence[Action]) -> None:
+        """Apply ``actions`` (of this class, none done yet, in the plan's order)."""
+        for action in actions:
+            action.apply()
 
 
 @dataclass
@@ -83,14 +99,23 @@ class Plan:
         """
         self.dry_run = dry_run
         self.outcomes = []
-        for action in self.actions:
-            if action.is_done():
-                self.outcomes.append(ALREADY_DONE)
-            elif dry_run:
-                self.outcomes.append(WOULD_DO)
-            else:
-                action.apply()
-                self.outcomes.append(DONE)
+        start = 0
+        while start < len(self.actions):
+            kind = type(self.actions[start])
+            end = start + 1
+            while kind.applies_together and end < len(self.actions) and type(self.actions[end]) is kind:
+                end += 1
+            run = self.actions[start:end]
+            outcomes = [ALREADY_DONE if action.is_done() else WOULD_DO for action in run]
+            pending = [action for action, outcome in zip(run, outcomes) if outcome == WOULD_DO]
+            if pending and not dry_run:
+                if len(pending) == 1:
+                    pending[0].apply()
+                else:
+                    kind.apply_all(pending)
+                outcomes = [DONE if outcome == WOULD_DO else outcome for outcome in outcomes]
+            self.outcomes.extend(outcomes)
+            start = end
         return self
 
     @property

@@ -170,44 +170,68 @@ class UploadAction(Action):
             }
         )
 
+    # twine takes about half a second to start: the files of a release go up in one command.
+    applies_together = True
+
     def apply(self) -> None:
-        """Run ``twine upload`` for this file, then confirm the index lists it with our sha256.
+        """Run ``twine upload`` for this file, then confirm the index lists it with our sha256 (:meth:`apply_all`)."""
+        self.apply_all([self])
+
+    @classmethod
+    def apply_all(cls, actions: Sequence[Action]) -> None:
+        """Upload the files of ``actions`` with one ``twine upload``, in their order, then confirm the index
+        lists each with its sha256.
 
         Raises :class:`PublishError` when the index is down, refuses the
-        credentials (401/403, with the URL and status), rejects the file, or
-        lists it afterwards with another hash.
+        credentials (401/403, with the URL and status), rejects a file (the
+        first one it does not list is named: twine stops there), or lists one
+        afterwards with another hash.
         """
-        down = _reachable(self.repository_url)
+        uploads = [action for action in actions if isinstance(action, UploadAction)]
+        first = uploads[0]
+        if any(action._target() != first._target() for action in uploads) or len(uploads) != len(actions):
+            for action in actions:  # not one index, one log and one set of credentials: one command each
+                type(action).apply_all([action])
+            return
+        down = _reachable(first.repository_url)
         if down is not None:
             raise PublishError(
-                f"Cannot reach the upload URL {strip_userinfo(self.repository_url)}: {down}.",
+                f"Cannot reach the upload URL {strip_userinfo(first.repository_url)}: {down}.",
                 hint=f"Start the index or fix [tool.releaselib.publish] repository-url, {_RESUME}; nothing was "
                 "uploaded by this step.",
             )
         command = [
             sys.executable, "-m", "twine", "--no-color", "upload",
             "--non-interactive", "--disable-progress-bar",
-            "--repository-url", self.repository_url,
-            str(self.path),
+            "--repository-url", first.repository_url,
+            *(str(action.path) for action in uploads),
         ]  # fmt: skip
+        timeout = sum(action.timeout for action in uploads)
         try:
-            proc = processes.run(command, env=self._env(), timeout=self.timeout)
+            proc = processes.run(command, env=first._env(), timeout=timeout)
         except processes.CommandTimeout as exc:
             raise PublishError(
-                f"Uploading {self.filename} to {strip_userinfo(self.repository_url)} did not finish within {self.timeout:.0f} s.",
+                f"Uploading {', '.join(a.filename for a in uploads)} to {strip_userinfo(first.repository_url)} did not "
+                f"finish within {timeout:.0f} s.",
                 hint=f"Check the index, {_RESUME}; a file that did arrive is then skipped.",
             ) from exc
         output = proc.stdout
-        processes.append_log(self.log, command, None, output, f"exit {proc.returncode} after {proc.duration:.1f} s")
+        processes.append_log(first.log, command, None, output, f"exit {proc.returncode} after {proc.duration:.1f} s")
+        listed = index_files(first.simple_url, first.package)
+        missing = [action for action in uploads if listed.get(action.filename) != action.sha256]
         if proc.returncode != 0:
-            raise self._failure(output, proc.returncode)
-        listed = index_files(self.simple_url, self.package)
-        if listed.get(self.filename) != self.sha256:
+            raise (missing[0] if missing else uploads[-1])._failure(output, proc.returncode)
+        if missing:
+            action = missing[0]
             raise PublishError(
-                f"twine uploaded {self.filename} to {strip_userinfo(self.repository_url)}, but {strip_userinfo(self.simple_url)} then lists "
-                f"{'no such file' if self.filename not in listed else 'it with another sha256'}.",
+                f"twine uploaded {action.filename} to {strip_userinfo(action.repository_url)}, but "
+                f"{strip_userinfo(action.simple_url)} then lists "
+                f"{'no such file' if action.filename not in listed else 'it with another sha256'}.",
                 hint="Check that repository-url and index-url in [tool.releaselib.publish] name the same index.",
             )
+
+    def _target(self) -> tuple[object, ...]:
+        return (self.repository_url, self.simple_url, self.package, self.username_env, self.password_env, self.log)
 
     def _failure(self, output: str, code: int) -> PublishError:
         match = _HTTP_ERROR.search(output)
