@@ -291,7 +291,7 @@ def test_verify_from_index_ignores_the_machines_pip_configuration(built, index, 
     ({}, None),  # an old pip's report without a hash
 ])
 def test_the_installed_files_sha256_is_read_from_pips_report(tmp_path, archive_info, expected):
-    from releaselib.phases.publish import _installed_file
+    from releaselib.phases.verify_index import _installed_file
 
     report = tmp_path / "report.json"
     report.write_text(json.dumps({"install": [
