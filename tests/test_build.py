@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -252,6 +253,11 @@ def test_build_release_gives_an_sdist_and_a_tested_manylinux_wheel_per_python(sa
     assert {t.python for t in result.install_tests} == {i.version for i in interpreters}
     for test in result.install_tests:
         assert "passed" in test.log.read_text()
+    # One environment with the test tools per Python, made while the files built, copied for each file.
+    made = {t.filename: re.findall(r"^## test environment: a copy of (\S+), made for Python", t.log.read_text(), re.M)
+            for t in result.install_tests}  # fmt: skip
+    assert all(len(paths) == 1 for paths in made.values()), made
+    assert len({paths[0] for paths in made.values()}) == len(interpreters)
     assert result.coverage is not None
     assert result.coverage.missing_not_allowed == []
     assert {c for c in result.coverage.missing} == {("windows", v) for v in versions}

@@ -29,8 +29,8 @@ from releaselib.core.errors import ReleaseError
 from releaselib.infra import processes
 
 __all__ = [
-    "INSTALLER_ENV", "VenvError", "VirtualEnv", "build", "create", "install", "install_project", "tool_versions",
-    "uv_binary",
+    "INSTALLER_ENV", "VenvError", "VirtualEnv", "build", "copy", "create", "install", "install_project",
+    "tool_versions", "uv_binary", "warm",
 ]
 
 #: ``pip`` forces the venv + pip + pypa/build fallback even where uv is available.
@@ -103,12 +103,14 @@ def create(
     log: str | os.PathLike[str] | None = None,
     timeout: float = 300.0,
     with_pip: bool = False,
+    scope: processes.Scope | None = None,
 ) -> VirtualEnv:
     """A fresh virtual environment at ``dest`` on ``interpreter``.
 
     ``uv venv`` (with pip inside only when ``with_pip``), else ``-m venv``.
     Raises :class:`VenvError` naming the interpreter and the log when neither
-    works, and :class:`processes.CommandTimeout` past ``timeout``.
+    works, :class:`processes.CommandTimeout` past ``timeout``, and
+    :class:`processes.Stopped` when ``scope`` is stopped.
     """
     dest = Path(dest)
     venv = VirtualEnv(dest)
@@ -120,11 +122,13 @@ def create(
         ]  # fmt: skip
         if with_pip:
             command.insert(2, "--seed")
-        proc = processes.run(command, log=log, timeout=timeout, title=what, env=_uv_env(processes.child_env()))
+        proc = processes.run(command, log=log, timeout=timeout, title=what, env=_uv_env(processes.child_env()),
+                             scope=scope)  # fmt: skip
         if proc.ok and venv.python.exists():
             return venv
         shutil.rmtree(dest, ignore_errors=True)  # try the stdlib before giving up
-    proc = processes.run([os.fspath(interpreter), "-m", "venv", dest], log=log, timeout=timeout, title=what)
+    proc = processes.run([os.fspath(interpreter), "-m", "venv", dest], log=log, timeout=timeout, title=what,
+                         scope=scope)  # fmt: skip
     if proc.ok and venv.python.exists():
         return venv
     raise VenvError(
@@ -133,6 +137,74 @@ def create(
         hint="Check that the interpreter has venv and ensurepip (Debian: apt install python3-venv)"
         + (f"; see {log}." if log else "."),
     )
+
+
+# Imports each module named on the command line that can be imported (``package.*``: each module of
+# the package too); the rest are not the environment's. Runs on every Python releaselib meets (3.6+).
+_WARM = (
+    "import importlib, pkgutil, sys\n"
+    "for name in sys.argv[1:]:\n"
+    "    try:\n"
+    "        module = importlib.import_module(name[:-2] if name.endswith('.*') else name)\n"
+    "        if name.endswith('.*'):\n"
+    "            for found in pkgutil.iter_modules(module.__path__, module.__name__ + '.'):\n"
+    "                try:\n"
+    "                    importlib.import_module(found.name)\n"
+    "                except Exception:\n"
+    "                    pass\n"
+    "    except Exception:\n"
+    "        pass\n"
+)
+
+
+def warm(
+    venv: VirtualEnv, modules: Sequence[str], *, log: str | os.PathLike[str] | None = None, timeout: float = 300.0,
+    scope: processes.Scope | None = None,
+) -> processes.Completed:  # fmt: skip
+    """Compile the bytecode of ``modules`` in ``venv`` by importing them, even under PYTHONDONTWRITEBYTECODE.
+
+    For an environment made once and copied for many uses (:func:`copy`): its
+    copies share the bytecode, where each use would otherwise compile what it
+    imports anew. Only what is imported is compiled (``--compile-bytecode``
+    compiles every file of every tool: seconds per Python for modules nothing
+    imports). ``pkg.*`` imports each module of the package too.
+    """
+    env = {k: v for k, v in venv.env().items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return processes.run([os.fspath(venv.python), "-c", _WARM, *modules], log=log, timeout=timeout,
+                         title="bytecode of the modules every use imports", env=env, scope=scope)  # fmt: skip
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another filesystem, or links not allowed
+        shutil.copy2(src, dst)
+
+
+def copy(seed: str | os.PathLike[str], dest: str | os.PathLike[str]) -> VirtualEnv:
+    """A private copy of the environment ``seed`` at ``dest``.
+
+    Files are hard-linked, not copied: ten copies of a 40 MB environment
+    cost more than the tests on a small machine, and the cost is disk time
+    that parallel jobs do not divide. Sharing is safe because nothing writes
+    an existing file in place: pip and Python's bytecode cache write new
+    files and rename them over old ones, which breaks the link. The few files
+    that hold the seed's own path are rewritten as new files.
+    """
+    seed, dest = Path(seed), Path(dest)
+    shutil.copytree(seed, dest, symlinks=True, copy_function=_link_or_copy)
+    # Scripts and activate files carry the seed's absolute path; point them at the copy,
+    # or a `pytest` script would run in the seed environment, without the project.
+    old, new = str(seed).encode(), str(dest).encode()
+    for path in [*(dest / "bin").iterdir(), dest / "pyvenv.cfg"]:
+        if path.is_symlink() or not path.is_file():
+            continue
+        data = path.read_bytes()
+        mode = path.stat().st_mode
+        path.unlink()  # never write through the hard link into the seed
+        path.write_bytes(data.replace(old, new))
+        path.chmod(mode)
+    return VirtualEnv(dest)
 
 
 def install(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,70 @@ def create_venv(
         raise BuildError(f"{what} did not finish within {timeout:.0f} s.", hint="Check the disk and the load.") from exc
 
 
+class TestEnvironments:
+    """One environment per interpreter holding the test requirements, made in the background
+    while the files build, and copied (:func:`releaselib.infra.venv.copy`) for each install test.
+
+    The floor of the work: made once per Python rather than once per file, and
+    on the core the sdist build and the checks leave idle. Its bytecode is
+    compiled for the test tools every install test imports. It never holds
+    the project: each install test installs its file into its own copy. An
+    environment that cannot be made is not an error here: that install test
+    makes its own, as before, and reports what fails.
+    """
+
+    __test__ = False  # not a pytest class, despite the name
+
+    def __init__(self, root: Path, test_requires: Sequence[str], *, timeout: float) -> None:
+        self.root = root
+        self.test_requires = tuple(test_requires)
+        self.timeout = timeout
+        self._scope = processes.Scope()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="install-test-envs")
+        self._made: dict[str, Future[Path | None]] = {}
+
+    def start(self, interpreters: Sequence[InterpreterLike]) -> None:
+        """Begin making the environment of each interpreter, in order, one at a time."""
+        for interpreter in interpreters:
+            key = os.fspath(interpreter.executable)
+            if key not in self._made:
+                self._made[key] = self._pool.submit(self._make, interpreter, self.root / f"env-{len(self._made)}")
+
+    def _make(self, interpreter: InterpreterLike, dest: Path) -> Path | None:
+        log = dest.with_suffix(".log")
+        try:
+            environment = venv.create(interpreter.executable, dest, log=log, timeout=self.timeout, scope=self._scope)
+            env = environment.env()
+            if self.test_requires:
+                done = venv.install(environment, list(self.test_requires), log=log, timeout=self.timeout,
+                                    title="test requirements install", env=env, scope=self._scope)  # fmt: skip
+                if done.returncode != 0:
+                    return None
+            if any(re.match(r"pytest\b(?![-_])", requirement.strip()) for requirement in self.test_requires):
+                venv.warm(environment, ["pytest"], log=log, timeout=self.timeout, scope=self._scope)
+        except (venv.VenvError, processes.CommandTimeout, processes.Stopped, OSError):
+            return None
+        return dest
+
+    def copy_for(self, interpreter: InterpreterLike, dest: Path, log: Path) -> bool:
+        """A copy of ``interpreter``'s environment at ``dest``, its making noted in ``log``; False without one."""
+        future = self._made.get(os.fspath(interpreter.executable))
+        made = future.result() if future is not None else None
+        if made is None:
+            return False
+        venv.copy(made, dest)
+        with log.open("a", encoding="utf-8") as out:
+            out.write(f"## test environment: a copy of {made}, made for Python {interpreter.version} while the "
+                      "files were built; its log:\n")
+            out.write(made.with_suffix(".log").read_text(encoding="utf-8", errors="replace").rstrip("\n") + "\n")
+        return True
+
+    def close(self) -> None:
+        """End whatever is still being made (a command running is killed), and wait for it."""
+        self._scope.stop()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _tests_copy(repo_export: Path, dest: Path, import_name: str | None) -> Path:
     """A copy of the export without the sources, so only the installed package can be imported."""
     shadows = {"src", "build", "dist"}
@@ -90,6 +156,7 @@ def install_test(
     timeout: float = 900.0,
     workdir: Path | None = None,
     distribution: str | None = None,
+    environments: TestEnvironments | None = None,
 ) -> InstallTest:
     """Install ``artifact`` into a fresh venv on ``interpreter`` and run ``test_command`` against it.
 
@@ -105,7 +172,9 @@ def install_test(
     every top-level package and module the installed distribution holds, and
     each of them, and each compiled module of a binary file, must import from
     inside the venv (see :mod:`releaselib.phases.installed`). The test
-    command runs through ``/bin/sh -c``, as in the test matrix. Returns an
+    command runs through ``/bin/sh -c``, as in the test matrix. With
+    ``environments``, the venv is a copy of the interpreter's environment
+    made there (the test requirements already in), where there is one. Returns an
     :class:`InstallTest`; raises :class:`BuildError` naming the file, the
     Python version and the log when installing or testing fails.
     """
@@ -118,8 +187,11 @@ def install_test(
     what = f"the {artifact.kind} {artifact.filename}"
     imported: dict[str, str] = {}
     try:
-        python = create_venv(interpreter, base / "venv", log=log, timeout=timeout, with_pip=False)
+        copied = environments is not None and environments.copy_for(interpreter, base / "venv", log)
+        if not copied:
+            create_venv(interpreter, base / "venv", log=log, timeout=timeout, with_pip=False)
         env_dir = venv.VirtualEnv(base / "venv")
+        python = env_dir.python
         # The environment of a matrix cell: the venv activated on the maintainer's PATH, never releaselib's
         # own bin (a project's tests that run `mypy` when it is on PATH must see the same tools in 01 and 05).
         env = processes.child_env(drop=drop_env, venv=env_dir.root)
@@ -147,7 +219,7 @@ def install_test(
                 )
             return proc.stdout
 
-        if test_requires:
+        if test_requires and not copied:
             step(list(test_requires), "test requirements install", install=True)
         # The project never comes from a cache: it is the file just built, built again here for an sdist.
         step([artifact.path], "installation", install=True, no_cache=True)

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from releaselib.phases.build.artifacts import Artifact, InterpreterLike, _Curren
 from releaselib.phases.build.coverage import Coverage, collect_wheelhouse, wheelhouse_coverage
 from releaselib.infra import processes, venv
 from releaselib.phases.build.artifacts import RESUME_HINT
-from releaselib.phases.build.install import InstallTest, create_venv, install_test
+from releaselib.phases.build.install import InstallTest, TestEnvironments, create_venv, install_test
 from releaselib.phases.build.steps import (
     _clean_env,
     _commit_time,
@@ -177,8 +178,13 @@ def build_release(release: Release, *, interpreters: Sequence[InterpreterLike] |
     for old in logs.glob("build-wheel-*.log"):
         old.unlink()
 
-    with tempfile.TemporaryDirectory(prefix="releaselib-build-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="releaselib-build-") as tmp, ExitStack() as cleanup:
         work = Path(tmp)
+        # The install tests' environments are made while the files build (the sdist build, the repair and
+        # the checks leave a core idle); each install test gets a copy of its interpreter's.
+        environments = TestEnvironments(work / "test-envs", matrix.test_requires, timeout=matrix.timeout)
+        cleanup.callback(environments.close)
+        environments.start(chosen)
         export = checkout_release(Path(release.repo), ref, work / "export")
         if ref == "HEAD":
             _bump_export(release, export)
@@ -237,6 +243,7 @@ def build_release(release: Release, *, interpreters: Sequence[InterpreterLike] |
                     timeout=matrix.timeout,
                     workdir=work,
                     distribution=config.package,
+                    environments=environments,
                 )
             except BuildError as exc:
                 return exc

@@ -9,7 +9,6 @@ else venv + pip).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import threading
@@ -199,23 +198,6 @@ def _build_system(project: Path) -> dict[str, Any]:
     return system if isinstance(system, dict) else {}
 
 
-# Imports each module named on the command line that can be imported (``package.*``: each module of
-# the package too); the rest are not the seed's.
-_WARM = (
-    "import importlib, pkgutil, sys\n"
-    "for name in sys.argv[1:]:\n"
-    "    try:\n"
-    "        module = importlib.import_module(name[:-2] if name.endswith('.*') else name)\n"
-    "        if name.endswith('.*'):\n"
-    "            for found in pkgutil.iter_modules(module.__path__, module.__name__ + '.'):\n"
-    "                try:\n"
-    "                    importlib.import_module(found.name)\n"
-    "                except Exception:\n"
-    "                    pass\n"
-    "    except Exception:\n"
-    "        pass\n"
-)
-
 # What a setuptools build imports beyond setuptools.build_meta: it loads every command it has
 # (an entry point each), validates pyproject.toml with a generated validator of 370 kB, and
 # compiles with distutils. Warmed wherever setuptools is in the seed: an in-tree backend
@@ -303,8 +285,11 @@ class _Seeds:
             step = run.install("seed", environment, list(self.requirements), self.root,
                                compile_bytecode=not self.warm)  # fmt: skip
             if step.returncode == 0 and self.warm:
-                run.env = {k: v for k, v in environment.env().items() if k != "PYTHONDONTWRITEBYTECODE"}
-                run.run("seed bytecode", [str(environment.python), "-c", _WARM, *self.warm], self.root)
+                try:
+                    venv.warm(environment, self.warm, log=log_path, timeout=max(1.0, deadline - time.monotonic()),
+                              scope=self.running)  # fmt: skip
+                except processes.CommandTimeout as exc:
+                    raise _CellTimeout("seed bytecode") from exc
         except _CellTimeout as exc:
             raise MatrixError(
                 f"Preparing the test environment for Python {interpreter.requested} timed out.",
@@ -319,34 +304,8 @@ class _Seeds:
             )
 
 
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:  # another filesystem, or links not allowed
-        shutil.copy2(src, dst)
-
-
 def _copy_venv(seed: Path, dest: Path) -> None:
-    """A private copy of the seed environment at ``dest``.
-
-    Files are hard-linked, not copied: ten cells copying a 40 MB environment
-    cost more than the tests on a small machine, and the cost is disk time
-    that parallel jobs do not divide. Sharing is safe because nothing in a cell
-    writes an existing file in place: pip and Python's bytecode cache write
-    new files and rename them over old ones, which breaks the link. The few
-    files that hold the seed's own path are rewritten as new files.
-    """
-    shutil.copytree(seed, dest, symlinks=True, copy_function=_link_or_copy)
-    # Scripts and activate files carry the seed's absolute path; point them at the copy,
-    # or a `pytest` script would run in the seed environment, without the project.
-    old, new = str(seed).encode(), str(dest).encode()
-    for path in [*(dest / "bin").iterdir(), dest / "pyvenv.cfg"]:
-        if path.is_symlink() or not path.is_file():
-            continue
-        data = path.read_bytes()
-        mode = path.stat().st_mode
-        path.unlink()  # never write through the hard link into the seed
-        path.write_bytes(data.replace(old, new))
-        path.chmod(mode)
+    """A private copy of the seed environment at ``dest`` (:func:`releaselib.infra.venv.copy`: hard links)."""
+    venv.copy(seed, dest)
 
 
