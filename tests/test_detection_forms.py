@@ -146,7 +146,9 @@ def test_an_existing_bump_tool_configuration_gives_its_files_and_patterns(tmp_pa
 
 @pytest.mark.parametrize(
     ("tags", "tag"),
-    [(["v1.0", "v1.1"], "v{version}"), (["1.0", "1.1"], "{version}"), (["release-1.0", "release-1.1"], "release-{version}")],
+    [(["v1.0", "v1.1"], "v{version}"), (["1.0", "1.1"], "{version}"), (["release-1.0", "release-1.1"], "release-{version}"),
+     # Most tags bare, the newest ones with a "v" (msgpack-python): the next tag follows the newest.
+     (["0.1", "0.2", "0.3", "1.0rc1", "v1.0", "v1.1"], "v{version}")],
 )
 def test_the_tag_format_comes_from_the_existing_tags(tmp_path: Path, tags: list[str], tag: str) -> None:
     write(tmp_path, {"setup.py": 'from setuptools import setup\nsetup(name="kite", version="1.2.dev0")\n'})

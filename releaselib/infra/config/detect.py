@@ -441,10 +441,16 @@ def _git_lines(root: Path, *args: str) -> list[str]:
 
 
 def _tag_template(root: Path) -> str | None:
-    """``"v{version}"`` or another prefix when most existing version tags carry it; None for bare ones."""
+    """``"v{version}"`` or another prefix when the newest release's tag carries it; None for a bare one.
+
+    The newest by version, not the most common: a project that began with bare
+    tags and moved to ``v1.0`` tags the next release as it tagged the last.
+    Where both forms name the newest version, the more common prefix wins.
+    """
     from packaging.version import InvalidVersion, Version
 
     prefixes: Counter[str] = Counter()
+    newest: dict[str, Version] = {}
     tags = _git_lines(root, "tag", "--list")
     if not tags and _git_lines(root, "rev-parse", "--is-shallow-repository") == ["true"]:
         # A shallow CI checkout has no tags: the remote has them.
@@ -455,13 +461,15 @@ def _tag_template(root: Path) -> str | None:
         if not match:
             continue
         try:
-            Version(match.group(2))
+            version = Version(match.group(2))
         except InvalidVersion:
             continue
-        prefixes[match.group(1)] += 1
+        prefix = match.group(1)
+        prefixes[prefix] += 1
+        newest[prefix] = max(version, newest.get(prefix, version))
     if not prefixes:
         return None
-    prefix = prefixes.most_common(1)[0][0]
+    prefix = max(prefixes, key=lambda p: (newest[p], prefixes[p]))
     return prefix + "{version}" if prefix else None
 
 
