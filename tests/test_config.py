@@ -313,6 +313,12 @@ BAD_CONFIGS = [
         id="global-option-not-an-option",
     ),
     pytest.param(
+        BASE_TABLE + VERSION_FILE + '[tool.releaselib.matrix]\npre-build-requires = ["Cython>=3"]\n',
+        {},
+        ["`pre-build-requires`", "no `pre-build`"],
+        id="pre-build-requires-without-pre-build",
+    ),
+    pytest.param(
         BASE_TABLE + VERSION_FILE + "[tool.releaselib.announce]\nsmtp-port = 70000\n",
         {},
         ["`smtp-port`", "70000"],

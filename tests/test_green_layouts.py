@@ -255,6 +255,8 @@ def test_a_cython_extension_generated_by_the_pre_build_step_rehearses_green(tmp_
     assert_install_tests_import_installed(record, "cyt", compiled=["cyt._fast"])
     build = phase_values(record, "05_build")["build"]
     assert build["pre_build"] == "cython -3 cyt/_fast.pyx"
+    # Cython came from pre-build-requires (the cells' pre-build passed above): [build-system] requires has none.
+    assert "Cython>=3" in (workdir / "outputs" / "green-cyt" / "0.9" / "logs" / "pre-build.log").read_text()
     assert (workdir / "outputs" / "green-cyt" / "0.9" / "logs" / "pre-build.log").is_file()
 
 
@@ -282,6 +284,8 @@ def test_a_cython_extension_built_from_the_pyx_by_the_build_rehearses_green(tmp_
     # a project duty, as in any library that cythonizes in setup.py.
     (project.repo / "MANIFEST.in").write_text("include cyt/*.pyx\n")
     project.edit("pyproject.toml", 'pre-build = "cython -3 cyt/_fast.pyx"\n', "")
+    project.edit("pyproject.toml", 'pre-build-requires = ["Cython>=3"]\n', "")
+    project.edit("pyproject.toml", 'requires = ["setuptools>=64"]', 'requires = ["setuptools>=64", "Cython>=3"]')
     project.commit("Cythonize in setup.py")
     workdir = tmp_path / "rehearsal"
 

@@ -49,6 +49,8 @@ class MatrixConfig:
     no_extension_global_option: tuple[str, ...] = ()
     tests_both_implementations: bool = False
     pre_build: str | None = None  # shell command run in the clean export before building (e.g. cythonize)
+    # What pre_build needs beyond the build requirements (Cython, where only the C file is built)
+    pre_build_requires: tuple[str, ...] = ()
     twine_strict: bool = True  # false: twine check warnings are shown and recorded, not fatal
 
 

@@ -305,6 +305,11 @@ def _check_matrix(matrix: MatrixConfig) -> None:
             hint='Write e.g. no-extension-env = "PKG_NO_EXT" (set to 1), or "PKG_INSTALL_EXTENSIONS=false".',
         )
     _check_extension_switch(matrix, where)
+    if matrix.pre_build_requires and not matrix.pre_build:
+        raise ConfigError(
+            f"`pre-build-requires` in {where} names what the pre-build step needs, but there is no `pre-build`.",
+            hint='Add the step (e.g. pre-build = "cython pkg/_fast.pyx"), or remove pre-build-requires.',
+        )
     if not matrix.test_command.strip():
         raise ConfigError(f"`test-command` in {where} must not be empty.", hint='Write e.g. test-command = "python -m pytest -q".')
 

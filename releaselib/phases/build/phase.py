@@ -190,7 +190,7 @@ def build_release(release: Release, *, interpreters: Sequence[InterpreterLike] |
             _bump_export(release, export)
         if matrix.pre_build:
             run_pre_build(matrix.pre_build, export, chosen[0], work / "pre-build-venv",
-                          log=logs / "pre-build.log", timeout=matrix.timeout)
+                          log=logs / "pre-build.log", timeout=matrix.timeout, requires=matrix.pre_build_requires)
         staging = work / "dist"
         sdist = build_sdist(export, staging, log=logs / "build-sdist.log", env=build_env, timeout=matrix.timeout)
         _check_version(sdist, config.package, release.version)
@@ -277,12 +277,14 @@ def build_release(release: Release, *, interpreters: Sequence[InterpreterLike] |
 
 
 def run_pre_build(
-    command: str, export: Path, interpreter: InterpreterLike, venv_dir: Path, *, log: Path, timeout: float
+    command: str, export: Path, interpreter: InterpreterLike, venv_dir: Path, *, log: Path, timeout: float,
+    requires: Sequence[str] = (),
 ) -> None:
     """Run the configured pre-build ``command`` in ``export`` (e.g. cythonize), logged to ``log``.
 
     It runs through ``/bin/sh -c`` in a fresh venv on ``interpreter`` holding
-    the project's build requirements (Cython, ...), as the matrix cells do.
+    the project's build requirements and ``requires`` (``pre-build-requires``:
+    Cython, where the build only compiles the C file), as the matrix cells do.
     Raises :class:`BuildError` naming the log when it fails.
     """
     from releaselib.phases.installed import shell_argv
@@ -293,8 +295,8 @@ def run_pre_build(
     environment = venv.VirtualEnv(venv_dir)
     env = environment.env()
     try:
-        venv.install(environment, list(build_requires(export)), log=log, timeout=timeout,
-                     title="pre-build requirements", env=env)  # fmt: skip
+        venv.install(environment, list(dict.fromkeys([*build_requires(export), *requires])), log=log,
+                     timeout=timeout, title="pre-build requirements", env=env)  # fmt: skip
     except processes.CommandTimeout as exc:
         raise BuildError(f"Installing the build requirements took over {timeout:.0f} s; see {log}.",
                          hint="Check the index and the load, then resume.") from exc  # fmt: skip

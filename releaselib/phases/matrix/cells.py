@@ -181,7 +181,7 @@ def _run_cell(
         _copy_venv(seed, venv)
         _extract(archive, src)
         if matrix.pre_build:
-            # The seed holds the build requirements (Cython, ...): the same step 05_build runs.
+            # The seed holds the build requirements and pre-build-requires (Cython...): the same step 05_build runs.
             pre = run.run("pre-build", shell_argv(matrix.pre_build), src)
             if pre.returncode != 0:
                 result, reason = FAILED, f"the pre-build step failed (exit {pre.returncode})"
@@ -331,7 +331,8 @@ def run_matrix(
         workdir = Path(tmp)
         export = workdir / "export"
         _extract(archive, export)
-        requirements = tuple(dict.fromkeys([*matrix.test_requires, *build_requires(export)]))
+        requirements = tuple(dict.fromkeys([*matrix.test_requires, *build_requires(export),
+                                            *matrix.pre_build_requires]))
         seeds_root = Path(seed_dir) if seed_dir is not None else workdir / "seeds"
         seeds_root.mkdir(parents=True, exist_ok=True)
         running = _Running()
