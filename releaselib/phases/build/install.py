@@ -104,7 +104,7 @@ class TestEnvironments:
                     return None
             if any(re.match(r"pytest\b(?![-_])", requirement.strip()) for requirement in self.test_requires):
                 venv.warm(environment, ["pytest"], log=log, timeout=self.timeout, scope=self._scope)
-        except (venv.VenvError, processes.CommandTimeout, processes.Stopped, OSError):
+        except Exception:  # noqa: BLE001 - whatever it was, the install test makes its own and reports it
             return None
         return dest
 
@@ -118,7 +118,9 @@ class TestEnvironments:
         with log.open("a", encoding="utf-8") as out:
             out.write(f"## test environment: a copy of {made}, made for Python {interpreter.version} while the "
                       "files were built; its log:\n")
-            out.write(made.with_suffix(".log").read_text(encoding="utf-8", errors="replace").rstrip("\n") + "\n")
+            made_log = made.with_suffix(".log")
+            if made_log.is_file():
+                out.write(made_log.read_text(encoding="utf-8", errors="replace").rstrip("\n") + "\n")
         return True
 
     def close(self) -> None:
