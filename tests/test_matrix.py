@@ -19,6 +19,7 @@ import pytest
 
 from releaselib.core.errors import MatrixError
 from releaselib.infra.interpreters import InterpreterSet, find_interpreters
+from releaselib.infra.venv import uv_binary
 from releaselib.phases.matrix import (
     EXTENSION_BUILD_FAILED,
     EXTENSION_NOT_LOADED,
@@ -161,6 +162,8 @@ def test_an_extension_that_fails_to_build_fails_the_extension_cells(
     ext, noext = cells[(one.found[0].requested, True)], cells[(one.found[0].requested, False)]
     assert ext.result == "failed"
     assert ext.reason.startswith(EXTENSION_BUILD_FAILED)
+    # The reason names the installer that built: uv here (pip is the fallback without it).
+    assert f"({'uv' if uv_binary() else 'pip'} exit " in ext.reason, ext.reason
     assert noext.result == "passed"
     assert "this is not C" in (tmp_path / "record" / ext.log).read_text()
     with pytest.raises(MatrixError, match="did not load"):

@@ -201,10 +201,11 @@ def _run_cell(
         if install.returncode != 0:
             # A project that cannot be installed is the project's failure, not the harness's.
             result = FAILED
+            installer = "uv" if uv_binary() else "pip"
             if cell.extension and _C_BUILD_FAILED.search(install.output):
-                reason = f"{EXTENSION_BUILD_FAILED} (pip exit {install.returncode})"
+                reason = f"{EXTENSION_BUILD_FAILED} ({installer} exit {install.returncode})"
             else:
-                reason = f"installing the project failed (pip exit {install.returncode})"
+                reason = f"installing the project failed ({installer} exit {install.returncode})"
             return finish()
         # From here on nothing may come from the checkout: the tests run beside a copy without the
         # distribution's top-level packages, and the export itself is gone.
