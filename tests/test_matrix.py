@@ -292,14 +292,15 @@ print(json.dumps(sorted(
 
 def test_the_seed_holds_the_bytecode_of_what_a_cell_build_imports(tmp_path: Path, two_pythons: InterpreterSet) -> None:
     from releaselib.infra import processes
-    from releaselib.phases.matrix.environments import _copy_venv, _Seeds, build_requires, warm_modules
+    from releaselib.infra.venv import copy as copy_venv
+    from releaselib.phases.matrix.environments import _Seeds, build_requires, warm_modules
 
     interpreter = two_pythons.found[0]
     repo = make_tinyext(tmp_path / "tinyext")
     seeds = _Seeds(tmp_path / "seeds", ("pytest", *build_requires(repo)), 300, processes.Scope(),
                    warm=warm_modules(repo, ("pytest",)))  # fmt: skip
     cell = tmp_path / "cell"
-    _copy_venv(seeds.get(interpreter), cell)
+    copy_venv(seeds.get(interpreter), cell)
 
     env = {**processes.child_env(venv=cell), "PYTHONDONTWRITEBYTECODE": "1"}
     done = processes.run([str(cell / "bin" / "python"), "-c", _IMPORTED_FROM_SOURCE, "setuptools.build_meta",

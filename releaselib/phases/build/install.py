@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -18,6 +17,7 @@ from releaselib.infra import processes, venv
 from releaselib.phases.build.artifacts import RESUME_HINT, Artifact, InterpreterLike
 from releaselib.phases.build.steps import _run, _tail
 from releaselib.phases.installed import installed_distribution, probe_argv, read_probe, shell_argv, tests_copy
+from releaselib.phases.matrix.environments import tool_modules
 
 # --------------------------------------------------------------------------- install tests
 
@@ -102,8 +102,9 @@ class TestEnvironments:
                                     title="test requirements install", env=env, scope=self._scope)  # fmt: skip
                 if done.returncode != 0:
                     return None
-            if any(re.match(r"pytest\b(?![-_])", requirement.strip()) for requirement in self.test_requires):
-                venv.warm(environment, ["pytest"], log=log, timeout=self.timeout, scope=self._scope)
+            modules = tool_modules(self.test_requires)
+            if modules:
+                venv.warm(environment, modules, log=log, timeout=self.timeout, scope=self._scope)
         except Exception:  # noqa: BLE001 - whatever it was, the install test makes its own and reports it
             return None
         return dest

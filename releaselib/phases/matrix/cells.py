@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from releaselib.core.errors import MatrixError
 from releaselib.infra.interpreters import InterpreterSet, find_interpreters
 from releaselib.infra.venv import VirtualEnv, uv_binary
+from releaselib.infra.venv import copy as copy_venv
 from releaselib.phases.installed import installed_distribution, probe_argv, read_probe, shell_argv, tests_copy
 from releaselib.phases.matrix.environments import (
     _CellRun,
     _CellTimeout,
     _clean_env,
-    _copy_venv,
     _extract,
     _head_commit,
     _Running,
@@ -178,7 +178,7 @@ def _run_cell(
         run.note(f"seed environment ready after {time.monotonic() - clock['start']:.1f}s: {seed}")
         clock["start"] = time.monotonic()
         run.deadline = clock["start"] + matrix.timeout
-        _copy_venv(seed, venv)
+        copy_venv(seed, venv)
         _extract(archive, src)
         if matrix.pre_build:
             # The seed holds the build requirements and pre-build-requires (Cython...): the same step 05_build runs.

@@ -225,10 +225,12 @@ def warm_modules(project: Path, test_requires: Sequence[str]) -> tuple[str, ...]
             declared = None
         if isinstance(declared, str) and declared.strip():
             backend = declared.split(":")[0].strip()
-    names = [backend, *(name for name in _SETUPTOOLS_BUILD if name != backend)]
-    if any(re.match(r"pytest\b(?![-_])", requirement.strip()) for requirement in test_requires):
-        names.append("pytest")
-    return tuple(names)
+    return (backend, *(name for name in _SETUPTOOLS_BUILD if name != backend), *tool_modules(test_requires))
+
+
+def tool_modules(test_requires: Sequence[str]) -> tuple[str, ...]:
+    """The test tool every use of an environment holding ``test_requires`` imports: pytest, when it is one."""
+    return ("pytest",) if any(re.match(r"pytest\b(?![-_])", r.strip()) for r in test_requires) else ()
 
 
 class _Seeds:
@@ -302,10 +304,5 @@ class _Seeds:
                 f"{interpreter.requested}:\n{tail}",
                 hint="Check test-requires in [tool.releaselib.matrix] and the access to the package index.",
             )
-
-
-def _copy_venv(seed: Path, dest: Path) -> None:
-    """A private copy of the seed environment at ``dest`` (:func:`releaselib.infra.venv.copy`: hard links)."""
-    venv.copy(seed, dest)
 
 
