@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import html
+import importlib.util
 import json
 import os
+import sys
 import tempfile
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -149,8 +151,24 @@ def _tags_of(interpreter: Any) -> set[Any]:
     return set(cpython_tags(version)) | set(compatible_tags(version))
 
 
-def _pip(python: Path, args: Sequence[str], *, env: Mapping[str, str], log: Path | None, timeout: float) -> str:
-    command = [str(python), "-m", "pip", *args]
+def _pip_command(chosen: Any) -> list[str] | None:
+    """Our own pip, run on the fresh environment's interpreter (``pip --python``), when it can be.
+
+    Where the release is verified on the interpreter releaselib runs on (the common case: a wheel
+    fits it), the pip that installs is this environment's, whose bytecode is compiled: a pip seeded
+    into the fresh environment would compile its imports anew each time (a second of CPU under
+    PYTHONDONTWRITEBYTECODE). None where ours cannot serve: the environment then gets a pip of its own.
+    """
+    from releaselib.phases.build import _CurrentPython
+
+    if not isinstance(chosen, _CurrentPython) or importlib.util.find_spec("pip") is None:
+        return None
+    return [sys.executable, "-m", "pip"]
+
+
+def _pip(python: Path, args: Sequence[str], *, env: Mapping[str, str], log: Path | None, timeout: float,
+         pip: Sequence[str] | None = None) -> str:
+    command = [*pip, "--python", str(python), *args] if pip else [str(python), "-m", "pip", *args]
     try:
         proc = processes.run(command, env=env, timeout=timeout)
     except processes.CommandTimeout as exc:
@@ -212,10 +230,11 @@ def verify_from_index(
     if any(a.kind == "wheel" and set(a.tags) & _tags_of(chosen) for a in artifacts):
         # A wheel fits this interpreter: insist on it, so the check is about the file users will get.
         isolated += ["--only-binary", ":all:"]
+    pip = _pip_command(chosen)
     with tempfile.TemporaryDirectory(prefix="releaselib-verify-") as tmp:
         base = Path(tmp)
         try:
-            python = create_venv(chosen, base / "venv", log=log, timeout=timeout)
+            python = create_venv(chosen, base / "venv", log=log, timeout=timeout, with_pip=pip is None)
         except Exception as exc:
             raise PublishError(
                 f"Could not create a virtual environment to verify the release: {exc}",
@@ -224,12 +243,12 @@ def verify_from_index(
         env = _isolated_pip_env(python)
         report = base / "report.json"
         _pip(python, ["install", *isolated, "--report", str(report), f"{package}=={version}"],
-             env=env, log=log, timeout=timeout)  # fmt: skip
+             env=env, log=log, timeout=timeout, pip=pip)  # fmt: skip
         installed_file, digest = _installed_file(report, package)
         if installed_file is None or digest is None:  # an older pip's report: download the file to hash it
             download = base / "download"
             _pip(python, ["download", *isolated, "--no-deps", "--dest", str(download), f"{package}=={version}"],
-                 env=env, log=log, timeout=timeout)  # fmt: skip
+                 env=env, log=log, timeout=timeout, pip=pip)  # fmt: skip
             downloaded = sorted(download.iterdir())
             if len(downloaded) != 1:
                 raise PublishError(
