@@ -301,3 +301,23 @@ def test_the_installed_files_sha256_is_read_from_pips_report(tmp_path, archive_i
             "archive_info": archive_info}},
     ]}))
     assert _installed_file(report, "demo-pkg") == ("demo_pkg-1.0-py3-none-any.whl", expected)
+
+
+@pytest.mark.parametrize(("ours", "used"), [("26.3", True), ("22.3", True), ("22.2.2", False), (None, False)])
+def test_verify_uses_our_pip_only_where_it_can_install_into_another_environment(monkeypatch, ours, used):
+    """``pip --python`` came with pip 22.3: an older pip (or none) leaves the fresh environment a pip of its own."""
+    import importlib.metadata
+
+    from releaselib.phases import verify_index
+    from releaselib.phases.build import _CurrentPython
+
+    def version(name):
+        if ours is None:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return ours
+
+    monkeypatch.setattr(verify_index.importlib.metadata, "version", version)
+    command = verify_index._pip_command(_CurrentPython())
+    assert (command is not None) == used
+    if used:
+        assert command[1:] == ["-m", "pip"]

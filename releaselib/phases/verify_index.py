@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-import importlib.util
+import importlib.metadata
 import json
 import os
 import sys
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from releaselib.core.errors import PublishError
 from releaselib.core.secrets import strip_userinfo
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["VerifyResult", "verify_from_index", "verify_release"]
 
 RESUME = "then `releaselib run VERSION --resume`"
+#: ``pip --python`` (pip runs on another environment's interpreter) came with pip 22.3.
+_PIP_WITH_PYTHON_OPTION = Version("22.3")
 
 
 @dataclass
@@ -157,13 +160,18 @@ def _pip_command(chosen: Any) -> list[str] | None:
     Where the release is verified on the interpreter releaselib runs on (the common case: a wheel
     fits it), the pip that installs is this environment's, whose bytecode is compiled: a pip seeded
     into the fresh environment would compile its imports anew each time (a second of CPU under
-    PYTHONDONTWRITEBYTECODE). None where ours cannot serve: the environment then gets a pip of its own.
+    PYTHONDONTWRITEBYTECODE). None where ours cannot serve (another interpreter, no pip here, or a pip
+    older than 22.3, which has no ``--python``): the environment then gets a pip of its own.
     """
     from releaselib.phases.build import _CurrentPython
 
-    if not isinstance(chosen, _CurrentPython) or importlib.util.find_spec("pip") is None:
+    if not isinstance(chosen, _CurrentPython):
         return None
-    return [sys.executable, "-m", "pip"]
+    try:
+        ours = Version(importlib.metadata.version("pip"))
+    except (importlib.metadata.PackageNotFoundError, InvalidVersion):
+        return None
+    return [sys.executable, "-m", "pip"] if ours >= _PIP_WITH_PYTHON_OPTION else None
 
 
 def _pip(python: Path, args: Sequence[str], *, env: Mapping[str, str], log: Path | None, timeout: float,
