@@ -207,7 +207,9 @@ def _git_env(date: str | None = None) -> dict[str, str]:
 
 def _git(cwd: Path, *args: str, date: str | None = None) -> str:
     """Run git in ``cwd``; return its stdout. Raises GitError on failure or timeout."""
-    command = ["git", *args]
+    # A sandbox is a throwaway repository of a dozen commits: git's automatic upkeep after each
+    # commit (a `git maintenance run --auto` process per commit) only costs time there.
+    command = ["git", "-c", "maintenance.auto=false", "-c", "gc.auto=0", *args]
     try:
         result = processes.run(command, cwd=cwd, env=_git_env(date), timeout=_GIT_TIMEOUT, merge_stderr=False)
     except processes.CommandTimeout as exc:
