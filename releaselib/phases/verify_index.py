@@ -158,7 +158,7 @@ def _pip_command(chosen: Any) -> list[str] | None:
     """Our own pip, run on the fresh environment's interpreter (``pip --python``), when it can be.
 
     Where the release is verified on the interpreter releaselib runs on (the common case: a wheel
-    fits it), the pip that installs is this environment's, whose bytecode is compiled: a pip seeded
+    fits it), the pip that installs is the one releaselib runs with, whose bytecode is compiled: a pip seeded
     into the fresh environment would compile its imports anew each time (a second of CPU under
     PYTHONDONTWRITEBYTECODE). None where ours cannot serve (another interpreter, no pip here, or a pip
     older than 22.3, which has no ``--python``): the environment then gets a pip of its own.
