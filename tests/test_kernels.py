@@ -272,6 +272,17 @@ def test_a_kernel_that_dies_while_booting_is_replaced(tmp_path, monkeypatch):
     assert kernels_of_this_process() == []
 
 
+def test_every_kernel_of_a_run_the_first_included_works_in_the_runs_own_temporary_folder(project):
+    """What a killed phase leaves in TMPDIR goes with the run's folder, whichever phase came first."""
+    _, _, probes, runner = project
+    assert all(o.ok for o in runner().run(["07_docs", "09_announce"]))
+    folders = {probe(probes, phase)["env"].get("TMPDIR") for phase in ("07_docs", "09_announce")}
+    assert len(folders) == 1, folders
+    [folder] = folders
+    assert folder is not None and Path(folder).name.startswith("releaselib-run-"), folder
+    assert not Path(folder).exists()  # removed once the run ended
+
+
 @needs_fork
 def test_a_forked_kernel_is_the_kernel_a_launch_gives(project, monkeypatch):
     """The zygote changes where a kernel comes from, nothing a cell can see but its parent."""

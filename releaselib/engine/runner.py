@@ -203,13 +203,16 @@ class Runner:
         import uuid
 
         run_id = uuid.uuid4().hex
-        self._kernels = self._kernel_pool(run_id)
-        try:
-            self._kernels.start_ahead()
-            return self._run(phases, run_id)
-        finally:
-            self._kernels.close()
-            self._kernels = None
+        # The run's temporary folder is there before the first kernel starts (every kernel works in
+        # it) and goes only after the last kernel has ended.
+        with _run_tmpdir():
+            self._kernels = self._kernel_pool(run_id)
+            try:
+                self._kernels.start_ahead()
+                return self._run(phases, run_id)
+            finally:
+                self._kernels.close()
+                self._kernels = None
 
     def _run(self, phases: Iterable[str] | None, run_id: str) -> list[PhaseOutcome]:
         chosen = list(phases) if phases is not None else phase_names(self.config)
@@ -219,7 +222,7 @@ class Runner:
         self._check_parameter_names(chosen)
         outcomes: list[PhaseOutcome] = []
         lock = release_lock(self.outputs / self.config.package, self.version, self.repo, run_id)
-        with interrupts.signals_interrupt(), lock, _run_tmpdir():
+        with interrupts.signals_interrupt(), lock:
             ensure_gitattributes(self.outputs)
             record = Record.load(self.record_dir)
             record.secrets = dict(self.secrets)
