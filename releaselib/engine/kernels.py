@@ -167,9 +167,11 @@ class KernelPool:
     runner's directory, which a kernel started earlier never sees) with this
     process's environment as it is at the start, plus ``env``.
 
-    The first kernel is launched; from the second on, kernels are forked from
-    a zygote that imported ipykernel once (:mod:`releaselib.engine.forked_kernels`),
-    unless ``fork`` is False or the system cannot.
+    Kernels are forked from a zygote that imported ipykernel once, the first
+    one included (:mod:`releaselib.engine.forked_kernels`): the zygote's
+    imports take what a launched kernel's would, and each later kernel then
+    costs a fork. They are launched instead where ``fork`` is False, the
+    system cannot fork them, or a fork could differ from a launch.
     """
 
     def __init__(self, kernel_name: str, *, cwd: Path, env: Mapping[str, str] | None = None,
@@ -182,7 +184,6 @@ class KernelPool:
         self._ahead: AsyncKernelManager | None = None
         self._socket_dir: Path | None = None
         self._live: list[AsyncKernelManager] = []
-        self._launched = 0
         self._zygote: Zygote | None = None
 
     def __enter__(self) -> KernelPool:  # noqa: PYI034 - not subclassed
@@ -272,10 +273,9 @@ class KernelPool:
         return km
 
     def _zygote_for(self, cmd: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> Zygote | None:
-        """The zygote to fork this kernel from, started with the second kernel; None: launch it."""
-        self._launched += 1
-        if not self.fork or self._launched == 1:
-            return None  # the first kernel has nothing to be forked from yet: it is launched, at once
+        """The zygote to fork this kernel from, started with the first kernel; None: launch it."""
+        if not self.fork:
+            return None
         if self._zygote is None:
             try:
                 self._zygote = Zygote(cmd[0], cwd=Path(cwd or self.cwd), env=env)
