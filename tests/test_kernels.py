@@ -323,6 +323,25 @@ def _execute(km, code: str, timeout: float = 60) -> dict:
 
 
 @needs_fork
+def test_the_cpu_a_forked_kernel_used_counts_as_its_runners(tmp_path):
+    """As for a launched kernel, `time releaselib run` (and the benchmarks) see a forked kernel's CPU."""
+    import resource
+
+    def children_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    before = children_cpu()
+    with KernelPool("python3", cwd=tmp_path) as pool:
+        km = pool.take()
+        assert km.provisioner.process.__class__.__name__ == "ForkedKernel"
+        burn = "import time\nend = time.process_time() + 1.0\nwhile time.process_time() < end: pass\nprint('burnt')"
+        assert _execute(km, burn)["stdout"].strip() == "burnt"
+        pool.release(km)
+    assert children_cpu() - before >= 1.0
+
+
+@needs_fork
 def test_forked_kernels_differ_from_each_other_and_their_children_report_their_status(tmp_path):
     code = ("import os, random, subprocess\n"
             "print(os.getppid(), random.random(), subprocess.run(['sh', '-c', 'exit 3']).returncode)")

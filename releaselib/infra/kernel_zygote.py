@@ -68,7 +68,9 @@ def serve(fd: int) -> dict[str, Any]:
     channel = socket.socket(fileno=fd)
     if threading.active_count() != 1:
         sys.exit(3)  # fork would copy a thread's locks half-held; the runner falls back to launching
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped by the system, never left as zombies
+    # Each kernel is reaped as it ends, never left a zombie, and waited for (not ignored): its CPU time
+    # then adds up in this process's children, and so in the runner's, as a launched kernel's does.
+    signal.signal(signal.SIGCHLD, _reap)
     with channel, channel.makefile("rb") as requests:
         for line in requests:
             request = json.loads(line)
@@ -80,7 +82,19 @@ def serve(fd: int) -> dict[str, Any]:
                 channel.close()
                 return {**request, "env": {**request["env"], **imported_env}}
             channel.sendall(b"%d\n" % pid)
+    _reap()  # the runner ends its kernels before it closes the socket: the last ones are reaped here
     sys.exit(0)  # the runner closed the socket (or died): no more kernels
+
+
+def _reap(*_signal: object) -> None:
+    """Collect every kernel that has ended (the SIGCHLD handler)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:  # none left
+            return
+        if pid == 0:  # some still running
+            return
 
 
 def become_kernel(request: dict[str, Any]) -> None:
