@@ -16,6 +16,13 @@ GIT_ENV = {
     "GIT_AUTHOR_EMAIL": "someone@example.org",
     "GIT_COMMITTER_NAME": "Someone Else",
     "GIT_COMMITTER_EMAIL": "someone@example.org",
+    # No `git maintenance run --auto` after each of the tests' own commits and fetches (a process each,
+    # about 500 a run): the tests' repositories are thrown away, as releaselib's sandboxes are.
+    "GIT_CONFIG_COUNT": "2",
+    "GIT_CONFIG_KEY_0": "maintenance.auto",
+    "GIT_CONFIG_VALUE_0": "false",
+    "GIT_CONFIG_KEY_1": "gc.auto",
+    "GIT_CONFIG_VALUE_1": "0",
 }
 
 
