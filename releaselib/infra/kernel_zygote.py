@@ -83,7 +83,9 @@ def serve(fd: int) -> dict[str, Any]:
                 return {**request, "env": {**request["env"], **imported_env}}
             channel.sendall(b"%d\n" % pid)
     _reap()  # the runner ends its kernels before it closes the socket: the last ones are reaped here
-    sys.exit(0)  # the runner closed the socket (or died): no more kernels
+    # The runner closed the socket (or died): no more kernels. Nothing here needs finalizing, and
+    # tearing down every module ipykernel imported took the runner's close 0.2 s of waiting.
+    os._exit(0)
 
 
 def _reap(*_signal: object) -> None:
