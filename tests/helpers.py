@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from releaselib.local.sandbox import THROWAWAY_GIT_CONFIG
+
 GIT_ENV = {
     **os.environ,
     "GIT_CONFIG_GLOBAL": "/dev/null",
@@ -16,13 +18,11 @@ GIT_ENV = {
     "GIT_AUTHOR_EMAIL": "someone@example.org",
     "GIT_COMMITTER_NAME": "Someone Else",
     "GIT_COMMITTER_EMAIL": "someone@example.org",
-    # No `git maintenance run --auto` after each of the tests' own commits and fetches (a process each,
-    # about 500 a run): the tests' repositories are thrown away, as releaselib's sandboxes are.
-    "GIT_CONFIG_COUNT": "2",
-    "GIT_CONFIG_KEY_0": "maintenance.auto",
-    "GIT_CONFIG_VALUE_0": "false",
-    "GIT_CONFIG_KEY_1": "gc.auto",
-    "GIT_CONFIG_VALUE_1": "0",
+    # The tests' repositories are thrown away, as releaselib's sandboxes are: the same settings (about
+    # 500 fewer `git maintenance run --auto` processes a run), as git's GIT_CONFIG_* variables.
+    "GIT_CONFIG_COUNT": str(len(THROWAWAY_GIT_CONFIG)),
+    **{f"GIT_CONFIG_{part}_{index}": text for index, item in enumerate(THROWAWAY_GIT_CONFIG.items())
+       for part, text in zip(("KEY", "VALUE"), item)},
 }
 
 

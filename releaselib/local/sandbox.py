@@ -36,12 +36,17 @@ from releaselib.local.sample_history import Step as _Step
 
 __all__ = [
     "SAMPLE_DIR",
+    "THROWAWAY_GIT_CONFIG",
     "Sandbox",
     "create_sandbox",
     "set_project_config",
 ]
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
+
+#: git settings for throwaway repositories (a sandbox, a test's): no automatic upkeep, which after
+#: each commit or fetch starts a `git maintenance run --auto` process that only costs time there.
+THROWAWAY_GIT_CONFIG = {"maintenance.auto": "false", "gc.auto": "0"}
 
 USER_NAME = "Release Manager"
 USER_EMAIL = "release@example.org"
@@ -207,9 +212,8 @@ def _git_env(date: str | None = None) -> dict[str, str]:
 
 def _git(cwd: Path, *args: str, date: str | None = None) -> str:
     """Run git in ``cwd``; return its stdout. Raises GitError on failure or timeout."""
-    # A sandbox is a throwaway repository of a dozen commits: git's automatic upkeep after each
-    # commit (a `git maintenance run --auto` process per commit) only costs time there.
-    command = ["git", "-c", "maintenance.auto=false", "-c", "gc.auto=0", *args]
+    options = [part for key, value in THROWAWAY_GIT_CONFIG.items() for part in ("-c", f"{key}={value}")]
+    command = ["git", *options, *args]
     try:
         result = processes.run(command, cwd=cwd, env=_git_env(date), timeout=_GIT_TIMEOUT, merge_stderr=False)
     except processes.CommandTimeout as exc:
