@@ -19,7 +19,13 @@ the whole release of the sample against local servers) and the end compares
 it with the essential work the floor measured (its test plus its build;
 target: the demo within 1.5x).
 
-    python benchmarks/bench_floor.py [--rounds 3] [--phases test,build] [--demo]
+By default every releaselib run starts with an empty cache of kept
+environments (``RELEASELIB_CACHE_DIR``, :mod:`releaselib.infra.envcache`), as
+the floor makes its environments every round: a first run. With ``--kept``
+releaselib keeps them between rounds (warmed by one unmeasured run first): a
+maintainer's every later run.
+
+    python benchmarks/bench_floor.py [--rounds 3] [--phases test,build] [--demo] [--kept]
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from releaselib.engine.runner import Runner  # noqa: E402
+from releaselib.infra.envcache import CACHE_ENV  # noqa: E402
 from releaselib.local.sandbox import create_sandbox  # noqa: E402
 
 VERSION = "1.1"
@@ -111,6 +118,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--phases", default="test,build")
     parser.add_argument("--demo", action="store_true", help="also time `releaselib demo` each round")
+    parser.add_argument("--kept", action="store_true", help="releaselib keeps its environments between rounds")
     args = parser.parse_args()
     demo: list[dict[str, float]] = []
     phases = args.phases.split(",")
@@ -123,16 +131,28 @@ def main() -> int:
         pythons = ",".join(Runner(repo=sandbox.repo, version=VERSION, outputs=root / "x").config.matrix.python)
         before = load()
         print(f"{os.cpu_count()} cores; Pythons {pythons}; load average before: {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}")
+        print("releaselib's environments: " + ("kept between rounds" if args.kept else "made afresh every round"))
         runs: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
+
+        def cache(name: str) -> str:
+            os.environ[CACHE_ENV] = str(root / ("cache-kept" if args.kept else f"cache-{name}"))
+            return os.environ[CACHE_ENV]
+
+        if args.kept:
+            print(f"releaselib keeps its environments between rounds in {cache('')} (warming it, unmeasured)")
+            for phase in phases:
+                releaselib_phase(sandbox.repo, phase, root / f"warm-{phase}")
         for n in range(args.rounds):
             for phase in phases:
                 a = floor(sandbox.repo, phase, pythons)
+                cache(f"{phase}-{n}")
                 b = releaselib_phase(sandbox.repo, phase, root / f"out-{phase}-{n}")
                 runs[("floor", phase)].append(a)
                 runs[("releaselib", phase)].append(b)
                 print(f"round {n + 1} {phase:5}: floor {a['wall']:6.1f}s ({a['cpu']:5.1f}s CPU)  releaselib "
                       f"{b['wall']:6.1f}s ({b['cpu']:5.1f}s CPU)  (load {load()[0]:.2f})", flush=True)
             if args.demo:
+                cache(f"demo-{n}")
                 cpu, started = cpu_seconds(), time.perf_counter()
                 proc = subprocess.run([str(Path(sys.executable).parent / "releaselib"), "demo"], capture_output=True,
                                       text=True, check=False)  # fmt: skip

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +20,20 @@ from releaselib.core.imports import skip_iri_grammar
 
 skip_iri_grammar()  # as the command line does, before any test module imports nbformat
 
+from releaselib.infra.envcache import CACHE_ENV
 from releaselib.local.sandbox import Sandbox, create_sandbox
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One cache of kept environments (:mod:`releaselib.infra.envcache`) for the whole run, never the user's.
+
+    Made by the main process before pytest-xdist starts its workers, which inherit it; removed at the end.
+    """
+    if hasattr(config, "workerinput") or CACHE_ENV in os.environ:
+        return
+    folder = tempfile.mkdtemp(prefix="releaselib-test-cache-")
+    os.environ[CACHE_ENV] = folder
+    config.add_cleanup(lambda: (os.environ.pop(CACHE_ENV, None), shutil.rmtree(folder, ignore_errors=True)))
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ wheel built with the C extension for a cell that asked for none).
 
 from __future__ import annotations
 
-import os
 import functools
+import os
 import shutil
 import sys
 import threading
@@ -30,7 +30,7 @@ from releaselib.infra import processes
 
 __all__ = [
     "INSTALLER_ENV", "VenvError", "VirtualEnv", "build", "copy", "create", "install", "install_project",
-    "tool_versions", "uv_binary", "warm",
+    "tool_versions", "uv_binary", "uv_env", "warm",
 ]
 
 #: ``pip`` forces the venv + pip + pypa/build fallback even where uv is available.
@@ -67,7 +67,7 @@ def _find_uv() -> str | None:
         return shutil.which("uv")
 
 
-def _uv_env(env: Mapping[str, str]) -> dict[str, str]:
+def uv_env(env: Mapping[str, str]) -> dict[str, str]:
     """pip's index settings, as uv reads them: a maintainer's mirror must serve uv too."""
     env = dict(env)
     if env.get("PIP_INDEX_URL") and not (env.get("UV_DEFAULT_INDEX") or env.get("UV_INDEX_URL")):
@@ -122,7 +122,7 @@ def create(
         ]  # fmt: skip
         if with_pip:
             command.insert(2, "--seed")
-        proc = processes.run(command, log=log, timeout=timeout, title=what, env=_uv_env(processes.child_env()),
+        proc = processes.run(command, log=log, timeout=timeout, title=what, env=uv_env(processes.child_env()),
                              scope=scope)  # fmt: skip
         if proc.ok and venv.python.exists():
             return venv
@@ -241,7 +241,7 @@ def install(
         options += ["--no-cache"] if no_cache else []
         options += ["--no-build-isolation"] if no_build_isolation else []
         options += ["--compile-bytecode"] if compile_bytecode else []
-        env = _uv_env(env)
+        env = uv_env(env)
     else:
         command = [venv.python, "-m", "pip", "install", "--progress-bar", "off"]
         options += ["--no-cache-dir"] if no_cache else []
@@ -283,7 +283,7 @@ def install_project(
     import time
 
     deadline = time.monotonic() + timeout
-    run_env = _uv_env(dict(env) if env is not None else venv.env())
+    run_env = uv_env(dict(env) if env is not None else venv.env())
     out = Path(tempfile.mkdtemp(prefix="releaselib-wheel-"))
     try:
         built = processes.run(
@@ -326,7 +326,7 @@ def build(
     command: list[str | os.PathLike[str]]
     if uv is not None:
         command = [uv, "build", f"--{kind}", "--no-config", "--python", interpreter, "--out-dir", outdir, source]
-        base = _uv_env(base)
+        base = uv_env(base)
     elif kind == "sdist":
         command = [interpreter, "-m", "build", "--sdist", "--outdir", outdir, source]
     else:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from releaselib.core.errors import BuildError
-from releaselib.infra import processes, venv
+from releaselib.infra import envcache, processes, venv
 from releaselib.phases.build.artifacts import RESUME_HINT, Artifact, InterpreterLike
 from releaselib.phases.build.steps import _run, _tail
 from releaselib.phases.installed import installed_distribution, probe_argv, read_probe, shell_argv, tests_copy
@@ -72,7 +72,9 @@ class TestEnvironments:
     compiled for the test tools every install test imports. It never holds
     the project: each install test installs its file into its own copy. An
     environment that cannot be made is not an error here: that install test
-    makes its own, as before, and reports what fails.
+    makes its own, as before, and reports what fails. Where it may be, it is
+    kept between runs (:mod:`releaselib.infra.envcache`), keyed by the
+    versions a fresh install would get.
     """
 
     __test__ = False  # not a pytest class, despite the name
@@ -83,7 +85,7 @@ class TestEnvironments:
         self.timeout = timeout
         self._scope = processes.Scope()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="install-test-envs")
-        self._made: dict[str, Future[Path | None]] = {}
+        self._made: dict[str, Future[tuple[Path, Path] | None]] = {}
 
     def start(self, interpreters: Sequence[InterpreterLike]) -> None:
         """Begin making the environment of each interpreter, in order, one at a time."""
@@ -92,22 +94,35 @@ class TestEnvironments:
             if key not in self._made:
                 self._made[key] = self._pool.submit(self._make, interpreter, self.root / f"env-{len(self._made)}")
 
-    def _make(self, interpreter: InterpreterLike, dest: Path) -> Path | None:
+    def _make(self, interpreter: InterpreterLike, dest: Path) -> tuple[Path, Path] | None:
+        """The environment (kept between runs where it may be, :mod:`releaselib.infra.envcache`) and its log."""
         log = dest.with_suffix(".log")
+        modules = tool_modules(self.test_requires)
         try:
-            environment = venv.create(interpreter.executable, dest, log=log, timeout=self.timeout, scope=self._scope)
-            env = environment.env()
             if self.test_requires:
-                done = venv.install(environment, list(self.test_requires), log=log, timeout=self.timeout,
-                                    title="test requirements install", env=env, scope=self._scope)  # fmt: skip
-                if done.returncode != 0:
-                    return None
-            modules = tool_modules(self.test_requires)
-            if modules:
-                venv.warm(environment, modules, log=log, timeout=self.timeout, scope=self._scope)
+                kept = envcache.environment(
+                    interpreter.executable, self.test_requires, warm=modules, log=log, timeout=self.timeout,
+                    make=lambda at, pins, made_log: self._make_at(interpreter, at, pins, modules, made_log),
+                    scope=self._scope,
+                )  # fmt: skip
+                if kept is not None:
+                    return kept, log
+            self._make_at(interpreter, dest, self.test_requires, modules, log)
         except Exception:  # noqa: BLE001 - whatever it was, the install test makes its own and reports it
             return None
-        return dest
+        return dest, log
+
+    def _make_at(self, interpreter: InterpreterLike, dest: Path, requirements: Sequence[str],
+                 modules: Sequence[str], log: Path) -> None:  # fmt: skip
+        environment = venv.create(interpreter.executable, dest, log=log, timeout=self.timeout, scope=self._scope)
+        env = environment.env()
+        if requirements:
+            done = venv.install(environment, list(requirements), log=log, timeout=self.timeout,
+                                title="test requirements install", env=env, scope=self._scope)  # fmt: skip
+            if done.returncode != 0:
+                raise venv.VenvError(f"installing {', '.join(requirements)} failed; see {log}")
+        if modules:
+            venv.warm(environment, modules, log=log, timeout=self.timeout, scope=self._scope)
 
     def copy_for(self, interpreter: InterpreterLike, dest: Path, log: Path) -> bool:
         """A copy of ``interpreter``'s environment at ``dest``, its making noted in ``log``; False without one."""
@@ -115,11 +130,11 @@ class TestEnvironments:
         made = future.result() if future is not None else None
         if made is None:
             return False
-        venv.copy(made, dest)
+        environment, made_log = made
+        venv.copy(environment, dest)
         with log.open("a", encoding="utf-8") as out:
-            out.write(f"## test environment: a copy of {made}, made for Python {interpreter.version} while the "
-                      "files were built; its log:\n")
-            made_log = made.with_suffix(".log")
+            out.write(f"## test environment: a copy of {environment}, made for Python {interpreter.version} while "
+                      "the files were built; its log:\n")
             if made_log.is_file():
                 out.write(made_log.read_text(encoding="utf-8", errors="replace").rstrip("\n") + "\n")
         return True

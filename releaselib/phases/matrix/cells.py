@@ -295,8 +295,10 @@ def run_matrix(
     the phase runs). Each cell's full output goes to
     ``release.logs_dir / "test-py3.X-ext.log"`` (or ``-noext``).
 
-    ``seed_dir`` keeps the per-interpreter seed environments between runs
-    (default: a temporary folder removed at the end). With ``record`` (the
+    ``seed_dir`` keeps the per-interpreter seed environments between runs.
+    By default they are kept in releaselib's cache, keyed by the versions a
+    fresh install would get (:mod:`releaselib.infra.envcache`), or made in a
+    temporary folder removed at the end where nothing may be kept. With ``record`` (the
     default) the results are recorded under ``matrix`` and the skipped
     versions under ``matrix_skipped``.
 
@@ -338,7 +340,7 @@ def run_matrix(
         seeds_root.mkdir(parents=True, exist_ok=True)
         running = _Running()
         seeds = _Seeds(seeds_root, requirements, matrix.timeout, running,
-                       warm=warm_modules(export, matrix.test_requires))
+                       warm=warm_modules(export, matrix.test_requires), cache=seed_dir is None)
         kwargs: dict[str, Any] = {
             "archive": archive, "commit": commit, "matrix": matrix, "seeds": seeds,
             "workdir": workdir, "logs_dir": logs_dir, "record_dir": record_dir, "package": release.config.package,

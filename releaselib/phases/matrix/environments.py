@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from releaselib.core.errors import GitError, MatrixError
-from releaselib.infra import export, processes, venv
+from releaselib.infra import envcache, export, processes, venv
 from releaselib.infra.interpreters import Interpreter
 
 # Build requirements assumed by pip for a project without [build-system].
@@ -237,8 +237,10 @@ class _Seeds:
     """One seed environment per interpreter, made once and copied for every cell."""
 
     def __init__(self, root: Path, requirements: Sequence[str], timeout: float, running: _Running,
-                 warm: Sequence[str] = ()) -> None:
+                 warm: Sequence[str] = (), cache: bool = False) -> None:
         self.root = root
+        self.cache = cache
+        self._kept: dict[str, Path] = {}
         self.running = running
         self.requirements = tuple(requirements)
         self.warm = tuple(warm)
@@ -254,20 +256,46 @@ class _Seeds:
         return self.root / f"seed-{interpreter.label}-{self._key(interpreter)}.log"
 
     def get(self, interpreter: Interpreter) -> Path:
-        """The seed venv of ``interpreter``, made on first use; raises MatrixError if it cannot be made."""
+        """The seed venv of ``interpreter``, made on first use; raises MatrixError if it cannot be made.
+
+        With a cache (:mod:`releaselib.infra.envcache`), a seed an earlier run
+        made with the same pinned versions is used, or the one made here is kept.
+        """
         key = self._key(interpreter)
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
+            if key in self._kept:
+                return self._kept[key]
             seed = self.root / f"seed-{interpreter.label}-{key}"
             if (seed / ".releaselib-seed-complete").is_file():
                 return seed
+            if self.cache:
+                kept = self._from_cache(interpreter)
+                if kept is not None:
+                    self._kept[key] = kept
+                    return kept
             shutil.rmtree(seed, ignore_errors=True)
             self._create(interpreter, seed, self.log_path(interpreter))
             (seed / ".releaselib-seed-complete").write_text(key)
             return seed
 
-    def _create(self, interpreter: Interpreter, seed: Path, log_path: Path) -> None:
+    def _from_cache(self, interpreter: Interpreter) -> Path | None:
+        try:
+            return envcache.environment(
+                interpreter.executable, self.requirements, warm=self.warm, log=self.log_path(interpreter),
+                make=lambda dest, pins, log: self._create(interpreter, dest, log, pins), timeout=self.timeout,
+                scope=self.running,
+            )  # fmt: skip
+        except processes.CommandTimeout as exc:
+            raise MatrixError(
+                f"Preparing the test environment for Python {interpreter.requested} timed out.",
+                hint="Another run was making the same environment; wait for it, or raise matrix timeout.",
+            ) from exc
+
+    def _create(self, interpreter: Interpreter, seed: Path, log_path: Path,
+                requirements: Sequence[str] | None = None) -> None:
+        requirements = self.requirements if requirements is None else tuple(requirements)
         deadline = time.monotonic() + self.timeout
         run = _CellRun(log_path, deadline, _clean_env(), self.running)
         try:
@@ -284,7 +312,7 @@ class _Seeds:
             # Bytecode compiled once here serves every cell (their copies share the files). With
             # modules to warm, only what the cells import is compiled, by importing it (compiling
             # every file of every tool costs seconds per Python for modules nothing imports).
-            step = run.install("seed", environment, list(self.requirements), self.root,
+            step = run.install("seed", environment, list(requirements), self.root,
                                compile_bytecode=not self.warm)  # fmt: skip
             if step.returncode == 0 and self.warm:
                 try:
@@ -300,7 +328,7 @@ class _Seeds:
         if step.returncode != 0:
             tail = "\n".join(step.output.strip().splitlines()[-5:])
             raise MatrixError(
-                f"Cannot install the test tools ({', '.join(self.requirements)}) for Python "
+                f"Cannot install the test tools ({', '.join(requirements)}) for Python "
                 f"{interpreter.requested}:\n{tail}",
                 hint="Check test-requires in [tool.releaselib.matrix] and the access to the package index.",
             )
