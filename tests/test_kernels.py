@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from releaselib.core.errors import PhaseFailed
+from releaselib.core.errors import PhaseFailed, UsageError
 from releaselib.engine import kernels
 from releaselib.engine.forked_kernels import can_fork
 from releaselib.engine.kernels import KernelPool
@@ -162,6 +162,21 @@ def test_a_failed_phase_ends_the_kernel_started_ahead(project):
     assert next_kernel_under_way(probe(probes, "07_docs"))  # one was started ahead...
     assert kernels_of_this_process() == [] and zygotes_of_this_process() == []  # ...and ended with the run
     assert not (probes / "09_announce.json").exists()
+
+
+def test_a_refused_run_starts_no_kernel(project, monkeypatch):
+    """A run turned down before any phase (here: the record exists) answers at once: it started no
+    kernel it would then have to wait for, booting, before ending it."""
+    runner = project[3]
+    assert all(o.ok for o in runner().run(["07_docs"]))
+    started = []
+    start = KernelPool._start
+    monkeypatch.setattr(KernelPool, "_start", lambda pool: started.append(pool) or start(pool))
+    with pytest.raises(UsageError, match="already exists"):
+        runner().run(["07_docs"])
+    assert started == []
+    assert all(o.ok for o in runner().run(["09_announce"]))  # a run that goes ahead starts one
+    assert len(started) == 1
 
 
 def test_ctrl_c_in_a_phase_ends_its_kernel_and_the_one_ahead(project):

@@ -195,8 +195,9 @@ class Runner:
 
         The record is written after every attempt, failed ones included.
 
-        The first phase's kernel starts at once and boots while papermill loads
-        and the checks run; each later one starts while the phase before it
+        The first phase's kernel starts once the run is not refused (its
+        parameters and the record checked) and boots while papermill loads and
+        a resume is checked; each later one starts while the phase before it
         runs (:mod:`releaselib.engine.kernels`). However this ends, no kernel
         is left running.
         """
@@ -208,7 +209,6 @@ class Runner:
         with _run_tmpdir():
             self._kernels = self._kernel_pool(run_id)
             try:
-                self._kernels.start_ahead()
                 return self._run(phases, run_id)
             finally:
                 self._kernels.close()
@@ -234,6 +234,10 @@ class Runner:
                     hint=f"Continue it with `releaselib run {self.version} --resume`, "
                     "or choose the phases to re-run with --phases.",
                 )
+            # The run goes ahead: the first kernel boots while the record is written, papermill loads and
+            # a resume is checked. (Started before the refusals above, ending it would wait for it to boot.)
+            assert self._kernels is not None
+            self._kernels.start_ahead()
             record.initialise(
                 package=self.config.package,
                 version=self.version,
