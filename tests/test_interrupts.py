@@ -68,6 +68,7 @@ def test_a_signal_during_a_slow_push_ends_every_process_and_records_the_attempt(
         runner = Runner(env, "1.1", "--phases", PHASES, "-p", "allow_untested=true",
                         tmp=tmp_path, name="run")  # no tests or build here: the gate is overridden
         sleep_pid = _wait_for(marker, runner)
+        hook_ends = time.monotonic() + HOLD  # the hook's sleep started just before it wrote its pid
         run_id = lock_holder(env)["run_id"]
         remote_main = git(env.origin, "rev-parse", "main")
 
@@ -90,9 +91,10 @@ def test_a_signal_during_a_slow_push_ends_every_process_and_records_the_attempt(
         assert entry["reason"].startswith(f"interrupted by {name} during cell "), entry["reason"]
         assert (env.outputs / "bsonlite" / "1.1" / entry["notebook"]).is_file()
 
-        # The push never lands: the remote is what the record says (no post-release commit pushed).
+        # The push never lands: the remote is what the record says (no post-release commit pushed), even
+        # once the hook would have let it through (plus 2 s for git to finish a push it had let through).
         local_head = git(env.repo, "rev-parse", "HEAD")
-        time.sleep(HOLD + 2)
+        time.sleep(max(0.0, hook_ends + 2 - time.monotonic()))
         assert git(env.origin, "rev-parse", "main") == remote_main != local_head
 
         if signum == signal.SIGINT:
