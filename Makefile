@@ -46,7 +46,10 @@ browser:
 	      || echo "note: could not install chromium; the browser test will be skipped"; \
 	  else echo "note: chromium missing and not root; the browser test will be skipped"; fi; }
 
+# bench_release compares the git side with bump-my-version (the `bench` extra).
 bench: $(STAMP)
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[bench]' \
+	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python benchmarks/bench_release.py
 
 clean:

@@ -158,9 +158,13 @@ def git_side(root: Path, rounds: int) -> None:
 
 # -- 2. orchestration per phase ------------------------------------------------------
 def bare_kernel_start() -> float:
-    """Seconds to start a python3 kernel, run one empty cell, and shut it down."""
+    """Seconds to start a python3 kernel, run one empty cell, and shut it down.
+
+    A stock kernel (TCP), as jupyter_client starts it; its stderr, where ipykernel warns that TCP is
+    unencrypted, goes nowhere: releaselib's own kernels (IPC) have no such warning to show.
+    """
     started = time.perf_counter()
-    km, kc = start_new_kernel(kernel_name="python3")
+    km, kc = start_new_kernel(kernel_name="python3", stderr=subprocess.DEVNULL)
     kc.execute_interactive("pass", timeout=60)
     kc.stop_channels()
     km.shutdown_kernel(now=True)
