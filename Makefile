@@ -11,11 +11,13 @@ STAMP  := $(VENV)/.installed
 # faster than pip; pip stays the fallback where uv cannot run. uv writes no bytecode
 # unless asked, and under PYTHONDONTWRITEBYTECODE (set in many CI images) nothing else
 # would: every kernel, pytest worker, twine and pip would compile its imports anew.
+install = $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '$(1)' \
+	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '$(1)'
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv>=0.5'
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test]' \
-	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(call install,.[test])
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -48,8 +50,7 @@ browser:
 
 # bench_release compares the git side with bump-my-version (the `bench` extra).
 bench: $(STAMP)
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[bench]' \
-	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(call install,.[bench])
 	$(BIN)/python benchmarks/bench_release.py
 
 clean:
